@@ -1,0 +1,249 @@
+"""Registering a factory, its certifications, and the operator's verify/suspend decision.
+
+A factory organization registers one or more factories; each starts `pending` and is
+visible to buyers only once a cluster operator has verified it. Every function checks
+the whole input first and raises FactoryError naming each faulty field; only then does
+it touch the session (and it flushes, never commits).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from babel import Locale
+from sqlmodel import Session, select
+
+from factories.errors import N_, FactoryError, Problems
+from factories.models import Certification, Factory, FactoryStatus
+from factories.taxonomy import CERTIFICATIONS
+
+# ISO 3166-1 alpha-2 codes Babel knows, without the groupings that are not countries.
+COUNTRIES: frozenset[str] = frozenset(
+    code
+    for code in Locale("en").territories
+    if len(code) == 2 and code.isalpha() and code not in {"EU", "EZ", "QO", "UN", "XA", "ZZ"}
+)
+MAX_NAME = 200
+MAX_REGION = 80
+MAX_CITY = 120
+MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class FactoryDetails:
+    """What a factory owner tells about the factory itself."""
+
+    name: str
+    country: str
+    region: str
+    latitude: float
+    longitude: float
+    city: str = ""
+
+    def normalized(self) -> FactoryDetails:
+        return FactoryDetails(
+            name=" ".join(self.name.split()),
+            country=self.country.strip().upper(),
+            region=" ".join(self.region.split()),
+            city=" ".join(self.city.split()),
+            latitude=self.latitude,
+            longitude=self.longitude,
+        )
+
+
+@dataclass(frozen=True)
+class CertificationDetails:
+    certificate_type: str
+    registration_number: str
+    issuer: str
+    valid_from: date
+    valid_until: date
+    certificate_version: str = ""
+
+    def normalized(self) -> CertificationDetails:
+        return CertificationDetails(
+            certificate_type=self.certificate_type.strip(),
+            registration_number=self.registration_number.strip(),
+            issuer=" ".join(self.issuer.split()),
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+            certificate_version=self.certificate_version.strip(),
+        )
+
+
+def _text(problems: Problems, field: str, value: str, maximum: int, required: bool = True) -> None:
+    if required and not value:
+        problems.add(field, N_("is required"))
+    elif len(value) > maximum:
+        problems.add(field, N_("is longer than %(maximum)s characters", maximum=maximum))
+
+
+def _coordinate(problems: Problems, field: str, value: float | None, limit: int) -> None:
+    if value is None:
+        problems.add(field, N_("is required"))
+    elif not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        problems.add(field, N_("must be a number"))
+    elif not -limit <= value <= limit:
+        problems.add(field, N_("must be between -%(limit)s and %(limit)s", limit=limit))
+
+
+def check_factory_details(details: FactoryDetails, names: dict[str, str] | None = None) -> Problems:
+    """Problems of the factory's own fields; `names` renames fields for other contracts."""
+    name_of = (names or {}).get
+    problems = Problems()
+    _text(problems, name_of("name", "name"), details.name, MAX_NAME)
+    if details.country not in COUNTRIES:
+        problems.add(
+            name_of("country", "country"), N_("must be an ISO 3166-1 alpha-2 country code")
+        )
+    _text(problems, name_of("region", "region"), details.region, MAX_REGION)
+    _text(problems, name_of("city", "city"), details.city, MAX_CITY, required=False)
+    _coordinate(problems, name_of("latitude", "latitude"), details.latitude, 90)
+    _coordinate(problems, name_of("longitude", "longitude"), details.longitude, 180)
+    return problems
+
+
+def check_certification(
+    details: CertificationDetails, prefix: str = "", names: dict[str, str] | None = None
+) -> Problems:
+    def name(field: str) -> str:
+        return f"{prefix}{(names or {}).get(field, field)}"
+
+    problems = Problems()
+    if details.certificate_type not in CERTIFICATIONS:
+        known = ", ".join(CERTIFICATIONS)
+        problems.add(name("certificate_type"), N_("must be one of %(choices)s", choices=known))
+    _text(problems, name("registration_number"), details.registration_number, 80)
+    _text(problems, name("issuer"), details.issuer, 200)
+    _text(problems, name("certificate_version"), details.certificate_version, 32, required=False)
+    if details.valid_from is None:
+        problems.add(name("valid_from"), N_("is required"))
+    if details.valid_until is None:
+        problems.add(name("valid_until"), N_("is required"))
+    elif details.valid_from is not None and details.valid_until < details.valid_from:
+        problems.add(name("valid_until"), N_("must not be before the start of validity"))
+    return problems
+
+
+def register_factory(
+    session: Session,
+    organization_id: int,
+    details: FactoryDetails,
+    certifications: list[CertificationDetails] = (),  # type: ignore[assignment]
+) -> Factory:
+    """A new factory of the organization, `pending` until an operator verifies it."""
+    details = details.normalized()
+    certifications = [c.normalized() for c in certifications]
+    problems = check_factory_details(details)
+    for i, certification in enumerate(certifications):
+        problems.extend(check_certification(certification, prefix=f"certifications[{i}]."))
+    problems.raise_if_any()
+    factory = Factory(
+        organization_id=organization_id,
+        status=FactoryStatus.PENDING,
+        **_factory_columns(details),
+    )
+    session.add(factory)
+    session.flush()
+    for certification in certifications:
+        _add_certification_row(session, factory, certification)
+    session.flush()
+    return factory
+
+
+def update_factory(session: Session, factory: Factory, details: FactoryDetails) -> Factory:
+    details = details.normalized()
+    check_factory_details(details).raise_if_any()
+    for column, value in _factory_columns(details).items():
+        setattr(factory, column, value)
+    session.add(factory)
+    session.flush()
+    return factory
+
+
+def _factory_columns(details: FactoryDetails) -> dict[str, object]:
+    return {
+        "name": details.name,
+        "country": details.country,
+        "region": details.region,
+        "city": details.city,
+        "latitude": float(details.latitude),
+        "longitude": float(details.longitude),
+    }
+
+
+def add_certification(
+    session: Session, factory: Factory, details: CertificationDetails
+) -> Certification:
+    details = details.normalized()
+    check_certification(details).raise_if_any()
+    certification = _add_certification_row(session, factory, details)
+    session.flush()
+    return certification
+
+
+def _add_certification_row(
+    session: Session, factory: Factory, details: CertificationDetails
+) -> Certification:
+    certification = Certification(
+        factory_id=factory.id,
+        certificate_type=details.certificate_type,
+        certificate_version=details.certificate_version,
+        registration_number=details.registration_number,
+        issuer=details.issuer,
+        valid_from=details.valid_from,
+        valid_until=details.valid_until,
+    )
+    session.add(certification)
+    return certification
+
+
+def remove_certification(session: Session, factory: Factory, certification_id: int) -> None:
+    certification = session.get(Certification, certification_id)
+    if certification is None or certification.factory_id != factory.id:
+        raise FactoryError("certification", N_("no such certification of this factory"))
+    session.delete(certification)
+    session.flush()
+
+
+def factories_of(session: Session, organization_id: int) -> list[Factory]:
+    return list(
+        session.exec(
+            select(Factory).where(Factory.organization_id == organization_id).order_by(Factory.id)
+        ).all()
+    )
+
+
+def find_factory(session: Session, reference: str | int) -> Factory | None:
+    """By numeric id or by global id (`urn:factoryweb:factory:...`)."""
+    if isinstance(reference, int) or str(reference).isdigit():
+        return session.get(Factory, int(reference))
+    return session.exec(select(Factory).where(Factory.global_id == str(reference))).first()
+
+
+# The operator's decision ----------------------------------------------------------------
+
+
+def verify_factory(session: Session, factory: Factory, now: datetime) -> Factory:
+    """Verified factories are listed to buyers and can receive work."""
+    factory.status = FactoryStatus.VERIFIED
+    factory.verified_at = now
+    factory.status_reason = ""
+    session.add(factory)
+    session.flush()
+    return factory
+
+
+def suspend_factory(session: Session, factory: Factory, reason: str) -> Factory:
+    """Suspended factories disappear from search and eligibility; the reason is shown to them."""
+    reason = " ".join(reason.split())
+    problems = Problems()
+    _text(problems, "reason", reason, MAX_REASON)
+    problems.raise_if_any()
+    factory.status = FactoryStatus.SUSPENDED
+    factory.status_reason = reason
+    session.add(factory)
+    session.flush()
+    return factory

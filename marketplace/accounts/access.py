@@ -1,0 +1,202 @@
+"""Who is making this request, and may they? Used by every view of the web and the API.
+
+A request is made by
+- a person in a browser: the signed cookie carries a random session secret, and the
+  `user_session` row it points to must exist, be live and not revoked; or
+- a machine client of a factory: `Authorization: Bearer <token>` on an API path. Such a
+  request is authenticated by the token alone (the cookie is ignored), so it needs no
+  CSRF token.
+
+Handlers follow one order: load the object, check access, then process. The checks
+here answer "is someone signed in, in a suitable role"; object-level checks
+("is this order theirs") are made by the services with the Principal, and objects of
+other organizations answer 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort, current_app, g, redirect, request, session, url_for
+
+from marketplace import db
+from marketplace.accounts.models import Role, User, UserSession
+from marketplace.accounts.service import Principal, memberships_of, principal_for
+from marketplace.accounts.sessions import find_session, open_session, revoke_session
+
+SESSION_SECRET_KEY = "sid"
+DEFAULT_SESSION_LIFETIME = timedelta(days=14)
+DEFAULT_SESSION_IDLE_TIMEOUT = timedelta(hours=12)
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def bearer_token() -> str | None:
+    """The bearer token of an API request, '' for a malformed header, None for none."""
+    if not is_api_request():
+        return None
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip()
+
+
+def current_principal() -> Principal | None:
+    if "principal" not in g:
+        g.principal = _principal_from_request()
+    return g.principal
+
+
+def _principal_from_request() -> Principal | None:
+    token = bearer_token()
+    if token is not None:
+        from marketplace.accounts.oauth import principal_for_token
+
+        return principal_for_token(db.session(), token) if token else None
+    account_session = current_session()
+    if account_session is None:
+        return None
+    return principal_for(db.session(), account_session.user_id, account_session.organization_id)
+
+
+def current_session() -> UserSession | None:
+    """The live server-side session of this browser, if any (never for bearer requests)."""
+    if "user_session" not in g:
+        g.user_session = _session_from_cookie()
+    return g.user_session
+
+
+def _session_from_cookie() -> UserSession | None:
+    if bearer_token() is not None:
+        return None
+    secret = session.get(SESSION_SECRET_KEY)
+    if not isinstance(secret, str) or not secret:
+        return None
+    idle = current_app.config.get("SESSION_IDLE_TIMEOUT", DEFAULT_SESSION_IDLE_TIMEOUT)
+    return find_session(db.session(), secret, idle)
+
+
+def current_user() -> User | None:
+    """The signed-in person, also when they belong to no organization yet."""
+    account_session = current_session()
+    if account_session is None:
+        return None
+    user = db.session().get(User, account_session.user_id)
+    if user is None or not user.is_active:
+        return None
+    return user
+
+
+def sign_in(user: User, organization_id: int | None = None) -> None:
+    """A fresh session at every sign-in, so a session fixed before login is worthless."""
+    previous = current_session()
+    if previous is not None:
+        revoke_session(db.session(), previous)
+    if organization_id is None:
+        memberships = memberships_of(db.session(), user.id)
+        organization_id = memberships[0][1].id if memberships else None
+    secret, row = open_session(
+        db.session(),
+        user.id,
+        organization_id,
+        current_app.config.get("SESSION_LIFETIME", DEFAULT_SESSION_LIFETIME),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+    session.clear()
+    session[SESSION_SECRET_KEY] = secret
+    session.permanent = True
+    g.user_session = row
+    g.pop("principal", None)
+
+
+def sign_out() -> None:
+    account_session = current_session()
+    if account_session is not None:
+        revoke_session(db.session(), account_session)
+    session.clear()
+    g.user_session = None
+    g.pop("principal", None)
+
+
+def login_required(view: View) -> View:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_principal() is None:
+            if is_api_request():
+                abort(401)
+            if current_user() is not None:
+                # Signed in, but in no organization yet.
+                return redirect(url_for("accounts.welcome"))
+            return redirect(url_for("accounts.login", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def roles_required(*roles: Role) -> Callable[[View], View]:
+    """Signed in, and acting in one of `roles`; anyone else gets 403."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        @login_required
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = current_principal()
+            assert principal is not None
+            if principal.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def require_principal() -> Principal:
+    """Inside a view already guarded by login_required: the principal, never None."""
+    principal = current_principal()
+    if principal is None:
+        abort(401)
+    return principal
+
+
+def scope_required(scope: str) -> Callable[[View], View]:
+    """Signed in (session or token) and allowed `scope`; machine clients only hold theirs."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        @login_required
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not require_principal().has_scope(scope):
+                abort(403, description=f"this action needs the scope {scope}")
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def shared_across_organizations(*roles: Role, writes: bool = False) -> Callable[[View], View]:
+    """Marks a view that deliberately works on objects of other organizations: a
+    factory's public profile (no roles: everyone, also people not signed in), an
+    operator's cluster view (`Role.OPERATOR`), an operator's verification of a factory
+    (`Role.OPERATOR, writes=True`). The cross-organization test matrix skips these roles
+    on such views (reads only, unless `writes`) and checks everyone else."""
+
+    def decorator(view: View) -> View:
+        view.shared_with_roles = frozenset(roles) if roles else None  # type: ignore[attr-defined]
+        view.shared_writes = writes  # type: ignore[attr-defined]
+        view.shared_across_organizations = True  # type: ignore[attr-defined]
+        return view
+
+    return decorator

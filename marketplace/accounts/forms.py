@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    widgets,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from marketplace.accounts.service import MIN_PASSWORD_LENGTH
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    next = HiddenField()
+
+
+class LogoutForm(FlaskForm):
+    pass
+
+
+def _new_password_field(label: str) -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=1024,
+                message=_l("Use at least %(min)d characters.", min=MIN_PASSWORD_LENGTH),
+            ),
+        ],
+    )
+
+
+class OrganizationFields:
+    organization_name = StringField(
+        _l("Organization name"), validators=[DataRequired(), Length(max=200)]
+    )
+    kind = RadioField(
+        _l("Your organization"),
+        choices=[
+            SelectChoice("buyer", _l("We buy manufacturing capacity")),
+            SelectChoice("factory", _l("We are a factory with capacity to offer")),
+        ],
+        validators=[InputRequired(message=_l("Choose buyer or factory."))],
+    )
+    country = StringField(
+        _l("Country (ISO code, e.g. DE)"),
+        validators=[
+            DataRequired(),
+            Regexp(r"^[A-Za-z]{2}$", message=_l("Two letters, e.g. DE or CN.")),
+        ],
+    )
+
+
+class SignupForm(FlaskForm, OrganizationFields):
+    display_name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=120)])
+    email = EmailField(_l("Work email"), validators=[DataRequired(), Email(), Length(max=254)])
+    password = _new_password_field(_l("Password"))
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
+class StartOrganizationForm(FlaskForm, OrganizationFields):
+    pass
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = _new_password_field(_l("New password"))
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class ClientForm(FlaskForm):
+    name = StringField(_l("Machine name"), validators=[DataRequired(), Length(max=120)])
+    scopes = MultiCheckboxField(_l("Allowed scopes"), choices=[])
+
+    def validate_scopes(self, field: MultiCheckboxField) -> None:
+        if not field.data:
+            raise ValidationError(_l("Choose at least one scope."))
+
+
+class RevokeForm(FlaskForm):
+    pass
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+    display_name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
+    role = RadioField(_l("Role"), choices=[], validators=[InputRequired()])

@@ -1,0 +1,103 @@
+"""Engine and sessions: one session per request, committed once when the request succeeds."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from sqlalchemy import event, exc
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+EXTENSION_KEY = "factoryweb.db"
+
+
+class Database:
+    def __init__(self, engine: sa.Engine, session_factory: sessionmaker[Session] | None = None):
+        self.engine = engine
+        self.session_factory = session_factory or sessionmaker(
+            engine, class_=Session, expire_on_commit=False
+        )
+
+    @classmethod
+    def from_url(cls, url: str, **engine_options: object) -> Database:
+        if url.startswith("sqlite"):
+            engine_options.setdefault("connect_args", {"check_same_thread": False})
+        else:
+            engine_options.setdefault("pool_pre_ping", True)
+        engine = sa.create_engine(url, **engine_options)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+            # SQLite keeps Numeric as float; two decimal places of hours survive that fine.
+            warnings.filterwarnings(
+                "ignore", r".*does \*not\* support Decimal objects natively", exc.SAWarning
+            )
+        return cls(engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work outside a request (CLI, workers): commit on success, else roll back."""
+        session = self.session_factory()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except exc.SQLAlchemyError:
+            return False
+        return True
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def init_app(app: Flask, database: Database) -> None:
+    app.extensions[EXTENSION_KEY] = database
+
+    @app.after_request
+    def commit_request_session(response):  # type: ignore[no-untyped-def]
+        session: Session | None = g.pop("db_session", None)
+        if session is None:
+            return response
+        try:
+            if response.status_code < 400:
+                session.commit()
+            else:
+                session.rollback()
+        finally:
+            session.close()
+        return response
+
+    @app.teardown_request
+    def discard_request_session(_error: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+
+def database() -> Database:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def session() -> Session:
+    """The request's session; views and services share it and never commit themselves."""
+    if "db_session" not in g:
+        g.db_session = database().session_factory()
+    return g.db_session

@@ -1,0 +1,109 @@
+"""Uploaded files (QA reports, dispute evidence), kept on disk under the instance folder.
+
+Only the bytes' own signature decides the type (PDF, PNG, JPEG, plain text or CSV);
+the name the browser sent is kept for display only. Files are stored under a random
+key with no extension, outside the static folder, and served as attachments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from werkzeug.utils import secure_filename
+
+from factories.errors import N_
+from marketplace.orders.models import Document
+from marketplace.orders.service import OrderError
+
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+MAX_DOCUMENTS = 10
+ALLOWED_TYPES = {
+    "application/pdf": ".pdf",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "text/plain": ".txt",
+    "text/csv": ".csv",
+}
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+
+
+def read_upload(
+    stream: BinaryIO, filename: str, field: str, limit: int = MAX_DOCUMENT_BYTES
+) -> Upload:
+    """Read at most `limit` bytes; a bigger file is refused, naming the field."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        size = f"{limit // 2**20} MB" if limit >= 2**20 else f"{limit // 2**10} KB"
+        raise OrderError(field, N_("a document may have at most %(size)s", size=size))
+    if not data:
+        raise OrderError(field, N_("the file is empty"))
+    return Upload(filename=filename or "document", data=data)
+
+
+def sniff(data: bytes, filename: str) -> str | None:
+    """The document's type from its first bytes, or None if it is not one we accept."""
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text:
+        return None
+    return "text/csv" if filename.lower().endswith(".csv") else "text/plain"
+
+
+def store(
+    folder: Path,
+    upload: Upload,
+    field: str,
+    *,
+    order_id: int,
+    organization_id: int,
+    user_id: int | None,
+    milestone_id: int | None = None,
+    dispute_id: int | None = None,
+) -> Document:
+    """Write the file and return its (unsaved) Document row."""
+    content_type = sniff(upload.data, upload.filename)
+    if content_type is None:
+        raise OrderError(field, N_("only PDF, PNG, JPEG, plain text and CSV files are accepted"))
+    name = secure_filename(upload.filename)[:200] or f"document{ALLOWED_TYPES[content_type]}"
+    key = secrets.token_hex(16)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / key
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(upload.data)
+    return Document(
+        order_id=order_id,
+        organization_id=organization_id,
+        milestone_id=milestone_id,
+        dispute_id=dispute_id,
+        filename=name,
+        content_type=content_type,
+        size_bytes=len(upload.data),
+        sha256=hashlib.sha256(upload.data).hexdigest(),
+        storage_key=key,
+        created_by_id=user_id,
+    )
+
+
+def path_of(folder: Path, document: Document) -> Path:
+    if not document.storage_key.isalnum():
+        raise OrderError("document", "bad storage key")
+    return folder / document.storage_key

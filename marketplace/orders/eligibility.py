@@ -1,0 +1,488 @@
+"""Which factories may make an order line, and the contract-v1 problem built from that.
+
+Eligibility is decided in the database where it can be (verified factory, minimum
+credit, a capability for the process or one of its specializations, the material,
+the batch size, valid certifications) and refined in Python for the rest (part
+envelope in any orientation, tolerance class, currency, budget).
+
+Encoding in the problem (shared/specs/matching-problem-v1.md):
+
+* periods are ISO weeks (`2026-W48`) from the current week to the latest due week;
+* one problem "factory" is one capacity line of a real factory: `factory-12/milling_5axis`,
+  with that factory's credit and the free hours of that (factory, process) bucket per
+  week; every job and capacity entry uses the single resource `hours`, so a bucket is
+  counted once however many processes it can serve (a 5-axis mill also does 3-axis work);
+* a job is the unplaced work of one order line, `line-34`; its options are the eligible
+  capacity lines, with `cost` = hours x the capability's hourly rate in minor units of the
+  order's currency and `lead_periods` from the great-circle distance to the delivery
+  place: one day of transport per started 500 km, rounded up to whole weeks;
+* free hours are maximum - booked; hours held by the pending proposals of the orders
+  being placed count as free, so that a re-match may keep or move them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+from sqlmodel import Session, select
+
+from factories.capacity import monday_of, week_label, weeks_from
+from factories.certifications import valid_certificate_types
+from factories.models import (
+    Capability,
+    CapabilityMaterial,
+    CapacityBucket,
+    Factory,
+    FactoryStatus,
+)
+from factories.taxonomy import specializations_of, tolerance_rank
+from marketplace.orders.models import (
+    Order,
+    OrderLine,
+    Proposal,
+    ProposalSlot,
+    ProposalState,
+    SlotState,
+)
+
+RESOURCE = "hours"
+KM_PER_TRANSPORT_DAY = 500
+MAX_PERIODS = 52
+EARTH_RADIUS_KM = 6371.0
+# Proposals that end a factory's chance at a line: it said no, or let the deadline pass.
+REFUSALS = (ProposalState.DECLINED, ProposalState.EXPIRED)
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def lead_weeks(km: float) -> int:
+    """Shipping time in weeks: a day per started 500 km, rounded up to whole weeks."""
+    days = math.ceil(km / KM_PER_TRANSPORT_DAY - 1e-9)
+    return math.ceil(days / 7)
+
+
+def fits_envelope(part: Sequence[int], envelope: Sequence[int]) -> bool:
+    """The part fits the machine's envelope in some axis-aligned orientation."""
+    return all(p <= e for p, e in zip(sorted(part), sorted(envelope), strict=True))
+
+
+def job_id(line_id: int) -> str:
+    return f"line-{line_id}"
+
+
+def line_id_of(job: str) -> int:
+    return int(job.removeprefix("line-"))
+
+
+def capacity_line_id(factory_id: int, resource: str) -> str:
+    return f"factory-{factory_id}/{resource}"
+
+
+def parse_capacity_line(problem_factory: str) -> tuple[int, str]:
+    head, resource = problem_factory.split("/", 1)
+    return int(head.removeprefix("factory-")), resource
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An eligible capacity line for an order line."""
+
+    factory_id: int
+    organization_id: int
+    resource: str
+    hourly_rate_minor: int
+    credit: float
+    distance_km: float
+    lead_periods: int
+
+    @property
+    def problem_id(self) -> str:
+        return capacity_line_id(self.factory_id, self.resource)
+
+
+@dataclass
+class _CapabilityRow:
+    factory_id: int
+    organization_id: int
+    resource: str
+    tolerance_class: str
+    envelope: tuple[int, int, int]
+    batch_min: int
+    batch_max: int
+    hourly_rate_minor: int
+    currency: str
+    credit: float
+    latitude: float
+    longitude: float
+
+
+def eligible_candidates(
+    session: Session, lines: Sequence[tuple[OrderLine, Order]]
+) -> dict[int, list[Candidate]]:
+    """Eligible capacity lines per order line id (one query per process and material)."""
+    groups: dict[tuple[str, str], list[tuple[OrderLine, Order]]] = defaultdict(list)
+    for line, order in lines:
+        groups[(line.process_code, line.material)].append((line, order))
+    result: dict[int, list[Candidate]] = {}
+    for (process, material), members in groups.items():
+        rows = _capability_rows(session, process, material, min(o.min_credit for _, o in members))
+        certified_on: dict[date, dict[int, set]] = {}
+        for line, order in members:
+            needed = set(line.certifications_required)
+            if needed and order.due_date not in certified_on:
+                certified_on[order.due_date] = valid_certificate_types(
+                    session, {r.factory_id for r in rows}, order.due_date
+                )
+            part = (line.length_mm, line.width_mm, line.height_mm)
+            rank = tolerance_rank(line.tolerance_class)
+            candidates = []
+            for row in rows:
+                if (
+                    row.credit < order.min_credit
+                    or row.currency != order.currency
+                    or not (row.batch_min <= line.quantity <= row.batch_max)
+                    or tolerance_rank(row.tolerance_class) > rank
+                    or not fits_envelope(part, row.envelope)
+                    or (needed and not needed <= certified_on[order.due_date][row.factory_id])
+                ):
+                    continue
+                km = distance_km(
+                    row.latitude, row.longitude, order.delivery_latitude, order.delivery_longitude
+                )
+                candidates.append(
+                    Candidate(
+                        factory_id=row.factory_id,
+                        organization_id=row.organization_id,
+                        resource=row.resource,
+                        hourly_rate_minor=row.hourly_rate_minor,
+                        credit=row.credit,
+                        distance_km=round(km, 1),
+                        lead_periods=lead_weeks(km),
+                    )
+                )
+            result[line.id] = candidates  # type: ignore[index]
+    return result
+
+
+def _capability_rows(
+    session: Session, process: str, material: str, min_credit: float
+) -> list[_CapabilityRow]:
+    rows = session.exec(
+        select(Capability, Factory)
+        .join(Factory, Factory.id == Capability.factory_id)
+        .join(CapabilityMaterial, CapabilityMaterial.capability_id == Capability.id)
+        .where(
+            Capability.process_code.in_(sorted(specializations_of(process))),  # type: ignore[attr-defined]
+            CapabilityMaterial.material == material,
+            Factory.status == FactoryStatus.VERIFIED,
+            Factory.credit_score >= min_credit,
+        )
+        .order_by(Capability.factory_id, Capability.process_code)
+    ).all()
+    return [
+        _CapabilityRow(
+            factory_id=factory.id,  # type: ignore[arg-type]
+            organization_id=factory.organization_id,
+            resource=capability.process_code,
+            tolerance_class=capability.tolerance_class,
+            envelope=(capability.max_length_mm, capability.max_width_mm, capability.max_height_mm),
+            batch_min=capability.batch_min,
+            batch_max=capability.batch_max,
+            hourly_rate_minor=capability.hourly_rate_minor,
+            currency=capability.currency,
+            credit=factory.credit_score,
+            latitude=factory.latitude,
+            longitude=factory.longitude,
+        )
+        for capability, factory in rows
+    ]
+
+
+@dataclass
+class BuiltProblem:
+    """A contract-v1 problem for some orders, with what the app needs to apply its plan."""
+
+    problem: dict[str, Any]
+    previous_plan: dict[str, Any] | None
+    # Lines that could not be offered to the engine at all, with the reason.
+    skipped: dict[int, str] = field(default_factory=dict)
+    # Eligible capacity lines per job, kept for explanations.
+    candidates: dict[str, dict[str, Candidate]] = field(default_factory=dict)
+
+    @cached_property
+    def jobs_by_id(self) -> dict[str, dict[str, Any]]:
+        return {j["id"]: j for j in self.problem["jobs"]}
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """The problem's job with this id (an empty dict if there is none)."""
+        return self.jobs_by_id.get(job_id, {})
+
+
+def work_of_lines(
+    session: Session, order_ids: Sequence[int]
+) -> tuple[dict[int, Decimal], dict[int, list[tuple[Proposal, list[ProposalSlot]]]]]:
+    """Accepted hours per line, and each line's pending proposals with their held slots."""
+    accepted: dict[int, Decimal] = defaultdict(Decimal)
+    pending: dict[int, list[tuple[Proposal, list[ProposalSlot]]]] = defaultdict(list)
+    if not order_ids:
+        return accepted, pending
+    proposals = session.exec(
+        select(Proposal)
+        .where(
+            Proposal.order_id.in_(order_ids),  # type: ignore[attr-defined]
+            Proposal.state.in_((ProposalState.ACCEPTED, ProposalState.PENDING)),  # type: ignore[attr-defined]
+        )
+        .order_by(Proposal.id)
+    ).all()
+    slots: dict[int, list[ProposalSlot]] = defaultdict(list)
+    pending_ids = [p.id for p in proposals if p.state == ProposalState.PENDING]
+    if pending_ids:
+        for slot in session.exec(
+            select(ProposalSlot)
+            .where(
+                ProposalSlot.proposal_id.in_(pending_ids),  # type: ignore[attr-defined]
+                ProposalSlot.state == SlotState.HELD,
+            )
+            .order_by(ProposalSlot.id)
+        ).all():
+            slots[slot.proposal_id].append(slot)
+    for proposal in proposals:
+        if proposal.state == ProposalState.ACCEPTED:
+            accepted[proposal.order_line_id] += proposal.hours
+        else:
+            pending[proposal.order_line_id].append((proposal, slots[proposal.id]))  # type: ignore[index]
+    return accepted, pending
+
+
+def build_problem(
+    session: Session,
+    orders: Sequence[Order],
+    today: date,
+    *,
+    time_limit_s: float,
+    workers: int | None = None,
+    seed: int | None = None,
+) -> BuiltProblem:
+    """The problem placing the unaccepted work of `orders`; pending proposals are its hint."""
+    order_ids = [o.id for o in orders]
+    by_id = {o.id: o for o in orders}
+    lines = session.exec(
+        select(OrderLine)
+        .where(OrderLine.order_id.in_(order_ids))  # type: ignore[attr-defined]
+        .order_by(OrderLine.order_id, OrderLine.line_no)
+    ).all()
+    accepted, pending = work_of_lines(session, order_ids)  # type: ignore[arg-type]
+    refused = _refusals(session, [line.id for line in lines])  # type: ignore[misc]
+
+    first_week = monday_of(today)
+    periods_end = max((monday_of(o.due_date) for o in orders), default=first_week)
+    week_count = min(MAX_PERIODS, max(1, (periods_end - first_week).days // 7 + 1))
+    weeks = weeks_from(first_week, week_count)
+    periods = [week_label(w) for w in weeks]
+
+    built = BuiltProblem(problem={}, previous_plan=None)
+    open_lines: list[tuple[OrderLine, Order, Decimal]] = []
+    for line in lines:
+        order = by_id[line.order_id]
+        remaining = line.hours - accepted.get(line.id, Decimal(0))  # type: ignore[arg-type]
+        if remaining <= 0:
+            continue
+        if monday_of(order.due_date) < first_week:
+            built.skipped[line.id] = "due date has passed"  # type: ignore[index]
+            continue
+        open_lines.append((line, order, remaining))
+    candidates = eligible_candidates(session, [(line, order) for line, order, _ in open_lines])
+
+    jobs: list[dict[str, Any]] = []
+    used: dict[tuple[int, str], Candidate] = {}
+    for line, order, remaining in open_lines:
+        due_week = min(monday_of(order.due_date), weeks[-1])
+        options = []
+        eligible = {}
+        for candidate in candidates.get(line.id, []):  # type: ignore[arg-type]
+            if candidate.factory_id in refused.get(line.id, ()):  # type: ignore[arg-type]
+                continue
+            cost = float(remaining) * candidate.hourly_rate_minor
+            if order.budget_minor is not None and cost > order.budget_minor:
+                continue
+            options.append(
+                {
+                    "factory": candidate.problem_id,
+                    "cost": round(cost),
+                    "lead_periods": candidate.lead_periods,
+                }
+            )
+            eligible[candidate.problem_id] = candidate
+            used[(candidate.factory_id, candidate.resource)] = candidate
+        jid = job_id(line.id)  # type: ignore[arg-type]
+        built.candidates[jid] = eligible
+        jobs.append(
+            {
+                "id": jid,
+                "resource": RESOURCE,
+                "hours": float(remaining),
+                "release_period": periods[0],
+                "due_period": week_label(due_week),
+                "min_credit": order.min_credit,
+                "splittable": line.splittable,
+                "priority": 1,
+                "options": options,
+            }
+        )
+
+    held_here = _held_by_pending(pending)
+    factories = _capacity_lines(session, used, weeks, held_here)
+    built.problem = {
+        "version": 1,
+        "periods": periods,
+        "factories": factories,
+        "jobs": jobs,
+        "params": {
+            k: v
+            for k, v in (("time_limit_s", time_limit_s), ("workers", workers), ("seed", seed))
+            if v is not None
+        },
+    }
+    built.previous_plan = _previous_plan(session, pending, {j["id"] for j in jobs})
+    return built
+
+
+def _refusals(session: Session, line_ids: list[int]) -> dict[int, set[int]]:
+    refused: dict[int, set[int]] = defaultdict(set)
+    if not line_ids:
+        return refused
+    for line_id, factory_id in session.exec(
+        select(Proposal.order_line_id, Proposal.factory_id).where(
+            Proposal.order_line_id.in_(line_ids),  # type: ignore[attr-defined]
+            Proposal.state.in_(REFUSALS),  # type: ignore[attr-defined]
+        )
+    ).all():
+        refused[line_id].add(factory_id)
+    return refused
+
+
+def _held_by_pending(
+    pending: dict[int, list[tuple[Proposal, list[ProposalSlot]]]],
+) -> dict[int, Decimal]:
+    held: dict[int, Decimal] = defaultdict(Decimal)
+    for entries in pending.values():
+        for _, slots in entries:
+            for slot in slots:
+                held[slot.bucket_id] += slot.hours
+    return held
+
+
+def _capacity_lines(
+    session: Session,
+    used: dict[tuple[int, str], Candidate],
+    weeks: list[date],
+    held_here: dict[int, Decimal],
+) -> list[dict[str, Any]]:
+    """Problem factories: free hours per week of every capacity line some job may use."""
+    if not used:
+        return []
+    factory_ids = sorted({f for f, _ in used})
+    resources = sorted({r for _, r in used})
+    buckets = session.exec(
+        select(CapacityBucket).where(
+            CapacityBucket.factory_id.in_(factory_ids),  # type: ignore[attr-defined]
+            CapacityBucket.resource.in_(resources),  # type: ignore[attr-defined]
+            CapacityBucket.point_in_time >= weeks[0],
+            CapacityBucket.point_in_time <= weeks[-1],
+        )
+    ).all()
+    capacity: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+    for bucket in sorted(buckets, key=lambda b: b.point_in_time):
+        key = (bucket.factory_id, bucket.resource)
+        if key not in used:
+            continue
+        free = bucket.maximum_hours - bucket.booked_hours + held_here.get(bucket.id, Decimal(0))  # type: ignore[arg-type]
+        if free > 0:
+            capacity[key].append(
+                {
+                    "resource": RESOURCE,
+                    "period": week_label(bucket.point_in_time),
+                    "hours": float(free),
+                }
+            )
+    return [
+        {
+            "id": candidate.problem_id,
+            "credit": candidate.credit,
+            "capacity": capacity.get(key, []),
+        }
+        for key, candidate in sorted(used.items())
+    ]
+
+
+def _previous_plan(
+    session: Session,
+    pending: dict[int, list[tuple[Proposal, list[ProposalSlot]]]],
+    job_ids: set[str],
+) -> dict[str, Any] | None:
+    """Standing pending proposals as a contract-v1 plan (the re-match keeps what it can)."""
+    slots = [
+        (line_id, slot)
+        for line_id, entries in pending.items()
+        for _, line_slots in entries
+        for slot in line_slots
+    ]
+    if not slots:
+        return None
+    bucket_ids = sorted({slot.bucket_id for _, slot in slots})
+    buckets = {
+        b.id: b
+        for b in session.exec(
+            select(CapacityBucket).where(CapacityBucket.id.in_(bucket_ids))  # type: ignore[union-attr]
+        ).all()
+    }
+    assignments = []
+    for line_id, slot in slots:
+        if job_id(line_id) not in job_ids:
+            continue
+        bucket = buckets[slot.bucket_id]
+        assignments.append(
+            {
+                "job": job_id(line_id),
+                "factory": capacity_line_id(bucket.factory_id, bucket.resource),
+                "period": week_label(bucket.point_in_time),
+                "hours": float(slot.hours),
+            }
+        )
+    return {
+        "status": "FEASIBLE",
+        "objective": 0.0,
+        "bound": None,
+        "assignments": assignments,
+        "unassigned": [],
+        "solve_s": 0.0,
+    }
+
+
+__all__ = [
+    "RESOURCE",
+    "BuiltProblem",
+    "Candidate",
+    "build_problem",
+    "capacity_line_id",
+    "distance_km",
+    "eligible_candidates",
+    "job_id",
+    "lead_weeks",
+    "line_id_of",
+    "parse_capacity_line",
+    "work_of_lines",
+]

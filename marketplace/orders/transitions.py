@@ -1,0 +1,58 @@
+"""The life of an order: the one table of allowed state changes, and the check on it.
+
+    draft -> open -> matching -> proposed -> confirmed -> in_production -> shipped
+          -> delivered -> closed, with cancelled and disputed on the side.
+
+`matching` is a solver run in flight; `proposed` means factories are deciding on
+proposals; `open` means work is still unplaced and nothing is pending. An order is
+`confirmed` once every hour is accepted: that is where escrow payment will be taken.
+"""
+
+from __future__ import annotations
+
+from marketplace.orders.models import Order, OrderState
+
+S = OrderState
+
+TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
+    S.DRAFT: frozenset({S.OPEN, S.CANCELLED}),
+    S.OPEN: frozenset({S.MATCHING, S.CANCELLED}),
+    S.MATCHING: frozenset({S.PROPOSED, S.OPEN, S.CONFIRMED, S.CANCELLED}),
+    S.PROPOSED: frozenset({S.MATCHING, S.OPEN, S.CONFIRMED, S.CANCELLED}),
+    S.CONFIRMED: frozenset({S.IN_PRODUCTION}),
+    S.IN_PRODUCTION: frozenset({S.SHIPPED, S.DISPUTED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.DISPUTED}),
+    S.DELIVERED: frozenset({S.CLOSED, S.DISPUTED}),
+    S.DISPUTED: frozenset({S.CLOSED}),
+    S.CLOSED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+
+class TransitionError(Exception):
+    """The order cannot go to `target` from where it is; `allowed` says where it can."""
+
+    def __init__(self, order: Order, target: OrderState) -> None:
+        self.order_id = order.id
+        self.state = OrderState(order.state)
+        self.target = target
+        self.allowed = sorted(TRANSITIONS[self.state])
+        super().__init__(
+            f"order {order.id} cannot go from {self.state} to {target}; "
+            f"allowed: {', '.join(self.allowed) or 'none'}"
+        )
+
+
+def allowed_targets(order: Order) -> list[OrderState]:
+    return sorted(TRANSITIONS[OrderState(order.state)])
+
+
+def can_move(order: Order, target: OrderState) -> bool:
+    return target in TRANSITIONS[OrderState(order.state)]
+
+
+def move(order: Order, target: OrderState) -> None:
+    """Change the order's state if the table allows it, else raise TransitionError."""
+    if not can_move(order, target):
+        raise TransitionError(order, target)
+    order.state = target

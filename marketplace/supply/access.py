@@ -1,0 +1,43 @@
+"""Who may see and change a factory: its own organization; operators read all of them."""
+
+from __future__ import annotations
+
+from flask import abort
+
+from factories.models import Factory
+from marketplace import db
+from marketplace.accounts.access import require_principal
+from marketplace.accounts.models import Role
+from marketplace.accounts.service import Principal
+
+
+def load_factory(factory_id: int, *, write: bool = False) -> Factory:
+    """The factory, if the caller may see it (or change it, with `write`); else 404.
+
+    Factories of other organizations answer 404, as if they did not exist. Operators
+    see every factory but change none here (they verify and suspend elsewhere): 403.
+    """
+    principal = require_principal()
+    factory = db.session().get(Factory, factory_id)
+    if factory is None:
+        abort(404)
+    if principal.is_factory and principal.acts_for(factory.organization_id):
+        return factory
+    if principal.is_operator:
+        if write:
+            abort(403)
+        return factory
+    abort(404)
+
+
+def can_edit_profile(principal: Principal | None) -> bool:
+    """Owners (people) edit the profile; members and machine clients only capacity."""
+    return (
+        principal is not None
+        and principal.role == Role.FACTORY_OWNER
+        and principal.user_id is not None
+    )
+
+
+def can_edit_capacity(principal: Principal | None) -> bool:
+    return principal is not None and principal.is_factory and principal.has_scope("capacity:write")

@@ -1,0 +1,3 @@
+from matching.cli import match_command
+
+match_command(prog_name="python -m matching")

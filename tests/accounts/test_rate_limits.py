@@ -1,0 +1,120 @@
+"""Rate limits on sign-in, sign-up, password reset and the token endpoint, counted in the
+real Redis at 127.0.0.1:6379 under a key prefix of this test run. The test application
+switches limits off by default; these tests switch them on."""
+
+import secrets
+
+import pytest
+import redis
+
+from marketplace.accounts.models import OrganizationKind, Role
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="module")
+def redis_client():
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError as error:  # pragma: no cover - depends on the machine
+        pytest.skip(f"Redis unreachable at {REDIS_URL}: {error}")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def key_prefix(redis_client):
+    prefix = f"fwtest-{secrets.token_hex(6)}"
+    yield prefix
+    for key in redis_client.scan_iter(f"*{prefix}*"):
+        redis_client.delete(key)
+
+
+@pytest.fixture
+def limited_app(make_app, key_prefix):
+    return make_app(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=REDIS_URL,
+        RATELIMIT_KEY_PREFIX=key_prefix,
+        RATELIMIT_LOGIN="3 per minute",
+        RATELIMIT_LOGIN_PER_ACCOUNT="2 per minute",
+        RATELIMIT_SIGNUP="2 per minute",
+        RATELIMIT_PASSWORD_RESET="2 per minute",
+        RATELIMIT_TOKEN="3 per minute",
+    )
+
+
+def login(browser, email, password="wrong-password", address="10.0.0.1"):
+    return browser.client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": browser.csrf_token()},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_login_attempts_are_limited_per_address_in_redis(
+    limited_app, browser_for, redis_client, key_prefix
+):
+    browser = browser_for(limited_app)
+    statuses = [login(browser, f"user{i}@example.com").status_code for i in range(4)]
+    assert statuses == [400, 400, 400, 429]
+    assert redis_client.keys(f"*{key_prefix}*"), "the counters live in Redis"
+    # Another address is not held back by this one.
+    assert login(browser, "user9@example.com", address="10.0.0.2").status_code == 400
+    # Pages still open; only attempts count.
+    assert browser.client.get("/login", environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 200
+
+
+def test_login_attempts_are_limited_per_account_across_addresses(
+    limited_app, browser_for, make_member
+):
+    buyer = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
+    browser = browser_for(limited_app)
+    assert login(browser, buyer.email, address="10.1.0.1").status_code == 400
+    assert login(browser, buyer.email, address="10.1.0.2").status_code == 400
+    blocked = login(browser, buyer.email, password=buyer.password, address="10.1.0.3")
+    assert blocked.status_code == 429
+    assert "Too many attempts" in blocked.get_data(as_text=True)
+    assert blocked.headers.get("Retry-After")
+    assert browser.get("/api/v1/me").status_code == 401
+
+
+def test_signup_and_password_reset_are_limited(limited_app, browser_for):
+    browser = browser_for(limited_app)
+    statuses = [
+        browser.form("/signup", {"email": f"s{i}@example.com"}).status_code for i in range(3)
+    ]
+    assert statuses == [400, 400, 429]
+    statuses = [
+        browser.form("/password/forgot", {"email": f"r{i}@example.com"}).status_code
+        for i in range(3)
+    ]
+    assert statuses == [302, 302, 429]
+
+
+def test_token_endpoint_is_limited_with_a_json_answer(limited_app):
+    client = limited_app.test_client()
+    statuses = [
+        client.post(
+            "/oauth/token", data={"grant_type": "client_credentials"}, auth=("fwc_x", "nope")
+        ).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
+    body = client.post("/oauth/token", data={"grant_type": "client_credentials"}).get_json()
+    assert body["error"] == "too_many_requests"
+
+
+def test_limits_are_off_in_the_default_test_application(browser):
+    statuses = {login(browser, "x@example.com").status_code for _ in range(12)}
+    assert statuses == {400}
+
+
+def test_limits_are_on_outside_tests_with_memory_storage_by_default(make_app, browser_for):
+    app = make_app(TESTING=False, RATELIMIT_LOGIN="1 per minute")
+    assert app.config["RATELIMIT_ENABLED"] is True
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    browser = browser_for(app)
+    assert login(browser, "a@example.com").status_code == 400
+    assert login(browser, "b@example.com").status_code == 429

@@ -1,0 +1,249 @@
+"""Sign-up starts an organization; forgotten passwords are reset by a mailed single-use
+link, sent through a real SMTP server listening on 127.0.0.1."""
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from sqlmodel import select
+
+from factories.models import utcnow
+from marketplace.accounts.models import (
+    Membership,
+    Organization,
+    OrganizationKind,
+    PasswordToken,
+    Role,
+    User,
+)
+
+
+def signup_data(**overrides):
+    data = {
+        "display_name": "Mei Lin",
+        "email": "mei.lin@example.com",
+        "password": "milling-all-night-42",
+        "confirm": "milling-all-night-42",
+        "organization_name": "Lin Precision",
+        "kind": "factory",
+        "country": "cn",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_signup_creates_a_factory_with_its_owner_and_signs_in(browser, db_session):
+    response = browser.form("/signup", signup_data())
+    assert response.status_code == 302
+    me = browser.get("/api/v1/me").get_json()
+    assert me["role"] == "factory_owner"
+    assert me["organization_kind"] == "factory"
+    organization = db_session.get(Organization, me["organization_id"])
+    assert (organization.name, organization.country) == ("Lin Precision", "CN")
+    user = db_session.exec(select(User).where(User.email == "mei.lin@example.com")).one()
+    assert user.password_hash.startswith("$argon2id$")
+    assert user.display_name == "Mei Lin"
+
+
+def test_factory_signup_continues_to_onboarding_when_it_exists(browser, app):
+    response = browser.form("/signup", signup_data())
+    expected = "/supply/onboarding" if "supply.onboarding" in app.view_functions else "/"
+    if "supply.onboarding" in app.view_functions:
+        with app.test_request_context():
+            from flask import url_for
+
+            expected = url_for("supply.onboarding")
+    assert response.headers["Location"] == expected
+
+
+def test_buyer_signup_makes_a_buyer_member(browser):
+    response = browser.form("/signup", signup_data(kind="buyer", email="buyer@example.com"))
+    assert response.headers["Location"] == "/"
+    assert browser.get("/api/v1/me").get_json()["role"] == "buyer_member"
+
+
+def test_signup_names_the_field_at_fault(browser, make_member, db_session):
+    existing = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
+    cases = {
+        "email": signup_data(email=existing.email),
+        "password": signup_data(password="short", confirm="short"),
+        "confirm": signup_data(confirm="something-else-entirely"),
+        "country": signup_data(country="Germany"),
+        "kind": signup_data(kind="operator"),
+    }
+    for field, data in cases.items():
+        response = browser.form("/signup", data)
+        assert response.status_code == 400, field
+        page = response.get_data(as_text=True)
+        assert f'id="{field}-errors"' in page, field
+    # Nobody can make themselves a cluster operator, and nothing was half-created.
+    assert (
+        db_session.exec(select(Organization).where(Organization.name == "Lin Precision")).all()
+        == []
+    )
+
+
+def test_signup_needs_a_csrf_token(client):
+    response = client.post("/signup", data=signup_data())
+    assert response.status_code == 400
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def mail_settings(make_app, smtp_server, **config):
+    _, port = smtp_server
+    return make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=port, **config)
+
+
+def test_password_reset_by_mailed_single_use_link(
+    make_app, smtp_server, inbox, browser_for, make_member, db_session
+):
+    app = mail_settings(make_app, smtp_server, PUBLIC_URL="https://factoryweb.example")
+    browser = browser_for(app)
+    thief = browser_for(app)
+    buyer = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
+    thief.login(buyer)
+
+    response = browser.form("/password/forgot", {"email": buyer.email.upper()})
+    assert response.status_code == 302
+    [message] = inbox.to(buyer.email)
+    link = inbox.link(message, "/password/reset/")
+    assert link.startswith("https://factoryweb.example/password/reset/")
+    path = urlsplit(link).path
+    # Only a digest of the secret is kept.
+    secret = path.rsplit("/", 1)[1]
+    stored = db_session.exec(select(PasswordToken).where(PasswordToken.user_id == buyer.user.id))
+    assert all(secret not in t.token_hash for t in stored)
+
+    assert browser.get(path).status_code == 200
+    new_password = "a-brand-new-passphrase"
+    response = browser.form(path, {"password": new_password, "confirm": new_password})
+    assert response.status_code == 302
+
+    # Used once: the link is dead, every session of the account ended, the new password works.
+    assert browser.get(path).status_code == 404
+    assert browser.form(path, {"password": "x" * 12, "confirm": "x" * 12}).status_code == 404
+    assert thief.get("/api/v1/me").status_code == 401
+    buyer.password = new_password
+    browser.login(buyer)
+    assert browser.get("/api/v1/me").status_code == 200
+
+
+def test_reset_link_expires(make_app, smtp_server, inbox, browser_for, make_member, db_session):
+    browser = browser_for(mail_settings(make_app, smtp_server))
+    buyer = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
+    browser.form("/password/forgot", {"email": buyer.email})
+    path = urlsplit(inbox.link(inbox.to(buyer.email)[0], "/password/reset/")).path
+    token = db_session.exec(
+        select(PasswordToken).where(PasswordToken.user_id == buyer.user.id)
+    ).one()
+    token.expires_at = utcnow() - timedelta(seconds=1)
+    db_session.commit()
+    response = browser.form(path, {"password": "y" * 12, "confirm": "y" * 12})
+    assert response.status_code == 404
+    assert "no longer works" in response.get_data(as_text=True)
+
+
+def test_a_newer_reset_link_replaces_the_older_one(
+    make_app, smtp_server, inbox, browser_for, make_member
+):
+    browser = browser_for(mail_settings(make_app, smtp_server))
+    buyer = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
+    browser.form("/password/forgot", {"email": buyer.email})
+    browser.form("/password/forgot", {"email": buyer.email})
+    first, second = (
+        urlsplit(inbox.link(m, "/password/reset/")).path for m in inbox.to(buyer.email)
+    )
+    assert browser.get(first).status_code == 404
+    assert browser.get(second).status_code == 200
+
+
+def test_unknown_addresses_get_the_same_answer_and_no_mail(
+    make_app, smtp_server, inbox, browser_for
+):
+    browser = browser_for(mail_settings(make_app, smtp_server))
+    response = browser.form("/password/forgot", {"email": "nobody@example.com"})
+    assert response.status_code == 302
+    follow = browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert "If an account uses this address" in follow
+    assert inbox.messages == []
+
+
+def test_reset_link_ignores_a_forged_host_header(
+    make_app, smtp_server, inbox, browser_for, make_member
+):
+    browser = browser_for(mail_settings(make_app, smtp_server, PUBLIC_URL="https://fw.example"))
+    buyer = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
+    evil = "http://evil.example"
+    page = browser.client.get("/password/forgot", base_url=evil).get_data(as_text=True)
+    token = page.split('name="csrf-token" content="')[1].split('"')[0]
+    response = browser.client.post(
+        "/password/forgot", base_url=evil, data={"email": buyer.email, "csrf_token": token}
+    )
+    assert response.status_code == 302
+    [message] = inbox.to(buyer.email)
+    assert "evil.example" not in inbox.body(message)
+    assert inbox.link(message, "/password/reset/").startswith("https://fw.example/")
+
+
+def test_owner_adds_a_new_colleague_who_sets_a_password_by_mail(
+    make_app, smtp_server, inbox, browser_for, make_member, db_session
+):
+    app = mail_settings(make_app, smtp_server)
+    owner_browser, colleague_browser = browser_for(app), browser_for(app)
+    owner = make_member(OrganizationKind.FACTORY, Role.FACTORY_OWNER)
+    owner_browser.login(owner)
+    response = owner_browser.form(
+        "/account/members",
+        {"email": "new.machinist@example.com", "display_name": "Jo", "role": "factory_member"},
+    )
+    assert response.status_code == 302
+    membership = db_session.exec(
+        select(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(User.email == "new.machinist@example.com")
+    ).one()
+    assert (membership.organization_id, membership.role) == (
+        owner.organization.id,
+        "factory_member",
+    )
+
+    path = urlsplit(inbox.link(inbox.to("new.machinist@example.com")[0], "/password/reset/")).path
+    colleague_browser.form(path, {"password": "first-pass-phrase", "confirm": "first-pass-phrase"})
+    colleague_browser.client.post(
+        "/login",
+        data={
+            "email": "new.machinist@example.com",
+            "password": "first-pass-phrase",
+            "csrf_token": colleague_browser.csrf_token(),
+        },
+    )
+    me = colleague_browser.get("/api/v1/me").get_json()
+    assert me["role"] == "factory_member"
+    assert me["organization_id"] == owner.organization.id
+
+
+def test_factory_members_cannot_add_people(browser, make_member):
+    owner = make_member(OrganizationKind.FACTORY, Role.FACTORY_OWNER)
+    member = make_member(OrganizationKind.FACTORY, Role.FACTORY_MEMBER, owner.organization)
+    browser.login(member)
+    response = browser.form("/account/members", {"email": "x@example.com", "role": "factory_owner"})
+    assert response.status_code == 403
+
+
+def test_removed_member_loses_access_and_the_last_owner_stays(
+    browser, new_browser, make_member, db_session
+):
+    owner = make_member(OrganizationKind.FACTORY, Role.FACTORY_OWNER)
+    member = make_member(OrganizationKind.FACTORY, Role.FACTORY_MEMBER, owner.organization)
+    member_browser = new_browser()
+    member_browser.login(member)
+    browser.login(owner)
+    memberships = {
+        m.user_id: m
+        for m in db_session.exec(
+            select(Membership).where(Membership.organization_id == owner.organization.id)
+        )
+    }
+    browser.form(f"/account/members/{memberships[member.user.id].id}/remove", {})
+    assert member_browser.get("/api/v1/me").status_code == 401
+    browser.form(f"/account/members/{memberships[owner.user.id].id}/remove", {})
+    assert browser.get("/api/v1/me").get_json()["role"] == "factory_owner"

@@ -1,0 +1,274 @@
+"""A small seeded marketplace with people of every role in several organizations, and a
+map from every row to the organizations that may see it.
+
+"May see" is derived from the schema alone: a row belongs to the organizations its
+foreign keys lead to (an order to its buyer, a proposal to its factory and, through the
+order line, to the buyer; a user to the organizations they are a member of). Tables added
+later are covered the same way; a table the demo does not fill gets one row made up from
+its column types, attached to the victim organizations.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, select
+
+import marketplace.models  # noqa: F401  (every table on the metadata)
+from factories.models import utcnow
+from marketplace.accounts.models import (
+    Membership,
+    OAuthClient,
+    OAuthToken,
+    Organization,
+    OrganizationKind,
+    Role,
+)
+from marketplace.accounts.oauth import SCOPES, create_client
+from marketplace.accounts.tokens import digest, new_secret
+from marketplace.demo import DemoSpec, seed_marketplace
+
+IN_LIST = re.compile(r"^\s*\(?\s*(\w+)\s+IN\s*\((.*)\)\s*\)?\s*$", re.IGNORECASE | re.DOTALL)
+
+
+def id_tables() -> dict[str, sa.Table]:
+    return {
+        t.name: t
+        for t in SQLModel.metadata.sorted_tables
+        if "id" in t.c and list(t.primary_key.columns) == [t.c.id]
+    }
+
+
+class Ownership:
+    """Which organizations each row belongs to, following foreign keys."""
+
+    def __init__(self, session: Session) -> None:
+        self.tables = id_tables()
+        self.rows: dict[str, dict[int, sa.RowMapping]] = {
+            name: {r["id"]: r for r in session.execute(sa.select(table)).mappings()}
+            for name, table in self.tables.items()
+        }
+        self.member_of: dict[int, set[int]] = {}
+        for m in session.exec(select(Membership)):
+            self.member_of.setdefault(m.user_id, set()).add(m.organization_id)
+        self._memo: dict[tuple[str, int], frozenset[int]] = {}
+
+    def owners(self, table: str, row_id: int) -> frozenset[int]:
+        key = (table, row_id)
+        if key in self._memo:
+            return self._memo[key]
+        self._memo[key] = frozenset()  # cycle guard
+        if table == "organization":
+            result: set[int] = {row_id}
+        elif table == "app_user":
+            result = set(self.member_of.get(row_id, ()))
+        else:
+            row = self.rows.get(table, {}).get(row_id)
+            result = set()
+            if row is not None:
+                for fk in self.tables[table].foreign_keys:
+                    value = row[fk.parent.name]
+                    target = fk.column.table.name
+                    if value is not None and target in self.tables:
+                        result |= self.owners(target, value)
+        self._memo[key] = frozenset(result)
+        return self._memo[key]
+
+
+@dataclass
+class Person:
+    name: str
+    role: Role | None
+    organization_id: int | None
+    member: Any = None  # tests.conftest.Member
+    token: str | None = None  # machine clients
+
+
+@dataclass
+class World:
+    victims: set[int]
+    attackers: list[Person]
+    owners_of_victims: list[Person]
+    ownership: Ownership
+    unseeded: dict[str, str] = field(default_factory=dict)
+
+
+def _value_for(table: sa.Table, column: sa.Column, now: datetime) -> Any:
+    for constraint in table.constraints:
+        if isinstance(constraint, sa.CheckConstraint):
+            match = IN_LIST.match(str(constraint.sqltext))
+            if match and match.group(1) == column.name:
+                return re.findall(r"'([^']*)'", match.group(2))[0]
+    python_type = column.type.python_type if hasattr(column.type, "python_type") else str
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        python_type = str
+    if python_type is bool:
+        return False
+    if python_type is int:
+        return 1
+    if python_type is float:
+        return 0.5
+    if python_type is Decimal:
+        return Decimal("1")
+    if python_type is datetime:
+        return now + timedelta(days=1)
+    if python_type is date:
+        return (now + timedelta(days=14)).date()
+    if python_type in (dict, list):
+        return python_type()
+    length = getattr(column.type, "length", None) or 40
+    return f"seeded {table.name} {secrets.token_hex(3)}"[:length]
+
+
+def _fill_empty_tables(session: Session, victims: dict[str, int]) -> dict[str, str]:
+    """One row in each table where the demo left the victims nothing, pointing at the
+    victims' rows."""
+    unseeded: dict[str, str] = {}
+    now = datetime.now(UTC)
+    for name, table in id_tables().items():
+        ownership = Ownership(session)
+        if name == "organization" or any(
+            ownership.owners(name, row_id) & set(victims.values())
+            for row_id in ownership.rows.get(name, {})
+        ):
+            continue
+        values: dict[str, Any] = {}
+        problem = None
+        for column in table.columns:
+            if column.name == "id":
+                continue
+            fk = next(iter(column.foreign_keys), None)
+            if fk is not None:
+                target = fk.column.table.name
+                if target == "organization":
+                    is_buyer = any(w in column.name for w in ("buyer", "from", "opened"))
+                    values[column.name] = victims["buyer" if is_buyer else "factory"]
+                    continue
+                candidates = [
+                    row_id
+                    for row_id in sorted(ownership.rows.get(target, {}))
+                    if (owners := ownership.owners(target, row_id))
+                    and owners <= set(victims.values())
+                ]
+                if candidates:
+                    values[column.name] = candidates[0]
+                elif not column.nullable:
+                    problem = f"no victim row in {target} for {column.name}"
+                continue
+            if column.default is not None or column.server_default is not None:
+                continue
+            if column.nullable:
+                continue
+            values[column.name] = _value_for(table, column, now)
+        if problem:
+            unseeded[name] = problem
+            continue
+        error = _insert_some_variant(session, table, values)
+        if error:
+            unseeded[name] = error
+    return unseeded
+
+
+def _insert_some_variant(session: Session, table: sa.Table, values: dict[str, Any]) -> str:
+    """Insert the row; when a constraint refuses it (say, "exactly one of these"), try
+    again with only one of the optional references set. Returns the last error or ''."""
+    optional = [c.name for c in table.columns if c.foreign_keys and c.nullable and c.name in values]
+    variants = [values]
+    variants += [
+        {k: v for k, v in values.items() if k not in optional or k == keep} for keep in optional
+    ]
+    variants.append({k: v for k, v in values.items() if k not in optional})
+    error = ""
+    for variant in variants:
+        try:
+            with session.begin_nested():
+                session.execute(sa.insert(table).values(**variant))
+            return ""
+        except sa.exc.SQLAlchemyError as failure:
+            error = str(getattr(failure, "orig", failure)).splitlines()[0]
+    return error
+
+
+def _richest(ownership: Ownership, organization_ids: list[int], exclude: set[int]) -> int:
+    counts = dict.fromkeys(organization_ids, 0)
+    for table, rows in ownership.rows.items():
+        for row_id in rows:
+            for owner in ownership.owners(table, row_id):
+                if owner in counts:
+                    counts[owner] += 1
+    return max((c, -o, o) for o, c in counts.items() if o not in exclude)[2]
+
+
+@pytest.fixture
+def world(db_session, make_member) -> World:  # type: ignore[no-untyped-def]
+    seed_marketplace(db_session, DemoSpec(factories=6, orders=20, buyers=3, weeks=2, seed=5))
+    db_session.flush()
+    organizations = {o.id: o for o in db_session.exec(select(Organization))}
+    by_kind = {
+        kind: sorted(i for i, o in organizations.items() if o.kind == kind)
+        for kind in OrganizationKind
+    }
+    ownership = Ownership(db_session)
+    victim_buyer = _richest(ownership, by_kind[OrganizationKind.BUYER], set())
+    victim_factory = _richest(ownership, by_kind[OrganizationKind.FACTORY], set())
+    attacker_buyer = _richest(ownership, by_kind[OrganizationKind.BUYER], {victim_buyer})
+    attacker_factory = _richest(ownership, by_kind[OrganizationKind.FACTORY], {victim_factory})
+    operator_org = by_kind[OrganizationKind.OPERATOR][0]
+
+    def member(kind: OrganizationKind, role: Role, organization_id: int) -> Any:
+        return make_member(kind, role, organizations[organization_id])
+
+    owners_of_victims = [
+        Person("victim buyer", Role.BUYER_MEMBER, victim_buyer),
+        Person("victim factory owner", Role.FACTORY_OWNER, victim_factory),
+        Person("victim factory member", Role.FACTORY_MEMBER, victim_factory),
+    ]
+    attackers = [
+        Person("buyer of another organization", Role.BUYER_MEMBER, attacker_buyer),
+        Person("owner of another factory", Role.FACTORY_OWNER, attacker_factory),
+        Person("member of another factory", Role.FACTORY_MEMBER, attacker_factory),
+        Person("cluster operator", Role.OPERATOR, operator_org),
+    ]
+    for person in owners_of_victims + attackers:
+        kind = OrganizationKind(organizations[person.organization_id].kind)
+        person.member = member(kind, person.role, person.organization_id)
+
+    # Machine clients: one of the victim factory (an object to attack), one attacking.
+    create_client(db_session, organizations[victim_factory], "victim MES", list(SCOPES))
+    machine, _ = create_client(db_session, organizations[attacker_factory], "MES", list(SCOPES))
+    token = new_secret("fwt_")
+    db_session.add(
+        OAuthToken(
+            client_pk=machine.id,
+            token_hash=digest(token),
+            scopes=" ".join(SCOPES),
+            expires_at=utcnow() + timedelta(hours=1),
+        )
+    )
+    attackers.append(
+        Person(
+            "machine client of another factory", Role.FACTORY_MEMBER, attacker_factory, None, token
+        )
+    )
+    attackers.append(Person("anonymous", None, None))
+    db_session.flush()
+
+    unseeded = _fill_empty_tables(db_session, {"buyer": victim_buyer, "factory": victim_factory})
+    db_session.commit()
+    assert db_session.exec(select(OAuthClient)).all()
+    return World(
+        victims={victim_buyer, victim_factory},
+        attackers=attackers,
+        owners_of_victims=owners_of_victims,
+        ownership=Ownership(db_session),
+        unseeded=unseeded,
+    )

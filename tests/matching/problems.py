@@ -1,0 +1,93 @@
+"""Random contract-v1 problems for property tests (hypothesis strategies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+RESOURCES = ("milling", "welding")
+HOURS = st.sampled_from([1, 2, 2.5, 3, 4, 5.25, 6, 8, 10, 12.5, 15])
+CAPACITY = st.sampled_from([0, 3, 4.5, 6, 8, 10, 12, 16, 20])
+COST = st.sampled_from([0, 10, 12.5, 20, 33.3, 40, 55, 70, 99.99])
+
+
+@st.composite
+def problems(
+    draw: st.DrawFn, max_periods: int = 3, max_factories: int = 4, max_jobs: int = 6,
+    splittable: bool | None = None,
+) -> dict[str, Any]:
+    periods = [f"W{t}" for t in range(draw(st.integers(1, max_periods)))]
+    factories = []
+    for i in range(draw(st.integers(1, max_factories))):
+        capacity = [
+            {"resource": r, "period": p, "hours": draw(CAPACITY)}
+            for r in RESOURCES for p in periods if draw(st.booleans())
+        ]
+        factory: dict[str, Any] = {"id": f"f{i}", "capacity": capacity}
+        if draw(st.booleans()):
+            factory["credit"] = draw(st.sampled_from([0.3, 0.6, 0.9, 1]))
+        factories.append(factory)
+    jobs = []
+    for j in range(draw(st.integers(1, max_jobs))):
+        release = draw(st.integers(0, len(periods) - 1))
+        due = draw(st.integers(release, len(periods) - 1))
+        options = []
+        for factory in factories:
+            if not draw(st.booleans()):
+                continue
+            option: dict[str, Any] = {"factory": factory["id"], "cost": draw(COST)}
+            if draw(st.booleans()):
+                option["hours"] = draw(HOURS)
+            if draw(st.booleans()):
+                option["lead_periods"] = draw(st.integers(0, 2))
+            options.append(option)
+        job: dict[str, Any] = {
+            "id": f"j{j}",
+            "resource": draw(st.sampled_from(RESOURCES)),
+            "hours": draw(HOURS),
+            "release_period": periods[release],
+            "due_period": periods[due],
+            "splittable": draw(st.booleans()) if splittable is None else splittable,
+            "priority": draw(st.sampled_from([1, 1, 2, 3])),
+            "options": options,
+        }
+        if draw(st.booleans()):
+            job["min_credit"] = draw(st.sampled_from([0.5, 0.8]))
+        jobs.append(job)
+    return {"version": 1, "periods": periods, "factories": factories, "jobs": jobs}
+
+
+def random_problem(seed: int, factories: int, jobs: int, periods: int) -> dict[str, Any]:
+    """A larger random problem, reproducible from its seed (for search behaviour tests)."""
+    import random
+
+    rng = random.Random(seed)
+    names = [f"W{t}" for t in range(periods)]
+    factory_list = [
+        {
+            "id": f"f{i}",
+            "credit": round(rng.uniform(0.4, 1), 2),
+            "capacity": [
+                {"resource": r, "period": p, "hours": rng.choice([0, 10, 20, 30, 40])}
+                for r in RESOURCES for p in names
+            ],
+        }
+        for i in range(factories)
+    ]
+    job_list = []
+    for j in range(jobs):
+        release = rng.randrange(periods)
+        options = [
+            {"factory": f["id"], "cost": round(rng.uniform(10, 100), 2),
+             "hours": rng.choice([4, 6, 8, 12]), "lead_periods": rng.choice([0, 0, 1])}
+            for f in factory_list if rng.random() < 0.4
+        ]
+        job_list.append({
+            "id": f"j{j}", "resource": rng.choice(RESOURCES), "hours": rng.choice([4, 6, 8, 12]),
+            "release_period": names[release],
+            "due_period": names[rng.randrange(release, periods)],
+            "splittable": rng.random() < 0.4, "priority": rng.choice([1, 1, 2]),
+            "min_credit": rng.choice([0, 0, 0.7]), "options": options,
+        })
+    return {"version": 1, "periods": names, "factories": factory_list, "jobs": job_list}

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import json
+
+from matching import load_problem, rematch, solve
+from tests.matching.feasibility import check_plan
+from tests.matching.problems import random_problem
+
+
+def without_factory(data: dict, factory_id: str) -> dict:
+    changed = json.loads(json.dumps(data))
+    for factory in changed["factories"]:
+        if factory["id"] == factory_id:
+            factory["capacity"] = []
+    return changed
+
+
+def moved_hours(before, after) -> float:
+    kept = {(a.job, a.factory, a.period): a.hours for a in after.assignments}
+    return sum(max(0.0, a.hours - kept.get((a.job, a.factory, a.period), 0.0))
+               for a in before.assignments)
+
+
+def test_fewest_moved_hours_come_before_cost() -> None:
+    def cap(hours: float) -> list[dict]:
+        return [{"resource": "r", "period": "P1", "hours": hours}]
+
+    data = {
+        "version": 1,
+        "factories": [{"id": "a", "capacity": cap(5)}, {"id": "b", "capacity": cap(5)},
+                      {"id": "c", "capacity": cap(5)}],
+        "jobs": [
+            {"id": "ja", "resource": "r", "hours": 5, "options": [
+                {"factory": "a", "cost": 1}, {"factory": "b", "cost": 2},
+                {"factory": "c", "cost": 10}]},
+            {"id": "jb", "resource": "r", "hours": 5, "options": [
+                {"factory": "b", "cost": 1}, {"factory": "c", "cost": 1.5}]},
+        ],
+    }
+    previous = solve(load_problem(data), time_limit_s=2)
+    assert {(a.job, a.factory) for a in previous.assignments} == {("ja", "a"), ("jb", "b")}
+    changed = without_factory(data, "a")
+    # Cheapest now: ja to b and jb to c (cost 3.5), which moves both jobs.
+    fresh = solve(load_problem(changed), time_limit_s=2)
+    assert fresh.objective == 3.5 and moved_hours(previous, fresh) == 10
+    # Re-matching moves only the job that lost its factory, at a higher cost.
+    plan = rematch(load_problem(changed), previous, time_limit_s=2)
+    check_plan(changed, json.loads(plan.to_json()))
+    assert {(a.job, a.factory) for a in plan.assignments} == {("ja", "c"), ("jb", "b")}
+    assert moved_hours(previous, plan) == 5 and plan.objective == 11
+
+
+def test_fill_comes_before_keeping_the_previous_plan() -> None:
+    def cap(hours: float) -> list[dict]:
+        return [{"resource": "r", "period": "P1", "hours": hours}]
+
+    data = {
+        "version": 1,
+        "factories": [{"id": "a", "capacity": cap(5)}, {"id": "b", "capacity": cap(5)}],
+        "jobs": [
+            {"id": "ja", "resource": "r", "hours": 5, "options": [{"factory": "a", "cost": 1}]},
+            {"id": "jb", "resource": "r", "hours": 5, "priority": 3, "options": [
+                {"factory": "a", "cost": 1}, {"factory": "b", "cost": 1}]},
+        ],
+    }
+    previous = solve(load_problem(data), time_limit_s=2)
+    assert {(a.job, a.factory) for a in previous.assignments} == {("ja", "a"), ("jb", "b")}
+    changed = without_factory(data, "b")
+    # Keeping ja would move only 5 h, but the weightier jb must take its place.
+    plan = rematch(load_problem(changed), previous, time_limit_s=2)
+    check_plan(changed, json.loads(plan.to_json()))
+    assert [(a.job, a.factory) for a in plan.assignments] == [("jb", "a")]
+    assert plan.fill == 0.75
+
+
+def test_rematch_moves_fewer_hours_than_a_fresh_solve_and_fills_as_much() -> None:
+    data = random_problem(seed=11, factories=12, jobs=50, periods=2)
+    problem = load_problem(data)
+    previous = solve(problem, time_limit_s=2, workers=1)
+    busiest = max({a.factory for a in previous.assignments},
+                  key=lambda f: sum(a.hours for a in previous.assignments if a.factory == f))
+    changed = without_factory(data, busiest)
+    again = solve(load_problem(changed), time_limit_s=2, workers=1)
+    plan = rematch(load_problem(changed), previous, time_limit_s=2, workers=1)
+    check_plan(changed, json.loads(plan.to_json()))
+    assert plan.fill >= again.fill - 1e-9
+    lost = sum(a.hours for a in previous.assignments if a.factory == busiest)
+    assert moved_hours(previous, plan) <= moved_hours(previous, again)
+    assert moved_hours(previous, plan) >= lost - 1e-9

@@ -1,0 +1,133 @@
+"""Item 2, eligibility: the database decides which capacity lines may take a line, and
+the problem built from it follows the matching contract v1."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+import matching
+from factories.capacity import monday_of, week_label
+from factories.models import FactoryStatus, utcnow
+from marketplace.orders.eligibility import (
+    RESOURCE,
+    build_problem,
+    capacity_line_id,
+    distance_km,
+    lead_weeks,
+)
+from marketplace.orders.service import create_order
+from tests.orders.conftest import MILAN, SHENZHEN, line, order_input, principal
+
+
+@pytest.mark.parametrize(
+    ("km", "weeks"), [(0, 0), (1, 1), (499, 1), (3500, 1), (3501, 2), (7000, 2), (8700, 3)]
+)
+def test_shipping_time_is_a_day_per_started_500_km_in_whole_weeks(km, weeks):
+    assert lead_weeks(km) == weeks
+
+
+def test_distance_is_great_circle():
+    assert distance_km(48.78, 9.18, 45.46, 9.19) == pytest.approx(369, abs=2)  # Stuttgart-Milan
+    assert distance_km(48.78, 9.18, *SHENZHEN) == pytest.approx(9140, rel=0.02)
+
+
+def test_only_capable_verified_certified_factories_are_options(db_session, make_shop, buyer):
+    fits = make_shop("milling_3axis")
+    five_axis = make_shop("milling_5axis")  # a specialization can do 3-axis work
+    rotated = make_shop(envelope=(60, 250, 120))  # the part fits lying down
+    far = make_shop(location=SHENZHEN)
+    refused = {
+        "material": make_shop(materials=("steel",)),
+        "envelope": make_shop(envelope=(150, 150, 150)),
+        "tolerance": make_shop(tolerance="ISO 2768-c"),
+        "pending": make_shop(status=FactoryStatus.PENDING),
+        "suspended": make_shop(status=FactoryStatus.SUSPENDED),
+        "credit": make_shop(credit=0.4),
+        "expired certificate": make_shop(
+            certifications=("ISO14001",), expired_certifications=("ISO9001",)
+        ),
+        "currency": make_shop(currency="USD"),
+        "process": make_shop("turning"),
+        "batch": make_shop(),
+    }
+    refused["batch"].capability.batch_min = 500
+    for shop in (fits, five_axis, rotated, far):
+        db_session.add(_certificate_for(shop))
+    db_session.commit()
+    order = create_order(
+        db_session,
+        principal(db_session, buyer),
+        order_input(line(certifications_required=["ISO9001"]), min_credit=0.5),
+        submit=True,
+    )
+    built = build_problem(db_session, [order], utcnow().date(), time_limit_s=2)
+    assert matching.validate(built.problem) == []
+
+    [job] = built.problem["jobs"]
+    options = {o["factory"]: o for o in job["options"]}
+    expected = {
+        capacity_line_id(fits.id, "milling_3axis"),
+        capacity_line_id(five_axis.id, "milling_5axis"),
+        capacity_line_id(rotated.id, "milling_3axis"),
+        capacity_line_id(far.id, "milling_3axis"),
+    }
+    assert set(options) == expected, {
+        name: capacity_line_id(s.id, s.capability.process_code) for name, s in refused.items()
+    }
+    assert options[capacity_line_id(far.id, "milling_3axis")]["lead_periods"] == 3
+    assert options[capacity_line_id(fits.id, "milling_3axis")]["lead_periods"] == 0
+    assert options[capacity_line_id(fits.id, "milling_3axis")]["cost"] == 20 * 6000
+    assert job["resource"] == RESOURCE and job["min_credit"] == 0.5
+    assert job["due_period"] == week_label(monday_of(order.due_date))
+
+
+def _certificate_for(shop):
+    from tests.orders.conftest import _certificate
+
+    return _certificate(shop.id, "ISO9001", utcnow().date() + timedelta(days=400))
+
+
+def test_free_capacity_is_maximum_minus_booked_per_week(db_session, make_shop, buyer):
+    shop = make_shop(hours=[40, 40, 40, 40, 40, 40], booked=15)
+    order = create_order(
+        db_session, principal(db_session, buyer), order_input(line(), weeks=2), submit=True
+    )
+    built = build_problem(db_session, [order], utcnow().date(), time_limit_s=2)
+    [factory] = built.problem["factories"]
+    assert factory["id"] == capacity_line_id(shop.id, "milling_3axis")
+    # Periods run from this week to the due week: three weeks, 25 free hours each.
+    monday = monday_of(utcnow().date())
+    assert built.problem["periods"] == [week_label(monday + timedelta(weeks=i)) for i in range(3)]
+    assert [(c["period"], c["hours"]) for c in factory["capacity"]] == [
+        (p, 25.0) for p in built.problem["periods"]
+    ]
+
+
+def test_options_beyond_the_budget_are_left_out(db_session, make_shop, buyer):
+    cheap = make_shop(rate_minor=5000)
+    make_shop(rate_minor=9000)
+    order = create_order(
+        db_session,
+        principal(db_session, buyer),
+        order_input(line(hours=Decimal(10)), budget_minor=60_000),
+        submit=True,
+    )
+    built = build_problem(db_session, [order], utcnow().date(), time_limit_s=2)
+    [job] = built.problem["jobs"]
+    assert [o["factory"] for o in job["options"]] == [capacity_line_id(cheap.id, "milling_3axis")]
+
+
+def test_a_line_nobody_can_make_is_a_job_without_options(db_session, make_shop, buyer):
+    make_shop("turning")
+    order = create_order(
+        db_session,
+        principal(db_session, buyer),
+        order_input(line(), delivery_latitude=MILAN[0], delivery_longitude=MILAN[1]),
+        submit=True,
+    )
+    built = build_problem(db_session, [order], utcnow().date(), time_limit_s=2)
+    assert built.problem["jobs"][0]["options"] == []
+    assert matching.validate(built.problem) == []

@@ -1,0 +1,263 @@
+"""Item 5: notifications in the web UI, and webhooks per organization signed with an
+HMAC secret, retried with backoff, with a delivery log; tried against a real HTTP
+server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlmodel import select
+
+from marketplace.orders import proposals as service
+from marketplace.orders.lifecycle import request_matching
+from marketplace.orders.models import DeliveryState, Proposal, WebhookDelivery
+from marketplace.orders.runs import execute_run
+from marketplace.orders.service import create_order
+from marketplace.orders.webhooks import SIGNATURE_HEADER, attempt_delivery, verify
+from tests.orders.conftest import line, order_input, principal
+
+
+class Receiver:
+    """A webhook receiver: answers with the next status of `script` (then 200)."""
+
+    def __init__(self, script: list[int]) -> None:
+        self.script = list(script)
+        self.requests: list[tuple[dict[str, str], bytes, int]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = receiver.script.pop(0) if receiver.script else 200
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                receiver.requests.append((headers, body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/factoryweb"
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    with Receiver([500, 503]) as r:
+        yield r
+
+
+def deliver_all(database, dispatcher, **settings):
+    """Send what is queued, then every retry the dispatcher was asked to schedule."""
+    attempts = 0
+    while True:
+        queued = dispatcher.take_deliveries() + [d for d, _ in dispatcher.retries]
+        dispatcher.retries.clear()
+        if not queued:
+            return attempts
+        for delivery_id in queued:
+            attempt_delivery(database, delivery_id, dispatcher=dispatcher, **settings)
+            attempts += 1
+
+
+def test_signed_webhooks_retried_with_backoff_and_logged(
+    browser, db_session, make_shop, buyer, dispatcher, database, receiver
+):
+    shop = make_shop(hours=40, rate_minor=5000)
+    browser.login(buyer)
+    response = browser.form(
+        "/webhooks", {"url": receiver.url, "events": ["order.proposed", "order.confirmed"]}
+    )
+    assert response.status_code == 303
+    endpoint_page = browser.get(response.headers["Location"]).get_data(as_text=True)
+    secret = endpoint_page.split('<code id="secret">')[1].split("</code>")[0]
+    assert len(secret) == 64
+
+    who = principal(db_session, buyer)
+    order = create_order(db_session, who, order_input(line(hours=Decimal(10))), submit=True)
+    request_matching(db_session, who, order.id, 2)
+    db_session.commit()
+    for run_id in dispatcher.take_runs():
+        execute_run(database, run_id, workers=1, dispatcher=dispatcher)
+
+    attempts = deliver_all(database, dispatcher, backoff_base_s=30, max_attempts=5)
+    assert attempts == 3  # 500, 503, then 200
+    delivery = db_session.exec(select(WebhookDelivery)).one()
+    db_session.refresh(delivery)
+    assert delivery.state == DeliveryState.SUCCEEDED and delivery.attempts == 3
+    assert delivery.last_status == 200 and delivery.delivered_at is not None
+    statuses = [status for _, _, status in receiver.requests]
+    assert statuses == [500, 503, 200]
+    for headers, body, _ in receiver.requests:
+        assert verify(secret, body, headers[SIGNATURE_HEADER.lower()])
+        assert headers["x-factoryweb-event"] == "order.proposed"
+        payload = json.loads(body)
+        assert payload["event"] == "order.proposed"
+        assert payload["data"]["order_id"] == order.id
+    assert not verify(
+        "another secret", receiver.requests[0][1], receiver.requests[0][0][SIGNATURE_HEADER.lower()]
+    )
+    # The same event id on every attempt, so receivers can drop duplicates.
+    assert len({json.loads(b)["id"] for _, b, _ in receiver.requests}) == 1
+
+    # Backoff doubles: the dispatcher was asked to retry after 30 s, then 60 s.
+    # (deliver_all re-ran them at once; the intervals are what a worker would wait.)
+    # The factory accepts: order.confirmed reaches the buyer's endpoint too.
+    proposal = db_session.exec(select(Proposal).where(Proposal.order_id == order.id)).one()
+    service.accept(db_session, principal(db_session, shop.owner), proposal.id)
+    db_session.commit()
+    deliver_all(database, dispatcher)
+    events = [json.loads(b)["event"] for _, b, _ in receiver.requests]
+    assert events[-1] == "order.confirmed"
+    confirmed = json.loads(receiver.requests[-1][1])["data"]
+    assert confirmed["price_minor"] == 10 * 5000
+
+    log = browser.get(f"/api/v1/webhooks/{delivery.endpoint_id}/deliveries").get_json()
+    assert [d["state"] for d in log["deliveries"]] == ["succeeded", "succeeded"]
+    assert log["deliveries"][-1]["attempts"] == 3
+    page = browser.get(f"/webhooks/{delivery.endpoint_id}").get_data(as_text=True)
+    assert "order.confirmed" in page and "order.proposed" in page
+
+
+def test_backoff_doubles_and_gives_up(db_session, make_member, database, dispatcher):
+    from marketplace.accounts.models import OrganizationKind, Role
+    from marketplace.orders import events
+    from marketplace.orders.webhooks import create_endpoint
+
+    member = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
+    with Receiver([500] * 10) as failing:
+        create_endpoint(db_session, member.organization.id, failing.url)
+        events.publish(db_session, member.organization.id, events.ORDER_DELIVERED, {"order_id": 1})
+        db_session.commit()
+        [delivery_id] = dispatcher.take_deliveries()
+        for _ in range(4):
+            attempt_delivery(
+                database, delivery_id, dispatcher=dispatcher, backoff_base_s=2, max_attempts=4
+            )
+    assert [delay for _, delay in dispatcher.retries] == [2, 4, 8]
+    delivery = db_session.get(WebhookDelivery, delivery_id)
+    db_session.refresh(delivery)
+    assert delivery.state == DeliveryState.FAILED and delivery.attempts == 4
+    assert delivery.last_error == "HTTP 500" and delivery.next_attempt_at is None
+
+
+def test_unreachable_endpoint_is_retried(db_session, make_member, database, dispatcher):
+    from marketplace.accounts.models import OrganizationKind, Role
+    from marketplace.orders import events
+    from marketplace.orders.webhooks import create_endpoint
+
+    member = make_member(OrganizationKind.FACTORY, Role.FACTORY_OWNER)
+    with Receiver([]) as closed:
+        url = closed.url
+    create_endpoint(db_session, member.organization.id, url)
+    events.publish(db_session, member.organization.id, events.MILESTONE_ADDED, {"order_id": 1})
+    db_session.commit()
+    [delivery_id] = dispatcher.take_deliveries()
+    delivery = attempt_delivery(database, delivery_id, dispatcher=dispatcher, timeout_s=2)
+    assert delivery.state == DeliveryState.PENDING and delivery.last_status is None
+    assert "Connection refused" in delivery.last_error or "URLError" in delivery.last_error
+    assert dispatcher.retries == [(delivery_id, 30.0)]
+
+
+def test_notifications_bell_and_list(
+    browser, new_browser, db_session, make_shop, buyer, dispatcher, database
+):
+    shop = make_shop(hours=40)
+    who = principal(db_session, buyer)
+    order = create_order(db_session, who, order_input(line(hours=Decimal(10))), submit=True)
+    request_matching(db_session, who, order.id, 2)
+    db_session.commit()
+    for run_id in dispatcher.take_runs():
+        execute_run(database, run_id, workers=1)
+
+    factory = new_browser()
+    factory.login(shop.owner)
+    home = factory.get("/").get_data(as_text=True)
+    assert 'id="notification-bell"' in home and '<span class="count">1</span>' in home
+    page = factory.get("/notifications").get_data(as_text=True)
+    assert "New work proposed to you on “Brackets”" in page
+    proposal = db_session.exec(select(Proposal)).one()
+    factory.form(f"/proposals/{proposal.id}/decline", {"note": "full"})
+
+    browser.login(buyer)
+    listing = browser.get("/api/v1/notifications").get_json()
+    kinds = [n["kind"] for n in listing["notifications"]]
+    assert kinds[:2] == ["proposal.declined", "order.proposed"] and listing["unread"] == 2
+    assert "declined its part of “Brackets”" in browser.get("/notifications").get_data(as_text=True)
+    browser.form("/notifications/read", {})
+    assert '<span class="count">' not in browser.get("/").get_data(as_text=True)
+    # The factory's notifications are its own.
+    assert browser.get("/api/v1/notifications").get_json()["unread"] == 0
+    assert factory.get("/api/v1/notifications").get_json()["unread"] == 1
+
+
+def test_webhook_endpoints_are_the_organizations_own(browser, new_browser, make_member):
+    from marketplace.accounts.models import OrganizationKind, Role
+
+    browser.login(make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER))
+    bad = browser.api("POST", "/api/v1/webhooks", json={"url": "ftp://example.com/x"})
+    assert bad.status_code == 422 and bad.get_json()["fields"][0]["field"] == "url"
+    bad = browser.api(
+        "POST", "/api/v1/webhooks", json={"url": "https://example.com/", "events": ["order.paid"]}
+    )
+    assert bad.get_json()["fields"][0]["field"] == "events"
+    created = browser.api("POST", "/api/v1/webhooks", json={"url": "https://example.com/hook"})
+    assert created.status_code == 201
+    endpoint = created.get_json()
+    other = new_browser()
+    other.login(make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER))
+    assert other.get(f"/webhooks/{endpoint['id']}").status_code == 404
+    assert other.get(f"/api/v1/webhooks/{endpoint['id']}/deliveries").status_code == 404
+    assert other.api("DELETE", f"/api/v1/webhooks/{endpoint['id']}").status_code == 404
+    assert other.get("/api/v1/webhooks").get_json()["endpoints"] == []
+    assert browser.api("DELETE", f"/api/v1/webhooks/{endpoint['id']}").status_code == 204
+
+
+def test_background_retries_wait_and_then_succeed(committed):
+    """The thread dispatcher sleeps the backoff for real before each retry."""
+    import time
+
+    from marketplace.accounts.models import OrganizationKind
+    from marketplace.orders import events
+    from marketplace.orders.dispatch import ThreadDispatcher
+    from marketplace.orders.webhooks import create_endpoint
+    from tests.orders.conftest import organization
+
+    dispatcher = ThreadDispatcher(committed, webhook_settings={"backoff_base_s": 0.2})
+    with Receiver([502, 502]) as flaky:
+        with committed.session() as session:
+            session.info["dispatcher"] = dispatcher
+            org = organization(session, OrganizationKind.BUYER)
+            create_endpoint(session, org, flaky.url)
+            events.publish(session, org, events.ORDER_CONFIRMED, {"order_id": 7})
+        started = time.monotonic()
+        while len(flaky.requests) < 3 and time.monotonic() - started < 10:
+            time.sleep(0.05)
+        dispatcher.join()
+        elapsed = time.monotonic() - started
+    assert [status for _, _, status in flaky.requests] == [502, 502, 200]
+    assert elapsed >= 0.2 + 0.4  # two pauses: base, then twice the base
+    with committed.session() as session:
+        delivery = session.exec(
+            select(WebhookDelivery).where(
+                WebhookDelivery.payload["organization_id"].as_integer() == org
+            )
+        ).one()
+        assert delivery.state == DeliveryState.SUCCEEDED and delivery.attempts == 3
