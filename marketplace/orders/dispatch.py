@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -140,8 +141,14 @@ class ThreadDispatcher:
         )
 
     def join(self, timeout: float = 30.0) -> None:
-        for thread in list(self.threads):
-            thread.join(timeout)
+        """Wait for the work started so far, and for the work it starts in turn."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            alive = [t for t in self.threads if t.is_alive()]
+            if not alive:
+                return
+            for thread in alive:
+                thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class CeleryDispatcher:

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from ortools.graph.python import max_flow
 from sqlmodel import Session, select
 
 import matching
@@ -155,8 +156,11 @@ def round_to_cents(
 
     `parts` are (job, bucket, hours); each job's parts add up to its total rounded to the
     cent, and no bucket is given more cents than `capacity` (its free cents in the
-    problem) wherever the job has a part in a bucket with room: rounding up one part
-    never pushes a bucket the engine filled to the brim over its edge.
+    problem). Which parts round up is a flow problem: every job sends the cents it is
+    short to its buckets, one per part at most, and a bucket takes no more than the
+    cents left under its capacity. Because the plan itself fits, such a rounding exists
+    and the maximum flow finds it; choosing greedily does not (a job taking the last
+    cent of a bucket another job needed more).
     """
     cents = [math.floor(h * 100 + 1e-6) for _, _, h in parts]
     used: dict[tuple[str, str], int] = defaultdict(int)
@@ -164,18 +168,38 @@ def round_to_cents(
     for i, (job, bucket, _) in enumerate(parts):
         used[bucket] += cents[i]
         by_job[job].append(i)
-    for job in sorted(by_job, key=lambda j: len(by_job[j])):
-        indices = by_job[job]
-        need = round(sum(parts[i][2] for i in indices) * 100) - sum(cents[i] for i in indices)
-        ranked = sorted(indices, key=lambda i: cents[i] - parts[i][2] * 100)  # largest remainder
-        while need > 0:
-            roomy = [i for i in ranked if used[parts[i][1]] < capacity.get(parts[i][1], 0)]
-            i = (roomy or ranked)[0]
+    need = {
+        job: round(sum(parts[i][2] for i in indices) * 100) - sum(cents[i] for i in indices)
+        for job, indices in by_job.items()
+    }
+    short = sorted(job for job, n in need.items() if n > 0)
+    if not short:
+        return cents
+    buckets = sorted({parts[i][1] for job in short for i in by_job[job]})
+    source, sink = 0, 1
+    job_node = {job: 2 + k for k, job in enumerate(short)}
+    bucket_node = {bucket: 2 + len(short) + k for k, bucket in enumerate(buckets)}
+    flow = max_flow.SimpleMaxFlow()
+    for job in short:
+        flow.add_arc_with_capacity(source, job_node[job], need[job])
+    part_arcs = {}
+    for job in short:
+        for i in sorted(by_job[job], key=lambda i: cents[i] - parts[i][2] * 100):
+            part_arcs[i] = flow.add_arc_with_capacity(job_node[job], bucket_node[parts[i][1]], 1)
+    for bucket in buckets:
+        room = max(0, capacity.get(bucket, 0) - used[bucket])
+        flow.add_arc_with_capacity(bucket_node[bucket], sink, room)
+    flow.solve(source, sink)
+    for i, arc in part_arcs.items():
+        if flow.flow(arc):
             cents[i] += 1
-            used[parts[i][1]] += 1
-            ranked.remove(i)
-            ranked.append(i)
-            need -= 1
+            need[parts[i][0]] -= 1
+    # Cents no bucket had room for (the plan overfilled a bucket by less than a cent) go
+    # to the largest remainders; the hold that no longer fits is refused, never forced.
+    for job in short:
+        ranked = sorted(by_job[job], key=lambda i: cents[i] - parts[i][2] * 100)
+        for k in range(need[job]):
+            cents[ranked[k % len(ranked)]] += 1
     return cents
 
 

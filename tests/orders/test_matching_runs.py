@@ -190,8 +190,8 @@ def test_background_thread_runs_with_live_progress(committed, committed_app):
     final = seen[-1][1]
     assert final["phase"] == "done" and 0 < final["fill"] <= 1 and final["cost"] > 0
     with committed.session() as session:
-        assert session.get(Order, order_id).state == OrderState.PROPOSED
         run = session.get(MatchRun, run_id)
+        assert session.get(Order, order_id).state == OrderState.PROPOSED, run.outcome
         assert len(run.problem["jobs"]) == 50 and run.plan["assignments"]
 
 

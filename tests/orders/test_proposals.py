@@ -301,6 +301,21 @@ def test_rounding_to_cents_keeps_job_totals_and_full_buckets():
     assert cents[0] + cents[2] <= 1000 and cents[1] + cents[3] <= 1000
 
 
+def test_rounding_to_cents_gives_the_last_cent_of_a_bucket_to_the_job_that_needs_it():
+    # j1 could round up in A or B; j2 only in B (C is full). Largest remainders alone
+    # would give B's last cent to j1 and push j2 over C's or B's edge.
+    parts = [
+        ("j1", ("A", "W1"), 0.304),
+        ("j1", ("B", "W1"), 0.696),
+        ("j2", ("B", "W1"), 0.304),
+        ("j2", ("C", "W1"), 0.696),
+    ]
+    capacity = {("A", "W1"): 31, ("B", "W1"): 100, ("C", "W1"): 69}
+    cents = round_to_cents(parts, capacity)
+    assert cents == [31, 69, 31, 69]
+    assert cents[0] <= 31 and cents[1] + cents[2] <= 100 and cents[3] <= 69
+
+
 def test_pages_expire_overdue_proposals_themselves(
     browser, db_session, make_shop, buyer, dispatcher, database
 ):
