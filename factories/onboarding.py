@@ -9,14 +9,17 @@ it touch the session (and it flushes, never commits).
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import sqlalchemy as sa
 from babel import Locale
 from sqlmodel import Session, select
 
+from factories.certifications import is_valid_on
 from factories.errors import N_, FactoryError, Problems
-from factories.models import Certification, Factory, FactoryStatus
+from factories.models import Capability, Certification, Factory, FactoryStatus
 from factories.taxonomy import CERTIFICATIONS
 
 # ISO 3166-1 alpha-2 codes Babel knows, without the groupings that are not countries.
@@ -29,6 +32,7 @@ MAX_NAME = 200
 MAX_REGION = 80
 MAX_CITY = 120
 MAX_REASON = 500
+REVIEW_PER_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -247,3 +251,96 @@ def suspend_factory(session: Session, factory: Factory, reason: str) -> Factory:
     session.add(factory)
     session.flush()
     return factory
+
+
+# The operator's review list ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertificationReview:
+    certification: Certification
+    valid: bool
+
+
+@dataclass(frozen=True)
+class FactoryReview:
+    """What an operator needs to decide on a factory without opening it."""
+
+    factory: Factory
+    certifications: list[CertificationReview]
+    processes: list[str]
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    entries: list[FactoryReview]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+def factories_for_review(
+    session: Session,
+    *,
+    today: date,
+    status: str | None = None,
+    text: str = "",
+    page: int = 1,
+    per_page: int = REVIEW_PER_PAGE,
+) -> ReviewPage:
+    """One page of factories, newest first, with their certifications (each marked valid
+    or not on `today`) and processes. `text` matches the name, region, city, country or
+    global id; `status` None means every status. A page past the end is empty."""
+    conditions = []
+    if status is not None:
+        conditions.append(Factory.status == status)
+    text = " ".join(text.split())
+    if text:
+        needle = text.lower()
+        conditions.append(
+            sa.or_(
+                *(
+                    sa.func.lower(column).contains(needle, autoescape=True)
+                    for column in (
+                        Factory.name, Factory.region, Factory.city, Factory.country,
+                        Factory.global_id,
+                    )
+                )
+            )
+        )
+    total = session.exec(select(sa.func.count()).select_from(Factory).where(*conditions)).one()
+    page = max(1, page)
+    factories = session.exec(
+        select(Factory)
+        .where(*conditions)
+        .order_by(Factory.created_at.desc(), Factory.id.desc())  # type: ignore[union-attr]
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    ids = [f.id for f in factories]
+    certifications: dict[int, list[CertificationReview]] = defaultdict(list)
+    processes: dict[int, list[str]] = defaultdict(list)
+    if ids:
+        for certification in session.exec(
+            select(Certification)
+            .where(Certification.factory_id.in_(ids))  # type: ignore[attr-defined]
+            .order_by(Certification.certificate_type, Certification.valid_until)
+        ).all():
+            certifications[certification.factory_id].append(
+                CertificationReview(certification, is_valid_on(certification, today))
+            )
+        for factory_id, process_code in session.exec(
+            select(Capability.factory_id, Capability.process_code)
+            .where(Capability.factory_id.in_(ids))  # type: ignore[attr-defined]
+            .order_by(Capability.process_code)
+        ).all():
+            processes[factory_id].append(process_code)
+    entries = [
+        FactoryReview(f, certifications[f.id], processes[f.id])  # type: ignore[index]
+        for f in factories
+    ]
+    return ReviewPage(entries, int(total), page, per_page)

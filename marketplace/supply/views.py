@@ -22,7 +22,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from pydantic import ValidationError
-from sqlmodel import select
 from wtforms.fields.choices import SelectChoice
 
 from factories import aas
@@ -57,6 +56,7 @@ from factories.onboarding import (
     CertificationDetails,
     FactoryDetails,
     add_certification,
+    factories_for_review,
     factories_of,
     register_factory,
     remove_certification,
@@ -700,22 +700,29 @@ def import_view(factory_id: int):  # type: ignore[no-untyped-def]
 @shared_across_organizations(Role.OPERATOR)
 def operator_factories():  # type: ignore[no-untyped-def]
     status = request.args.get("status", FactoryStatus.PENDING)
-    statement = select(Factory).order_by(Factory.created_at.desc(), Factory.id.desc())
-    if status in set(FactoryStatus):
-        statement = statement.where(Factory.status == status)
-    else:
+    if status not in set(FactoryStatus):
         status = ""
-    factories = db.session().exec(statement.limit(200)).all()
-    now = clock()[1]
+    text = request.args.get("q", "")[:200]
+    page_number = request.args.get("page", "1")
+    page_number = int(page_number) if page_number.isdigit() and len(page_number) < 7 else 1
+    today, now = clock()
+    page = factories_for_review(
+        db.session(), today=today, status=status or None, text=text, page=page_number
+    )
     return render_template(
         "supply/operator_factories.html",
-        factories=factories,
+        page=page,
         status=status,
+        text=" ".join(text.split()),
         statuses=list(FactoryStatus),
         status_labels=texts.STATUS_LABELS,
-        stale={f.id: is_stale(f, now) for f in factories},
+        stale={e.factory.id: is_stale(e.factory, now) for e in page.entries},
         confirm_form=ConfirmForm(formdata=None),
         suspend_form=SuspendForm(formdata=None),
+        page_url=lambda n: url_for(
+            "supply.operator_factories",
+            **{**request.args.to_dict(), "status": status or "all", "page": n},
+        ),
     )
 
 

@@ -100,6 +100,38 @@ def test_operator_verifies_and_suspends(
     )
 
 
+def test_operator_list_shows_what_to_check_finds_and_pages(
+    browser, owner, operator, live_factory, db_session
+):
+    today = utcnow().date()
+    live_factory(
+        "Lapsed Präzision",
+        organization_id=owner.organization.id,
+        status="pending",
+        certifications=[certification_details("IATF16949", valid_until=today - timedelta(days=3))],
+    )
+    for k in range(55):
+        live_factory(f"Batch shop {k:02d}", organization_id=owner.organization.id, status="pending")
+    db_session.commit()
+    browser.login(operator)
+
+    found = browser.get("/supply/operator/factories?q=lapsed").get_data(as_text=True)
+    assert "Lapsed Präzision" in found and "Batch shop" not in found
+    assert "IATF16949-4711" in found and "TÜV SÜD" in found
+    assert f"to {(today - timedelta(days=3)).isoformat()}" in found
+    assert "not valid today" in found and "CNC milling, 5-axis" in found
+
+    first = browser.get("/supply/operator/factories?q=batch shop").get_data(as_text=True)
+    assert "55 factories" in first and first.count("Batch shop") == 50
+    assert "Page 1 of 2" in first and 'rel="next"' in first
+    second = browser.get("/supply/operator/factories?q=batch+shop&page=2").get_data(as_text=True)
+    assert second.count("Batch shop") == 5 and 'rel="prev"' in second
+    # Nonsense paging and wildcards are taken literally, never a 500.
+    assert browser.get("/supply/operator/factories?page=-3").status_code == 200
+    assert browser.get("/supply/operator/factories?page=99999999999").status_code == 200
+    assert "No factories" in browser.get("/supply/operator/factories?q=%25_").get_data(as_text=True)
+
+
 def test_expired_certifications_are_flagged(browser, owner, live_factory, db_session):
     today = utcnow().date()
     factory = live_factory(
