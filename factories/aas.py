@@ -33,7 +33,7 @@ from basyx.aas.adapter import json as aas_json
 from basyx.aas.adapter import xml as aas_xml
 from pydantic import ValidationError
 
-from factories.errors import FactoryError
+from factories.errors import N_, FactoryError
 from factories.profile import (
     BATCH_CONSTRAINT,
     ENVELOPE_PROPERTIES,
@@ -512,7 +512,7 @@ def write(profile: FactoryProfile, fmt: str) -> bytes:
         binary = io.BytesIO()
         aas_xml.write_aas_xml_file(binary, store)
         return binary.getvalue()
-    raise FactoryError("format", f"must be one of {', '.join(FORMATS)}")
+    raise FactoryError("format", N_("must be one of %(choices)s", choices=", ".join(FORMATS)))
 
 
 def read(data: bytes, fmt: str) -> FactoryProfile:
@@ -522,7 +522,7 @@ def read(data: bytes, fmt: str) -> FactoryProfile:
             store = aas_json.read_aas_json_file(io.StringIO(data.decode("utf-8")), failsafe=False)
         elif fmt == "aas-xml":
             if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
-                raise FactoryError("file", "document type declarations are not accepted")
+                raise FactoryError("file", N_("document type declarations are not accepted"))
             store = aas_xml.read_aas_xml_file(
                 io.BytesIO(data),
                 failsafe=False,
@@ -531,13 +531,21 @@ def read(data: bytes, fmt: str) -> FactoryProfile:
                 load_dtd=False,
             )
         else:
-            raise FactoryError("format", f"must be one of {', '.join(FORMATS)}")
+            raise FactoryError(
+                "format", N_("must be one of %(choices)s", choices=", ".join(FORMATS))
+            )
     except FactoryError:
         raise
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise FactoryError("file", f"not a valid AAS environment ({fmt}): {error}") from error
+        raise FactoryError(
+            "file",
+            N_("not a valid AAS environment (%(format)s): %(error)s", format=fmt, error=error),
+        ) from error
     except Exception as error:  # lxml and BaSyx raise their own kinds for broken input
-        raise FactoryError("file", f"not a valid AAS environment ({fmt}): {error}") from error
+        raise FactoryError(
+            "file",
+            N_("not a valid AAS environment (%(format)s): %(error)s", format=fmt, error=error),
+        ) from error
     return store_to_profile(store)
 
 
@@ -561,10 +569,12 @@ class _Reader:
             if isinstance(obj, model.Submodel) and _semantic(obj) == semantic
         ]
         if len(found) > 1:
-            raise self.fail(name, "the file has more than one such submodel")
+            raise self.fail(name, N_("the file has more than one such submodel"))
         if not found:
             if required:
-                raise self.fail(name, f"the submodel is missing (semantic id {semantic})")
+                raise self.fail(
+                    name, N_("the submodel is missing (semantic id %(id)s)", id=semantic)
+                )
             return None
         return found[0]
 
@@ -573,7 +583,7 @@ class _Reader:
             return parent.get_referable(id_short)
         except KeyError:
             if required:
-                raise self.fail(f"{path}/{id_short}", "is missing") from None
+                raise self.fail(f"{path}/{id_short}", N_("is missing")) from None
             return None
 
     def value(self, parent: Any, id_short: str, path: str, required: bool = True) -> Any:
@@ -584,9 +594,9 @@ class _Reader:
             texts = dict(element.value or {})
             return texts.get("en") or next(iter(texts.values()), "")
         if not isinstance(element, model.Property):
-            raise self.fail(f"{path}/{id_short}", "must be a Property")
+            raise self.fail(f"{path}/{id_short}", N_("must be a Property"))
         if element.value is None and required:
-            raise self.fail(f"{path}/{id_short}", "has no value")
+            raise self.fail(f"{path}/{id_short}", N_("has no value"))
         return element.value
 
 
@@ -599,7 +609,7 @@ def _semantic(element: Any) -> str | None:
 
 def _as_date(value: Any, path: str) -> date:
     if not isinstance(value, date):
-        raise FactoryError(path, "must be an xs:date")
+        raise FactoryError(path, N_("must be an xs:date"))
     return date(value.year, value.month, value.day)
 
 
@@ -607,10 +617,13 @@ def store_to_profile(store: model.AbstractObjectStore) -> FactoryProfile:
     reader = _Reader(store)
     shells = [obj for obj in store if isinstance(obj, model.AssetAdministrationShell)]
     if len(shells) != 1:
-        raise FactoryError("file", f"expected one asset administration shell, found {len(shells)}")
+        raise FactoryError(
+            "file",
+            N_("expected one asset administration shell, found %(count)s", count=len(shells)),
+        )
     factory_id = shells[0].asset_information.global_asset_id
     if not factory_id:
-        raise FactoryError("assetInformation.globalAssetId", "is missing")
+        raise FactoryError("assetInformation.globalAssetId", N_("is missing"))
 
     nameplate = reader.submodel(NAMEPLATE, "Nameplate")
     address = reader.child(nameplate, "AddressInformation", "Nameplate")
@@ -708,7 +721,7 @@ def _read_capabilities(reader: _Reader, prices: dict[str, dict[str, Any]]) -> li
         where = f"CapabilityDescription/CapabilitySet/{container.id_short}"
         capability = [e for e in container.value if isinstance(e, model.Capability)]
         if len(capability) != 1:
-            raise FactoryError(where, "must hold exactly one Capability element")
+            raise FactoryError(where, N_("must hold exactly one Capability element"))
         code = capability[0].id_short
         property_set = reader.child(container, "PropertySet", where)
         properties, constraints, materials, tolerance = [], [], [], None
@@ -738,7 +751,7 @@ def _read_capabilities(reader: _Reader, prices: dict[str, dict[str, Any]]) -> li
                             )
                         )
                     else:
-                        raise FactoryError(f"{at}/{element.id_short}", "unknown property range")
+                        raise FactoryError(f"{at}/{element.id_short}", N_("unknown property range"))
                 elif (
                     isinstance(element, model.SubmodelElementList)
                     and element.id_short == "Materials"
@@ -747,9 +760,11 @@ def _read_capabilities(reader: _Reader, prices: dict[str, dict[str, Any]]) -> li
                 elif isinstance(element, model.Property) and element.id_short == "GeneralTolerance":
                     tolerance = element.value
         if tolerance is None:
-            raise FactoryError(f"{where}/PropertySet", "GeneralTolerance is missing")
+            raise FactoryError(
+                f"{where}/PropertySet", N_("%(name)s is missing", name="GeneralTolerance")
+            )
         if code not in prices:
-            raise FactoryError("Capacity/Prices", f"no price for capability {code}")
+            raise FactoryError("Capacity/Prices", N_("no price for capability %(code)s", code=code))
         process = PROCESSES.get(code)
         entries.append(
             CapabilityEntry(
@@ -773,7 +788,7 @@ def detect_format(data: bytes, filename: str = "") -> str:
     try:
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError) as error:
-        raise FactoryError("file", f"neither JSON nor XML: {error}") from error
+        raise FactoryError("file", N_("neither JSON nor XML: %(error)s", error=error)) from error
     if isinstance(document, dict) and "assetAdministrationShells" in document:
         return "aas-json"
     return "profile-json"

@@ -405,37 +405,40 @@ def _capability_details(
         if known is None:
             problems.add(
                 f"{prefix}.properties[{i}].propertyId",
-                f"unknown property; expected one of {', '.join(ENVELOPE_PROPERTIES)}",
+                N_(
+                    "unknown property; expected one of %(known)s",
+                    known=", ".join(ENVELOPE_PROPERTIES),
+                ),
             )
             continue
         column = known[0]
         if column in envelope:
-            problems.add(f"{prefix}.properties[{i}].propertyId", "is given twice")
+            problems.add(f"{prefix}.properties[{i}].propertyId", N_("is given twice"))
         if prop.minValue is not None:
             problems.add(
                 f"{prefix}.properties[{i}].minValue",
-                "the part envelope has no minimum; leave it out",
+                N_("the part envelope has no minimum; leave it out"),
             )
         envelope[column] = prop.maxValue
         names[column] = f"{prefix}.properties[{i}].maxValue"
     for property_id, (column, _) in ENVELOPE_PROPERTIES.items():
         if column not in envelope:
-            problems.add(f"{prefix}.properties", f"{property_id} is missing")
+            problems.add(f"{prefix}.properties", N_("%(name)s is missing", name=property_id))
     batch: tuple[int, int] | None = None
     for i, constraint in enumerate(entry.constraints):
         if constraint.constraintId != BATCH_CONSTRAINT:
             problems.add(
                 f"{prefix}.constraints[{i}].constraintId",
-                f"unknown constraint; expected {BATCH_CONSTRAINT}",
+                N_("unknown constraint; expected %(name)s", name=BATCH_CONSTRAINT),
             )
         elif batch is not None:
-            problems.add(f"{prefix}.constraints[{i}].constraintId", "is given twice")
+            problems.add(f"{prefix}.constraints[{i}].constraintId", N_("is given twice"))
         else:
             batch = (constraint.minValue, constraint.maxValue)
             names["batch_min"] = f"{prefix}.constraints[{i}].minValue"
             names["batch_max"] = f"{prefix}.constraints[{i}].maxValue"
     if batch is None:
-        problems.add(f"{prefix}.constraints", f"{BATCH_CONSTRAINT} is missing")
+        problems.add(f"{prefix}.constraints", N_("%(name)s is missing", name=BATCH_CONSTRAINT))
     try:
         rate = minor_units(entry.price.value, entry.price.currency)
     except ValueError as error:
@@ -445,7 +448,7 @@ def _capability_details(
         return None, names
     materials = [m.materialFamily for m in entry.materials]
     if len(set(materials)) != len(materials):
-        problems.add(names["materials"], "a material is given twice")
+        problems.add(names["materials"], N_("a material is given twice"))
     return (
         CapabilityDetails(
             process_code=entry.capabilityId,
@@ -541,7 +544,7 @@ def import_profile(
         prefix = f"capabilities[{i}]"
         capability, names = _capability_details(entry, prefix, problems)
         if entry.capabilityId in capabilities:
-            problems.add(f"{prefix}.capabilityId", "is given twice")
+            problems.add(f"{prefix}.capabilityId", N_("is given twice"))
         if capability is not None:
             problems.extend(check_capability(capability, names))
             capabilities[entry.capabilityId] = capability
@@ -647,17 +650,17 @@ def _capacity_changes(
     for i, entry in enumerate(profile.capacity.capacities):
         prefix = f"capacity.capacities[{i}]"
         if entry.capabilityId not in resources:
-            problems.add(f"{prefix}.capabilityId", "is not one of the profile's capabilities")
+            problems.add(f"{prefix}.capabilityId", N_("is not one of the profile's capabilities"))
         if entry.pointInTime.weekday() != 0:
-            problems.add(f"{prefix}.pointInTime", "must be the Monday of an ISO week")
+            problems.add(f"{prefix}.pointInTime", N_("must be the Monday of an ISO week"))
         key = (entry.capabilityId, entry.pointInTime)
         if key in seen:
-            problems.add(f"{prefix}.pointInTime", "this capability and week are given twice")
+            problems.add(f"{prefix}.pointInTime", N_("this capability and week are given twice"))
         seen.add(key)
         if entry.actualCapacity > entry.maximumCapacity:
-            problems.add(f"{prefix}.actualCapacity", "must not exceed maximumCapacity")
+            problems.add(f"{prefix}.actualCapacity", N_("must not exceed maximumCapacity"))
         if restore and entry.bookedCapacity > entry.maximumCapacity:
-            problems.add(f"{prefix}.bookedCapacity", "must not exceed maximumCapacity")
+            problems.add(f"{prefix}.bookedCapacity", N_("must not exceed maximumCapacity"))
         booked[key] = entry.bookedCapacity
         changes.append(
             CapacityChange(

@@ -2,6 +2,9 @@
 their labels, and what the services refuse (capability editor, capacity calendar) is said
 in Chinese, values and all. The API keeps speaking English."""
 
+import io
+import json
+
 from factories.taxonomy import CERTIFICATIONS, MATERIALS, PROCESSES
 from tests.supply.conftest import week
 
@@ -75,3 +78,18 @@ def test_capability_editor_names_problems_in_chinese(browser, owner, owned_facto
     assert f"{MATERIALS['titanium'].zh} 无法用{PROCESSES['injection_molding'].zh}加工" in page
     assert "必须是 1 到 100000 之间的整数" in page.split('id="max_length_mm-errors"')[1]
     assert "cannot be processed" not in page and "must be a whole number" not in page
+
+
+def test_import_refusal_is_said_in_chinese(browser, owner, owned_factory):
+    browser.login(owner)
+    base = f"/supply/factories/{owned_factory.id}"
+    shell = json.loads(browser.get(f"{base}/export/aas-json").data)
+    shell["submodels"] = [s for s in shell["submodels"] if s["idShort"] != "Nameplate"]
+    response = chinese(browser).form(
+        f"{base}/import",
+        {"file": (io.BytesIO(json.dumps(shell).encode()), "factory.json")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Nameplate: 缺少该子模型（语义 ID " in page and "is missing" not in page
