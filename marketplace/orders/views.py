@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from sqlmodel import select
 from werkzeug.datastructures import FileStorage
 
-from factories.capability import major_units, minor_units
+from factories.capability import minor_units
 from factories.models import CapacityBucket, Factory
 from factories.taxonomy import MATERIALS, PROCESSES
 from marketplace import db
@@ -80,6 +80,7 @@ from marketplace.orders.service import (
     orders_of,
 )
 from marketplace.orders.transitions import TransitionError, allowed_targets
+from marketplace.supply.texts import money
 from marketplace.web.messages import say
 
 blueprint = Blueprint("orders", __name__)
@@ -129,14 +130,6 @@ def state_label(state: str) -> str:
         "started": _("production started"),
         "qa_passed": _("quality check passed"),
     }.get(state, state)
-
-
-def money(minor: int | float | None, currency: str = "EUR") -> str:
-    """In the currency's own minor units: 150000 JPY is 150,000 yen, 150000 EUR 1,500.00."""
-    if minor is None:
-        return "—"
-    major = major_units(round(minor), currency)
-    return f"{major:,.{max(-major.as_tuple().exponent, 0)}f} {currency}"
 
 
 def notification_text(n: Any) -> str:

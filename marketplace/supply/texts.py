@@ -40,8 +40,12 @@ def hours(value: Decimal | float | int) -> str:
     return format_decimal(Decimal(value).quantize(Decimal("0.01")).normalize() + 0, "#,##0.##")
 
 
-def money(minor: int, currency: str) -> str:
-    return f"{format_decimal(major_units(minor, currency), '#,##0.00')} {currency}"
+def money(minor: int | float | None, currency: str = "EUR") -> str:
+    """In the currency's own minor units: 150000 JPY is 150,000 yen, 150000 EUR 1,500.00."""
+    if minor is None:
+        return "—"
+    major = major_units(round(minor), currency)
+    return f"{major:,.{max(-major.as_tuple().exponent, 0)}f} {currency}"
 
 
 def reason_text(reason: Reason, locale: str) -> str:

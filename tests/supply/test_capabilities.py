@@ -140,3 +140,16 @@ def test_members_and_machines_do_not_edit_capabilities(browser, make_member, own
     assert browser.get(f"/supply/factories/{owned_factory.id}/capabilities/new").status_code == 403
     # Members still read their factory.
     assert browser.get(f"/api/v1/factories/{owned_factory.id}").status_code == 200
+
+
+def test_rates_show_in_the_currencys_own_decimals(browser, owner, owned_factory):
+    browser.login(owner)
+    response = browser.api(
+        "POST",
+        f"/api/v1/factories/{owned_factory.id}/capabilities",
+        json={**GOOD, "process_code": "turning", "hourly_rate": "9800", "currency": "JPY"},
+    )
+    assert response.status_code == 201, response.get_json()
+    page = browser.get(f"/supply/factories/{owned_factory.id}").get_data(as_text=True)
+    assert "9,800 JPY" in page and "9,800.00 JPY" not in page
+    assert "95.50 EUR" in page
