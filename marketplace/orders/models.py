@@ -201,6 +201,24 @@ class ProposalSlot(SQLModel, table=True):
     state: str = Field(default=SlotState.HELD, max_length=16)
 
 
+class LostWork(SQLModel, table=True):
+    """An order line that a factory could have made (one of its capacity lines was an
+    option in a matching run) and got none of: per line and factory, the latest run that
+    placed the line decides. Why it lost is the engine's explanation of that run, worked
+    out the first time it is shown and kept in `reasons` (one entry per capacity line)."""
+
+    __tablename__ = "lost_work"
+    __table_args__ = (sa.UniqueConstraint("order_line_id", "factory_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    factory_id: int = Field(foreign_key="factory.id", index=True)
+    # No index of its own: the unique constraint's index leads with it.
+    order_line_id: int = Field(foreign_key="order_line.id", ondelete="CASCADE")
+    match_run_id: int = Field(foreign_key="match_run.id", index=True)
+    reasons: list | None = Field(default=None, sa_type=JsonDocument)
+    created_at: datetime = timestamp_field()
+
+
 class MilestoneKind(StrEnum):
     STARTED = "started"
     QA_PASSED = "qa_passed"
