@@ -1,5 +1,6 @@
 """Protections every response and every sensitive endpoint gets: security headers, CSRF
-(skipped only for API calls authenticated by a bearer token) and rate limits."""
+(skipped only for API calls authenticated by a bearer token), rate limits, and the
+client's true address behind trusted proxies."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from flask_babel import gettext as _
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from marketplace.accounts.access import bearer_token
+from marketplace.config import ConfigurationError
 
 LIMITER_KEY = "factoryweb.limiter"
 
@@ -55,11 +58,30 @@ LIMITED_METHODS = {"accounts.oidc_login": ["GET"]}
 
 
 def init_security(app: Flask, csrf: CSRFProtect) -> None:
+    _init_proxies(app)
     _init_csrf(app, csrf)
     _init_headers(app)
     _init_rate_limits(app)
     _init_id_range(app)
     _init_text_input(app)
+
+
+# Proxies -------------------------------------------------------------------------------
+
+
+def _init_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, the client's address, scheme and host come
+    from their X-Forwarded-* headers (the last that many entries, which the proxies wrote
+    themselves): rate limits count per visitor, not per load balancer. Without proxies
+    the headers are ignored, since any client can send them."""
+    raw = str(app.config.get("TRUSTED_PROXIES") or "0").strip()
+    if not raw.isdigit() or int(raw) > 10:
+        raise ConfigurationError("TRUSTED_PROXIES must be a whole number of proxies from 0 to 10")
+    hops = int(raw)
+    if hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
 
 
 # Object ids ----------------------------------------------------------------------------

@@ -118,3 +118,37 @@ def test_limits_are_on_outside_tests_with_memory_storage_by_default(make_app, br
     browser = browser_for(app)
     assert login(browser, "a@example.com").status_code == 400
     assert login(browser, "b@example.com").status_code == 429
+
+
+def test_behind_trusted_proxies_each_visitor_has_its_own_count(
+    make_app, browser_for, key_prefix
+):
+    app = make_app(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=REDIS_URL,
+        RATELIMIT_KEY_PREFIX=key_prefix,
+        RATELIMIT_LOGIN="2 per minute",
+        RATELIMIT_LOGIN_PER_ACCOUNT="100 per minute",
+        TRUSTED_PROXIES="1",
+    )
+    browser = browser_for(app)
+
+    def through_proxy(visitor):
+        return browser.client.post(
+            "/login",
+            data={"email": "a@example.com", "password": "x", "csrf_token": browser.csrf_token()},
+            environ_base={"REMOTE_ADDR": "10.0.0.1"},
+            headers={"X-Forwarded-For": f"spoofed, {visitor}"},
+        ).status_code
+
+    assert [through_proxy("203.0.113.7") for _ in range(3)] == [400, 400, 429]
+    # Another visitor behind the same load balancer is not blocked by the first one, and
+    # what a client writes in front of the proxy's own entry is not trusted.
+    assert through_proxy("203.0.113.8") == 400
+
+
+def test_trusted_proxies_must_be_a_small_whole_number(make_app):
+    from marketplace.config import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="TRUSTED_PROXIES"):
+        make_app(TRUSTED_PROXIES="yes")
