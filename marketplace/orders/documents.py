@@ -2,7 +2,9 @@
 
 Only the bytes' own signature decides the type (PDF, PNG, JPEG, plain text or CSV);
 the name the browser sent is kept for display only. Files are stored under a random
-key with no extension, outside the static folder, and served as attachments.
+key with no extension, outside the static folder, and served as attachments. A file
+belongs to the transaction that recorded it: if that transaction rolls back (a later
+file of the same milestone refused, a conflict), the file is deleted with it.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlalchemy import event
+from sqlmodel import Session
 from werkzeug.utils import secure_filename
 
 from factories.errors import N_
 from marketplace.orders.models import Document
 from marketplace.orders.service import OrderError
 
+_WRITTEN_KEY = "factoryweb.documents.written"
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 MAX_DOCUMENTS = 10
 ALLOWED_TYPES = {
@@ -68,6 +73,7 @@ def sniff(data: bytes, filename: str) -> str | None:
 
 
 def store(
+    session: Session,
     folder: Path,
     upload: Upload,
     field: str,
@@ -78,7 +84,8 @@ def store(
     milestone_id: int | None = None,
     dispute_id: int | None = None,
 ) -> Document:
-    """Write the file and return its (unsaved) Document row."""
+    """Write the file and return its (unsaved) Document row; the file goes away again if
+    `session` rolls back."""
     content_type = sniff(upload.data, upload.filename)
     if content_type is None:
         raise OrderError(field, N_("only PDF, PNG, JPEG, plain text and CSV files are accepted"))
@@ -87,6 +94,7 @@ def store(
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / key
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    session.info.setdefault(_WRITTEN_KEY, []).append(path)
     with os.fdopen(descriptor, "wb") as out:
         out.write(upload.data)
     return Document(
@@ -107,3 +115,14 @@ def path_of(folder: Path, document: Document) -> Path:
     if not document.storage_key.isalnum():
         raise OrderError("document", "bad storage key")
     return folder / document.storage_key
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_written_files(session: Session) -> None:
+    session.info.pop(_WRITTEN_KEY, None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _remove_written_files(session: Session) -> None:
+    for path in session.info.pop(_WRITTEN_KEY, []):
+        path.unlink(missing_ok=True)

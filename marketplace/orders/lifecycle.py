@@ -237,6 +237,7 @@ def _attach(
     for i, upload in enumerate(uploads):
         session.add(
             documents.store(
+                session,
                 upload_folder,
                 upload,
                 f"{field}[{i}]",

@@ -201,9 +201,13 @@ def test_uploads_are_checked_for_type_and_size(
         ("report.exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00", "only PDF, PNG, JPEG"),
         ("big.pdf", b"%PDF-" + b"0" * 2048, "at most 2 KB"),
     ):
+        # A good file first: refusing the second one must not leave the first on disk.
         response = factory.form(
             f"/orders/{order.id}/milestones",
-            {"kind": "qa_passed", "documents": [(io.BytesIO(content), name)]},
+            {
+                "kind": "qa_passed",
+                "documents": [(io.BytesIO(PDF), "qa.pdf"), (io.BytesIO(content), name)],
+            },
             content_type="multipart/form-data",
         )
         page = factory.get(response.headers["Location"]).get_data(as_text=True)
