@@ -31,6 +31,7 @@ from typing import Any
 from basyx.aas import model
 from basyx.aas.adapter import json as aas_json
 from basyx.aas.adapter import xml as aas_xml
+from basyx.aas.model import datatypes
 from pydantic import ValidationError
 
 from factories.errors import N_, FactoryError
@@ -53,6 +54,26 @@ from factories.profile import (
 from factories.taxonomy import PROCESSES
 
 FORMATS = ("aas-json", "aas-xml")
+
+
+_basyx_parse_xsd_datetime = datatypes._parse_xsd_datetime
+
+
+def _parse_xsd_datetime(value: str) -> datatypes.DateTime:
+    """xs:dateTime with the fraction of a second read digit by digit.
+
+    BaSyx (2.2) reads the fraction through a float and truncates it, so about one value
+    in a hundred comes back a microsecond early ("13.251061" gives 251060 µs) and a
+    shell would not give back the capacity timestamp it was written with."""
+    parsed = _basyx_parse_xsd_datetime(value)
+    match = datatypes.DATETIME_RE.match(value)
+    if match is None or not match[8]:
+        return parsed
+    return parsed.replace(microsecond=int(match[8][1:7].ljust(6, "0")))
+
+
+# Both of BaSyx's readers (JSON and XML) parse values through this module function.
+datatypes._parse_xsd_datetime = _parse_xsd_datetime
 
 # IDTA 02006 Digital Nameplate 3.0 and the ContactInformation IRDIs it reuses.
 NAMEPLATE = "https://admin-shell.io/idta/nameplate/3/0/Nameplate"

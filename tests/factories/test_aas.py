@@ -112,6 +112,19 @@ def test_shell_round_trip_is_lossless(db_session, factory, fmt):
 
 
 @pytest.mark.parametrize("fmt", ["aas-json", "aas-xml"])
+@pytest.mark.parametrize("microsecond", [249, 251061, 999999])
+def test_capacity_timestamp_keeps_every_microsecond(db_session, factory, fmt, microsecond):
+    # Fractions of a second that a reading through a float would cut a microsecond short.
+    profile = export_profile(db_session, factory)
+    updated_at = NOW.replace(microsecond=microsecond)
+    updated = profile.capacity.model_copy(update={"updatedAt": updated_at})
+    profile = profile.model_copy(update={"capacity": updated})
+    data = aas.write(profile, fmt)
+    assert aas.read(data, fmt) == profile
+    assert aas.store_to_profile(read_with_basyx(data, fmt)).capacity.updatedAt == updated_at
+
+
+@pytest.mark.parametrize("fmt", ["aas-json", "aas-xml"])
 def test_shell_imports_into_a_new_factory_and_exports_the_same(
     db_session, factory, factory_org, fmt
 ):
