@@ -94,6 +94,11 @@ def live_server(live_database: Database) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join()
+        # Work the pages started in the background ends before the next test empties
+        # the database under it.
+        dispatcher = app.extensions["factoryweb.orders.dispatcher"]
+        if hasattr(dispatcher, "join"):
+            assert dispatcher.join(timeout=120), "background work still running after 120 s"
 
 
 @pytest.fixture

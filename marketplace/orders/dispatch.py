@@ -96,6 +96,9 @@ class ThreadDispatcher:
         self.webhook_settings = webhook_settings or {}
         self.run_settings = {"deadline": deadline} if deadline is not None else {}
         self.threads: list[threading.Thread] = []
+        # Work is started from request threads and from the dispatcher's own threads at
+        # once: the list changes under this lock only, so no started thread is lost.
+        self._lock = threading.Lock()
 
     def _start(self, target: Callable[[], object], delay_s: float = 0.0) -> None:
         thread: threading.Thread
@@ -104,8 +107,9 @@ class ThreadDispatcher:
         else:
             thread = threading.Thread(target=target)
         thread.daemon = True
-        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
-        thread.start()
+        with self._lock:
+            thread.start()
+            self.threads = [t for t in self.threads if t.is_alive()] + [thread]
 
     def submit(self, work: Work) -> None:
         from marketplace.orders.runs import execute_run
@@ -140,13 +144,17 @@ class ThreadDispatcher:
             delay_s,
         )
 
-    def join(self, timeout: float = 30.0) -> None:
-        """Wait for the work started so far, and for the work it starts in turn."""
+    def join(self, timeout: float = 30.0) -> bool:
+        """Wait for the work started so far, and for the work it starts in turn; False
+        if some of it is still running after `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            alive = [t for t in self.threads if t.is_alive()]
+        while True:
+            with self._lock:
+                alive = [t for t in self.threads if t.is_alive()]
             if not alive:
-                return
+                return True
+            if time.monotonic() >= deadline:
+                return False
             for thread in alive:
                 thread.join(max(0.0, deadline - time.monotonic()))
 

@@ -275,8 +275,13 @@ def committed_app(committed_url):
         return app
 
     yield make
+    unfinished = []
     for app in apps:
         dispatcher = app.extensions["factoryweb.orders.dispatcher"]
-        if hasattr(dispatcher, "join"):
-            dispatcher.join()
+        # Background work must end before its engine goes: a thread still holding a
+        # connection would have it closed under its feet.
+        if hasattr(dispatcher, "join") and not dispatcher.join(timeout=120):
+            unfinished.append(app)
+            continue
         app.extensions["factoryweb.db"].engine.dispose()
+    assert not unfinished, "background work of the test still running after 120 s"
