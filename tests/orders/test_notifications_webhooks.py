@@ -5,6 +5,7 @@ server on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -164,13 +165,16 @@ def test_unreachable_endpoint_is_retried(db_session, make_member, database, disp
     from marketplace.orders.webhooks import create_endpoint
 
     member = make_member(OrganizationKind.FACTORY, Role.FACTORY_OWNER)
-    with Receiver([]) as closed:
-        url = closed.url
-    create_endpoint(db_session, member.organization.id, url)
-    events.publish(db_session, member.organization.id, events.MILESTONE_ADDED, {"order_id": 1})
-    db_session.commit()
-    [delivery_id] = dispatcher.take_deliveries()
-    delivery = attempt_delivery(database, delivery_id, dispatcher=dispatcher, timeout_s=2)
+    # A port bound but not listening refuses connections, and stays ours (a port merely
+    # closed again could be taken by another process meanwhile).
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/hooks/factoryweb"
+        create_endpoint(db_session, member.organization.id, url)
+        events.publish(db_session, member.organization.id, events.MILESTONE_ADDED, {"order_id": 1})
+        db_session.commit()
+        [delivery_id] = dispatcher.take_deliveries()
+        delivery = attempt_delivery(database, delivery_id, dispatcher=dispatcher, timeout_s=2)
     assert delivery.state == DeliveryState.PENDING and delivery.last_status is None
     assert "Connection refused" in delivery.last_error or "URLError" in delivery.last_error
     assert dispatcher.retries == [(delivery_id, 30.0)]
@@ -242,15 +246,14 @@ def test_background_retries_wait_and_then_succeed(committed):
 
     dispatcher = ThreadDispatcher(committed, webhook_settings={"backoff_base_s": 0.2})
     with Receiver([502, 502]) as flaky:
+        # The first attempt starts as the session commits: the clock starts before that.
+        started = time.monotonic()
         with committed.session() as session:
             session.info["dispatcher"] = dispatcher
             org = organization(session, OrganizationKind.BUYER)
             create_endpoint(session, org, flaky.url)
             events.publish(session, org, events.ORDER_CONFIRMED, {"order_id": 7})
-        started = time.monotonic()
-        while len(flaky.requests) < 3 and time.monotonic() - started < 10:
-            time.sleep(0.05)
-        dispatcher.join()
+        assert dispatcher.join(timeout=60), "the deliveries did not finish"
         elapsed = time.monotonic() - started
     assert [status for _, _, status in flaky.requests] == [502, 502, 200]
     assert elapsed >= 0.2 + 0.4  # two pauses: base, then twice the base
