@@ -21,13 +21,6 @@ from marketplace import create_app
 from marketplace.db import Database
 from tests.conftest import Browser, savepoint_sessions
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # Mail --------------------------------------------------------------------------------
 
 
@@ -57,16 +50,33 @@ class Inbox:
         raise AssertionError(f"no link to {path} in {self.body(message)!r}")
 
 
+class BoundController(Controller):
+    """aiosmtpd's threaded server on a socket bound beforehand, so the port is ours from
+    the start (a port found free, closed and bound again may be taken in between)."""
+
+    def __init__(self, handler: Inbox, sock: socket.socket) -> None:
+        host, port = sock.getsockname()
+        # Generous: the server thread may start slowly on a busy machine.
+        super().__init__(
+            handler, hostname=host, port=port, loop=asyncio.new_event_loop(), ready_timeout=60
+        )
+        self.sock = sock
+
+    def _create_server(self):  # type: ignore[no-untyped-def]
+        return self.loop.create_server(self._factory_invoker, sock=self.sock)
+
+
 @pytest.fixture(scope="session")
 def smtp_server() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, loop=asyncio.new_event_loop())
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        controller = BoundController(inbox, sock)
+        controller.start()
+        try:
+            yield inbox, controller.port
+        finally:
+            controller.stop()
 
 
 @pytest.fixture
