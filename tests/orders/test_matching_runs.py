@@ -32,7 +32,7 @@ from marketplace.orders.models import (
     Proposal,
 )
 from marketplace.orders.proposals import decline
-from marketplace.orders.runs import execute_run
+from marketplace.orders.runs import execute_run, latest_run
 from marketplace.orders.service import create_order
 from marketplace.tasks import worker_command
 from tests.conftest import Browser, service_reachable
@@ -196,7 +196,7 @@ def test_background_thread_runs_with_live_progress(committed, committed_app):
 
 
 @pytest.fixture
-def celery_worker(committed_url):
+def celery_worker(committed_url, tmp_path):
     """A real worker process (`celery --app marketplace.tasks worker`) on Redis."""
     if not service_reachable(*REDIS):
         pytest.skip("Redis unreachable at 127.0.0.1:6379")
@@ -209,26 +209,28 @@ def celery_worker(committed_url):
         "CELERY_QUEUE": queue,
         "PYTHONPATH": str(ROOT),
     }
-    process = subprocess.Popen(
-        worker_command(queue),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    yield broker, queue, process
+    # Its output goes to a file: a pipe nobody reads would stall the worker once full.
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            worker_command(queue),
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    yield broker, queue, process, log
     os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=15)
+        process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-    process.stdout.close()
 
 
 def test_celery_worker_runs_matching_through_redis(committed, committed_app, celery_worker):
-    broker, queue, worker = celery_worker
+    broker, queue, worker, log = celery_worker
     member, order_id = post_big_order(committed, "sand_casting", "cast_iron", lines=40)
     app = committed_app("celery", broker=broker, CELERY_QUEUE=queue)
     browser = Browser(app.test_client())
@@ -236,10 +238,10 @@ def test_celery_worker_runs_matching_through_redis(committed, committed_app, cel
     response = browser.form(f"/orders/{order_id}/match", {"time_limit_s": "2"})
     assert response.status_code == 303
     with committed.session() as session:
-        run_id = session.exec(select(MatchRun.id).order_by(MatchRun.id.desc())).first()
+        run_id = latest_run(session, order_id).id
 
     seen = watch(browser, order_id, run_id, committed, timeout=90)
-    assert worker.poll() is None, "the worker died"
+    assert worker.poll() is None, f"the worker died: {log.read_text()}"
     assert seen[-1][0] == MatchRunState.SUCCEEDED, seen[-1][:2]
     with committed.session() as session:
         run = session.get(MatchRun, run_id)
