@@ -1,9 +1,12 @@
 """Which factories may make an order line, and the contract-v1 problem built from that.
 
-Eligibility is decided in the database where it can be (verified factory, minimum
-credit, a capability for the process or one of its specializations, the material,
-the batch size, valid certifications) and refined in Python for the rest (part
-envelope in any orientation, tolerance class, currency, budget).
+Eligibility is decided in the database where it can be (verified factory, a capability
+for the process or one of its specializations, the material, the batch size, valid
+certifications) and refined in Python for the rest (part envelope in any orientation,
+tolerance class, currency, budget). The minimum credit is the engine's to enforce: a
+factory that fits in every other way but has too little credit is still listed as an
+option of the job, whose `min_credit` keeps it out of the plan, so that the engine's
+explanation can tell that factory why it did not get the work.
 
 Encoding in the problem (shared/specs/matching-problem-v1.md):
 
@@ -98,7 +101,7 @@ def parse_capacity_line(problem_factory: str) -> tuple[int, str]:
 
 @dataclass(frozen=True)
 class Candidate:
-    """An eligible capacity line for an order line."""
+    """A capacity line that fits an order line (`meets_credit`: also its minimum credit)."""
 
     factory_id: int
     organization_id: int
@@ -107,6 +110,7 @@ class Candidate:
     credit: float
     distance_km: float
     lead_periods: int
+    meets_credit: bool = True
 
     @property
     def problem_id(self) -> str:
@@ -132,13 +136,14 @@ class _CapabilityRow:
 def eligible_candidates(
     session: Session, lines: Sequence[tuple[OrderLine, Order]]
 ) -> dict[int, list[Candidate]]:
-    """Eligible capacity lines per order line id (one query per process and material)."""
+    """Capacity lines fitting each order line, by line id (one query per process and
+    material); those below the order's minimum credit come with `meets_credit` false."""
     groups: dict[tuple[str, str], list[tuple[OrderLine, Order]]] = defaultdict(list)
     for line, order in lines:
         groups[(line.process_code, line.material)].append((line, order))
     result: dict[int, list[Candidate]] = {}
     for (process, material), members in groups.items():
-        rows = _capability_rows(session, process, material, min(o.min_credit for _, o in members))
+        rows = _capability_rows(session, process, material)
         certified_on: dict[date, dict[int, set]] = {}
         for line, order in members:
             needed = set(line.certifications_required)
@@ -151,8 +156,7 @@ def eligible_candidates(
             candidates = []
             for row in rows:
                 if (
-                    row.credit < order.min_credit
-                    or row.currency != order.currency
+                    row.currency != order.currency
                     or not (row.batch_min <= line.quantity <= row.batch_max)
                     or tolerance_rank(row.tolerance_class) > rank
                     or not fits_envelope(part, row.envelope)
@@ -171,15 +175,14 @@ def eligible_candidates(
                         credit=row.credit,
                         distance_km=round(km, 1),
                         lead_periods=lead_weeks(km),
+                        meets_credit=row.credit >= order.min_credit,
                     )
                 )
             result[line.id] = candidates  # type: ignore[index]
     return result
 
 
-def _capability_rows(
-    session: Session, process: str, material: str, min_credit: float
-) -> list[_CapabilityRow]:
+def _capability_rows(session: Session, process: str, material: str) -> list[_CapabilityRow]:
     rows = session.exec(
         select(Capability, Factory)
         .join(Factory, Factory.id == Capability.factory_id)
@@ -188,7 +191,6 @@ def _capability_rows(
             Capability.process_code.in_(sorted(specializations_of(process))),  # type: ignore[attr-defined]
             CapabilityMaterial.material == material,
             Factory.status == FactoryStatus.VERIFIED,
-            Factory.credit_score >= min_credit,
         )
         .order_by(Capability.factory_id, Capability.process_code)
     ).all()
@@ -219,7 +221,7 @@ class BuiltProblem:
     previous_plan: dict[str, Any] | None
     # Lines that could not be offered to the engine at all, with the reason.
     skipped: dict[int, str] = field(default_factory=dict)
-    # Eligible capacity lines per job, kept for explanations.
+    # Eligible capacity lines per job (minimum credit met), kept for explanations.
     candidates: dict[str, dict[str, Candidate]] = field(default_factory=dict)
 
     @cached_property
@@ -325,7 +327,8 @@ def build_problem(
                     "lead_periods": candidate.lead_periods,
                 }
             )
-            eligible[candidate.problem_id] = candidate
+            if candidate.meets_credit:
+                eligible[candidate.problem_id] = candidate
             used[(candidate.factory_id, candidate.resource)] = candidate
         jid = job_id(line.id)  # type: ignore[arg-type]
         built.candidates[jid] = eligible

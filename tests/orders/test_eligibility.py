@@ -131,3 +131,28 @@ def test_a_line_nobody_can_make_is_a_job_without_options(db_session, make_shop, 
     built = build_problem(db_session, [order], utcnow().date(), time_limit_s=2)
     assert built.problem["jobs"][0]["options"] == []
     assert matching.validate(built.problem) == []
+
+
+def test_factories_below_the_minimum_credit_are_options_the_engine_keeps_out(
+    db_session, make_shop, buyer
+):
+    """So that the engine can tell them why they did not get the work (lost work)."""
+    sound = make_shop(credit=0.8, rate_minor=6000)
+    shaky = make_shop(credit=0.4, rate_minor=3000)
+    order = create_order(
+        db_session, principal(db_session, buyer), order_input(line(), min_credit=0.5), submit=True
+    )
+    built = build_problem(db_session, [order], utcnow().date(), time_limit_s=2)
+    [job] = built.problem["jobs"]
+    shaky_line = capacity_line_id(shaky.id, "milling_3axis")
+    assert {o["factory"] for o in job["options"]} == {
+        capacity_line_id(sound.id, "milling_3axis"),
+        shaky_line,
+    }
+    assert job["min_credit"] == 0.5
+    credits = {f["id"]: f["credit"] for f in built.problem["factories"]}
+    assert credits[shaky_line] == 0.4
+    # Only factories that meet the minimum count as eligible in the winners' explanation.
+    assert set(built.candidates[job["id"]]) == {capacity_line_id(sound.id, "milling_3axis")}
+    plan = matching.solve(matching.load_problem(built.problem), 2, 1, 0)
+    assert {a.factory for a in plan.assignments} == {capacity_line_id(sound.id, "milling_3axis")}
