@@ -36,7 +36,7 @@ from factories.capacity import monday_of_week_label
 from factories.errors import N_
 from factories.models import CapacityBucket, Factory, utcnow
 from marketplace.accounts.service import Principal
-from marketplace.orders import events
+from marketplace.orders import events, lost
 from marketplace.orders.eligibility import (
     BuiltProblem,
     job_id,
@@ -358,6 +358,14 @@ def apply_plan(
     outcome["created"] = len(created)
     session.flush()
     _engine_explanations(built, plan, created)
+    # Options of the applied lines that got nothing: factories see why in "lost work".
+    outcome["lost"] = lost.record_lost_work(
+        session,
+        run.id,  # type: ignore[arg-type]
+        built.problem,
+        lines,  # type: ignore[arg-type]
+        now,
+    )
 
     factory_orgs = _factory_organizations(session, {p.factory_id for p in created + superseded})
     for proposal in superseded:

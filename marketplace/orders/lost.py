@@ -1,0 +1,495 @@
+"""Lost work: the order lines a factory could have made and did not get, and why.
+
+When a run's plan has become proposals, every factory that was an option of one of the
+run's order lines (through any of its capacity lines) and holds no pending or accepted
+proposal on that line has lost it; a row per (line, factory) records the run, and the
+latest run placing a line replaces what earlier runs recorded for it.
+
+Why a factory lost is the engine's own explanation (`matching.explain`) of that run's
+stored problem and plan, worked out the first time the row is shown and then kept on
+it. Explaining a job against a whole problem compiles the whole problem, seconds for a
+run of thousands of jobs, so the job is explained against the part of the problem its
+answer depends on: the job with the options of this factory and of the factories that
+got it, those factories' capacity, and the hours the rest of the plan uses there (added
+up per factory, week and resource). A factory is told only about itself: the binding
+reason per capacity line, its own credit, shipping time and free hours, and, when it was
+too expensive, by how much; never who got the work or at what price.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+import matching
+from factories.errors import N_, Message
+from factories.models import Factory
+from marketplace.accounts.service import Principal
+from marketplace.orders.eligibility import job_id, line_id_of, parse_capacity_line
+from marketplace.orders.models import (
+    LostWork,
+    MatchRun,
+    Order,
+    OrderLine,
+    Proposal,
+    ProposalState,
+)
+from marketplace.orders.service import NotFound, OrderError
+from marketplace.supply.texts import money
+
+log = logging.getLogger(__name__)
+
+MAX_PER_PAGE = 100
+HOURS_TOLERANCE = 1e-6
+
+# Binding reasons, as `matching.explain` names them, plus two of the marketplace's own.
+CREDIT_BELOW_MINIMUM = "credit_below_minimum"
+SHIPPING_TOO_SLOW = "shipping_too_slow"
+NO_CAPACITY = "no_capacity_in_window"
+NO_FREE_CAPACITY = "no_free_capacity_in_window"
+MORE_EXPENSIVE = "more_expensive"
+NOT_NEEDED = "not_needed"
+NOT_USED = "not_used"
+NOT_HELD = "not_held"  # the plan chose the factory, but its hours were gone by the hold
+UNEXPLAINED = "unexplained"  # the run's stored problem or plan cannot say
+# The reason closest to winning first: it heads the list.
+CLOSENESS = (
+    NOT_HELD,
+    MORE_EXPENSIVE,
+    NOT_NEEDED,
+    NOT_USED,
+    NO_FREE_CAPACITY,
+    NO_CAPACITY,
+    SHIPPING_TOO_SLOW,
+    CREDIT_BELOW_MINIMUM,
+)
+
+
+# --- recording, when a run's plan has been applied ---
+
+
+def record_lost_work(
+    session: Session, run_id: int, problem: dict[str, Any], line_ids: Iterable[int], now: datetime
+) -> int:
+    """Record which factories lost the run's jobs among `line_ids` (lines whose plan was
+    applied); returns how many rows were written."""
+    wanted = set(line_ids)
+    options: dict[int, set[int]] = {}
+    for job in problem.get("jobs", []):
+        line_id = line_id_of(job["id"])
+        if line_id in wanted:
+            options[line_id] = {parse_capacity_line(o["factory"])[0] for o in job["options"]}
+    if not options:
+        return 0
+    lines = sorted(options)
+    working = set(
+        session.exec(
+            select(Proposal.order_line_id, Proposal.factory_id).where(
+                Proposal.order_line_id.in_(lines),  # type: ignore[attr-defined]
+                Proposal.state.in_((ProposalState.PENDING, ProposalState.ACCEPTED)),  # type: ignore[attr-defined]
+            )
+        ).all()
+    )
+    session.execute(
+        sa.delete(LostWork)
+        .where(LostWork.order_line_id.in_(lines))  # type: ignore[attr-defined]
+        .execution_options(synchronize_session=False)
+    )
+    rows = [
+        {"factory_id": f, "order_line_id": line, "match_run_id": run_id, "created_at": now}
+        for line in lines
+        for f in sorted(options[line])
+        if (line, f) not in working
+    ]
+    if rows:
+        session.execute(sa.insert(LostWork), rows)
+    return len(rows)
+
+
+# --- explaining, from the run's stored problem and plan ---
+
+
+class Unexplainable(ValueError):
+    """The stored problem or plan does not hold this job or this factory's options."""
+
+
+class RunExplainer:
+    """Explains the jobs of one run to the factories that lost them."""
+
+    def __init__(self, problem: dict[str, Any], plan: dict[str, Any] | None) -> None:
+        self.problem = problem or {}
+        self.plan = plan
+        self.periods: list[str] = list(self.problem.get("periods") or ["P1"])
+        self.jobs = {j["id"]: j for j in self.problem.get("jobs", [])}
+        self.factories = {f["id"]: f for f in self.problem.get("factories", [])}
+        # Hours the plan uses per (capacity line, period, resource), and each job's share.
+        self.used: dict[str, dict[tuple[str, str], float]] = defaultdict(lambda: defaultdict(float))
+        self.own: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for a in (plan or {}).get("assignments", []):
+            job = self.jobs.get(a["job"])
+            if job is None:
+                continue
+            self.used[a["factory"]][(a["period"], job["resource"])] += a["hours"]
+            self.own[a["job"]].append(a)
+
+    def reasons(self, job: str, factory_id: int) -> list[dict[str, Any]]:
+        """The binding reason for each of the factory's capacity lines that were options
+        of the job, closest to winning first."""
+        if self.plan is None or job not in self.jobs:
+            raise Unexplainable(job)
+        data = self.jobs[job]
+        mine = {o["factory"] for o in data["options"] if _factory_of(o["factory"]) == factory_id}
+        if not mine:
+            raise Unexplainable(f"{job}: factory {factory_id}")
+        explanation = matching.explain(*self._part_for(job, mine), job)
+        found = []
+        for entry in explanation["chosen"]:
+            if entry["factory"] in mine:
+                found.append(self._reason(data, entry, NOT_HELD))
+        for entry in explanation["not_chosen"]:
+            if entry["factory"] in mine:
+                found.append(self._reason(data, entry, entry["reason"]))
+        return sorted(found, key=_closeness)
+
+    def _part_for(self, job: str, mine: set[str]) -> tuple[matching.Problem, matching.Plan]:
+        """The job with this factory's options and the winners', against the capacity of
+        those lines less the hours the rest of the plan uses there."""
+        data = self.jobs[job]
+        own = self.own.get(job, [])
+        keep = mine | {a["factory"] for a in own}
+        if not keep <= set(self.factories):
+            raise Unexplainable(job)
+        own_hours: dict[tuple[str, str], float] = defaultdict(float)
+        for a in own:
+            own_hours[(a["factory"], a["period"])] += a["hours"]
+        assignments = list(own)
+        others: dict[str, dict[str, Any]] = {}
+        for line in sorted(keep):
+            for (period, resource), hours in sorted(self.used.get(line, {}).items()):
+                if resource == data["resource"]:
+                    hours -= own_hours.get((line, period), 0.0)
+                if hours <= HOURS_TOLERANCE:
+                    continue
+                stand_in = f"other work/{resource}"
+                others.setdefault(stand_in, {"id": stand_in, "resource": resource, "hours": 1})
+                assignments.append(
+                    {"job": stand_in, "factory": line, "period": period, "hours": hours}
+                )
+        problem = {
+            "version": 1,
+            "periods": self.periods,
+            "factories": [self.factories[line] for line in sorted(keep)],
+            "jobs": [
+                {**data, "options": [o for o in data["options"] if o["factory"] in keep]},
+                *others.values(),
+            ],
+        }
+        plan = {
+            "status": self.plan["status"] if self.plan else "UNKNOWN",
+            "objective": 0.0,
+            "bound": None,
+            "assignments": assignments,
+            "unassigned": [u for u in (self.plan or {}).get("unassigned", []) if u["job"] == job],
+            "solve_s": 0.0,
+        }
+        return matching.load_problem(problem), matching.load_plan(plan)
+
+    def _reason(self, job: dict[str, Any], entry: dict[str, Any], reason: str) -> dict[str, Any]:
+        option = next(o for o in job["options"] if o["factory"] == entry["factory"])
+        result: dict[str, Any] = {
+            "resource": parse_capacity_line(entry["factory"])[1],
+            "reason": reason,
+        }
+        needed = option.get("hours") or job["hours"]
+        first, last = self._window(job, option.get("lead_periods", 0))
+        if reason == CREDIT_BELOW_MINIMUM:
+            result.update(credit=entry["credit"], min_credit=job.get("min_credit", 0.0))
+        elif reason == SHIPPING_TOO_SLOW:
+            result.update(
+                lead_weeks=option.get("lead_periods", 0),
+                due_week=job.get("due_period") or self.periods[-1],
+            )
+        elif reason in (NO_CAPACITY, NO_FREE_CAPACITY):
+            if reason == NO_CAPACITY:
+                free = self._capacity(entry["factory"], job["resource"], first, last)
+            else:
+                free = entry.get("free_hours", 0.0)
+            result.update(
+                free_hours=_hours(free),
+                needed_hours=_hours(needed),
+                splittable=bool(job.get("splittable", False)),
+                window=[self.periods[first], self.periods[last]] if first <= last else [],
+            )
+        elif reason == MORE_EXPENSIVE:
+            result.update(extra_cost_minor=round(entry["extra_cost"]))
+        elif reason == NOT_HELD:
+            result.update(hours=_hours(entry["hours"]))
+        return result
+
+    def _window(self, job: dict[str, Any], lead: int) -> tuple[int, int]:
+        index = {p: t for t, p in enumerate(self.periods)}
+        first = index.get(job.get("release_period") or self.periods[0], 0)
+        due = index.get(job.get("due_period") or self.periods[-1], len(self.periods) - 1)
+        return first, due - lead
+
+    def _capacity(self, line: str, resource: str, first: int, last: int) -> float:
+        weeks = set(self.periods[max(first, 0) : last + 1])
+        return sum(
+            c["hours"]
+            for c in self.factories[line].get("capacity", [])
+            if c["resource"] == resource and c["period"] in weeks
+        )
+
+
+def _factory_of(problem_factory: str) -> int | None:
+    try:
+        return parse_capacity_line(problem_factory)[0]
+    except ValueError:
+        return None
+
+
+def _hours(value: float) -> float:
+    return round(max(0.0, value), 2)
+
+
+def _closeness(reason: dict[str, Any]) -> tuple[int, float]:
+    rank = CLOSENESS.index(reason["reason"]) if reason["reason"] in CLOSENESS else len(CLOSENESS)
+    return rank, reason.get("extra_cost_minor", 0)
+
+
+# --- reading ---
+
+
+@dataclass(frozen=True)
+class LostItem:
+    """One lost order line, as its factory may see it."""
+
+    id: int
+    factory: Factory
+    line: OrderLine
+    order: Order
+    match_run_id: int
+    lost_at: datetime
+    reasons: list[dict[str, Any]]
+
+    @property
+    def reason(self) -> dict[str, Any]:
+        """The binding reason: that of the capacity line that came closest."""
+        return self.reasons[0] if self.reasons else {"reason": UNEXPLAINED}
+
+
+@dataclass(frozen=True)
+class LostPage:
+    items: list[LostItem]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+def lost_work_of(
+    session: Session, principal: Principal, page: int = 1, per_page: int = 20
+) -> LostPage:
+    """The order lines the principal's factories lost, latest first, a page at a time."""
+    if not principal.is_factory:
+        raise NotFound("lost work")
+    if page < 1:
+        raise OrderError("page", N_("must be 1 or more"))
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise OrderError("per_page", N_("must be from 1 to %(maximum)s", maximum=MAX_PER_PAGE))
+    mine = (
+        select(LostWork)
+        .join(Factory, Factory.id == LostWork.factory_id)
+        .where(Factory.organization_id == principal.organization_id)
+    )
+    total = session.exec(select(sa.func.count()).select_from(mine.subquery())).one()
+    if (page - 1) * per_page >= total:
+        return LostPage([], total, page, per_page)
+    rows = session.exec(
+        mine.order_by(LostWork.id.desc())  # type: ignore[union-attr]
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+        .execution_options(populate_existing=True)
+    ).all()
+    return LostPage(_items(session, list(rows)), total, page, per_page)
+
+
+def lost_work_for(session: Session, principal: Principal, lost_work_id: int) -> LostItem:
+    """One lost line of the principal's factories (anyone else: NotFound)."""
+    row = session.get(LostWork, lost_work_id, populate_existing=True)
+    if row is None or not principal.is_factory:
+        raise NotFound(f"lost work {lost_work_id}")
+    factory = session.get(Factory, row.factory_id)
+    if factory is None or not principal.acts_for(factory.organization_id):
+        raise NotFound(f"lost work {lost_work_id}")
+    return _items(session, [row])[0]
+
+
+def _items(session: Session, rows: list[LostWork]) -> list[LostItem]:
+    if not rows:
+        return []
+    lines = _by_id(session, OrderLine, {r.order_line_id for r in rows})
+    orders = _by_id(session, Order, {line.order_id for line in lines.values()})
+    factories = _by_id(session, Factory, {r.factory_id for r in rows})
+    reasons = explain_rows(session, rows)
+    return [
+        LostItem(
+            id=r.id,  # type: ignore[arg-type]
+            factory=factories[r.factory_id],
+            line=lines[r.order_line_id],
+            order=orders[lines[r.order_line_id].order_id],
+            match_run_id=r.match_run_id,
+            lost_at=r.created_at,
+            reasons=reasons[r.id],  # type: ignore[index]
+        )
+        for r in rows
+    ]
+
+
+def explain_rows(session: Session, rows: Sequence[LostWork]) -> dict[int, list[dict[str, Any]]]:
+    """Each row's reasons: kept ones as they are, the others worked out (one load of each
+    run's problem and plan) and kept on the row for the next reader."""
+    result: dict[int, list[dict[str, Any]]] = {}
+    by_run: dict[int, list[LostWork]] = defaultdict(list)
+    for row in rows:
+        if row.reasons is not None:
+            result[row.id] = list(row.reasons)  # type: ignore[index]
+        else:
+            by_run[row.match_run_id].append(row)
+    for run_id, group in sorted(by_run.items()):
+        stored = session.exec(
+            select(MatchRun.problem, MatchRun.plan).where(MatchRun.id == run_id)
+        ).first()
+        explainer = RunExplainer(*(stored or ({}, None)))
+        for row in sorted(group, key=lambda r: r.id):  # type: ignore[arg-type, return-value]
+            try:
+                reasons = explainer.reasons(job_id(row.order_line_id), row.factory_id)
+            except (Unexplainable, matching.ProblemError, KeyError, ValueError) as error:
+                log.warning("lost work %s of run %s: no explanation (%s)", row.id, run_id, error)
+                reasons = [{"reason": UNEXPLAINED}]
+            result[row.id] = reasons  # type: ignore[index]
+            _keep(session, row.id, reasons)  # type: ignore[arg-type]
+    return result
+
+
+def _keep(session: Session, row_id: int, reasons: list[dict[str, Any]]) -> None:
+    """Store the reasons unless the row is locked (a run is replacing it right now):
+    a reader never waits on, or deadlocks with, a run being applied."""
+    free = select(LostWork.id).where(LostWork.id == row_id).with_for_update(skip_locked=True)
+    session.execute(
+        sa.update(LostWork)
+        .where(LostWork.id.in_(free.scalar_subquery()))  # type: ignore[union-attr]
+        .values(reasons=reasons)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _by_id(session: Session, model: Any, ids: set[int]) -> dict[int, Any]:
+    if not ids:
+        return {}
+    return {row.id: row for row in session.exec(select(model).where(model.id.in_(sorted(ids))))}
+
+
+# --- words ---
+
+
+def reason_message(reason: dict[str, Any], currency: str) -> Message:
+    """The binding reason in one sentence (English; pages say it with `say`)."""
+    kind = reason.get("reason")
+    if kind == CREDIT_BELOW_MINIMUM:
+        return N_(
+            "Your credit score %(credit)s is below the buyer's minimum of %(minimum)s.",
+            credit=f"{reason.get('credit', 0):g}",
+            minimum=f"{reason.get('min_credit', 0):g}",
+        )
+    if kind == SHIPPING_TOO_SLOW:
+        return N_(
+            "Shipping to the delivery place takes %(weeks)s week(s), too long to deliver "
+            "by the due week %(due)s.",
+            weeks=reason.get("lead_weeks", 0),
+            due=reason.get("due_week", ""),
+        )
+    if kind in (NO_CAPACITY, NO_FREE_CAPACITY):
+        return _capacity_message(reason)
+    if kind == MORE_EXPENSIVE:
+        return N_(
+            "Your price was %(amount)s more than that of the factory that got the work.",
+            amount=money(reason.get("extra_cost_minor", 0), currency),
+        )
+    if kind == NOT_NEEDED:
+        return N_("The work was already fully placed with other factories.")
+    if kind == NOT_USED:
+        return N_(
+            "You had room and your price was no higher, but the plan, which is not proven "
+            "optimal, did not use you."
+        )
+    if kind == NOT_HELD:
+        return N_(
+            "The plan gave you this work, but your hours were booked by other work before "
+            "they could be held for you."
+        )
+    if kind == UNEXPLAINED:
+        return N_("No explanation is available for this matching run.")
+    return N_("The engine's reason: %(code)s.", code=str(kind))
+
+
+def _capacity_message(reason: dict[str, Any]) -> Message:
+    window = reason.get("window") or []
+    first, last = (window[0], window[-1]) if window else ("", "")
+    free = f"{reason.get('free_hours', 0):g}"
+    needed = f"{reason.get('needed_hours', 0):g}"
+    if reason["reason"] == NO_CAPACITY:
+        if not window:
+            return N_("No week was left to make the work in.")
+        if reason.get("free_hours", 0) <= 0:
+            return N_(
+                "You had no free hours of this process from %(first)s to %(last)s, the "
+                "weeks in which the work had to be made.",
+                first=first,
+                last=last,
+            )
+        return N_(
+            "You had %(free)s free hours of this process from %(first)s to %(last)s; the "
+            "work needs %(needed)s hours at one factory.",
+            free=free,
+            first=first,
+            last=last,
+            needed=needed,
+        )
+    if reason.get("free_hours", 0) <= 0:
+        return N_(
+            "Other work in the same run took all your free hours from %(first)s to %(last)s.",
+            first=first,
+            last=last,
+        )
+    return N_(
+        "Other work in the same run left you %(free)s free hours from %(first)s to "
+        "%(last)s; the work needs %(needed)s hours at one factory.",
+        free=free,
+        first=first,
+        last=last,
+        needed=needed,
+    )
+
+
+__all__ = [
+    "LostItem",
+    "LostPage",
+    "RunExplainer",
+    "explain_rows",
+    "lost_work_for",
+    "lost_work_of",
+    "reason_message",
+    "record_lost_work",
+]
