@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,7 @@ from marketplace.orders import (
     documents,
     events,
     lifecycle,
+    lost,
     max_document_bytes,
     upload_folder,
 )
@@ -671,6 +673,48 @@ def proposal_list():  # type: ignore[no-untyped-def]
         states=[s.value for s in ProposalState],
         action_form=ActionForm(),
     )
+
+
+# --- lost work ---
+
+LOST_PER_PAGE = 25
+
+
+@blueprint.get("/lost-work")
+@login_required
+def lost_work_list():  # type: ignore[no-untyped-def]
+    """The order lines the factory could have made and did not get, with the reason."""
+    session, principal = _session_and_principal()
+    raw = request.args.get("page", "1")
+    if not re.fullmatch(r"[1-9][0-9]{0,8}", raw):
+        abort(400, description=_("page: must be a whole number from 1"))
+    result = _not_found_on_lookup(
+        lambda: lost.lost_work_of(session, principal, int(raw), LOST_PER_PAGE)
+    )
+    return render_template(
+        "orders/lost_work.html",
+        result=result,
+        lost_reason=_lost_reason,
+        page_url=lambda n: url_for("orders.lost_work_list", page=n),
+    )
+
+
+@blueprint.get("/lost-work/<int:lost_work_id>")
+@login_required
+def lost_work_detail(lost_work_id: int):  # type: ignore[no-untyped-def]
+    session, principal = _session_and_principal()
+    item = _not_found_on_lookup(lambda: lost.lost_work_for(session, principal, lost_work_id))
+    return render_template(
+        "orders/lost_work_detail.html",
+        item=item,
+        lost_reason=_lost_reason,
+        processes=PROCESSES,
+        materials=MATERIALS,
+    )
+
+
+def _lost_reason(reason: dict[str, Any], currency: str) -> str:
+    return say(lost.reason_message(reason, currency))
 
 
 @blueprint.get("/proposals/<int:proposal_id>")
