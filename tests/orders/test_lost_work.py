@@ -19,7 +19,7 @@ from marketplace.orders.lifecycle import request_matching
 from marketplace.orders.models import LostWork, MatchRun, Proposal
 from marketplace.orders.proposals import EXPLAIN_MAX_JOBS, decline
 from marketplace.orders.runs import execute_run, start_run
-from marketplace.orders.service import NotFound, create_order
+from marketplace.orders.service import NotFound, create_order, lines_of
 from tests.orders.conftest import SHENZHEN, line, order_input, principal
 
 
@@ -395,3 +395,30 @@ def test_the_api_lists_lost_work_for_people_and_machine_clients(browser, client,
     assert reader.status_code == 200 and reader.get_json()["results"][0]["id"] == entry["id"]
     writer = client.get("/api/v1/lost-work", headers=token(["capacity:write"]))
     assert writer.status_code == 403
+
+
+def test_a_run_without_a_usable_problem_says_so(browser, db_session, make_shop, buyer):
+    """Seeded demo runs store no real problem: the page says there is no explanation."""
+    from factories.models import utcnow
+
+    shop = make_shop()
+    order = create_order(db_session, principal(db_session, buyer), order_input(), submit=True)
+    seeded = MatchRun(state="succeeded", problem={"version": 1, "note": "seeded"}, plan=None)
+    db_session.add(seeded)
+    db_session.flush()
+    row = LostWork(
+        factory_id=shop.id,
+        order_line_id=lines_of(db_session, order.id)[0].id,
+        match_run_id=seeded.id,
+        created_at=utcnow(),
+    )
+    db_session.add(row)
+    db_session.commit()
+    [item] = lost_of(db_session, shop).items
+    assert item.reason == {"reason": lost.UNEXPLAINED}
+    browser.login(shop.owner)
+    page = browser.get(f"/lost-work/{row.id}")
+    assert page.status_code == 200
+    assert "No explanation is available for this matching run." in page.get_data(as_text=True)
+    body = browser.get(f"/api/v1/lost-work/{row.id}").get_json()
+    assert body["reason"]["reason"] == "unexplained" and body["reason"]["resource"] is None
