@@ -130,7 +130,9 @@ def _compare(
             f"{room:g} h free in {window} after the other jobs, "
             f"{choice.hours:g} h needed" + ("" if splittable else " in one piece")
         )}
-    if chosen_costs:
+    # Fill comes before cost: while the job still misses hours, an option with room is
+    # never rightly left for its price, only by a search that stopped short.
+    if chosen_costs and fully_placed:
         reference_factory, reference_cost = max(chosen_costs, key=lambda fc: fc[1])
         extra = choice.cost - reference_cost
         if extra > TOLERANCE:
@@ -138,11 +140,10 @@ def _compare(
                 f"costs {choice.cost:.2f}, {extra:.2f} ({extra / max(reference_cost, 1e-9):.0%})"
                 f" more than {reference_factory} at {reference_cost:.2f}"
             )}
-        if fully_placed:
-            return {"reason": NOT_NEEDED, "extra_cost": extra, "detail": (
-                f"the job is fully placed; this option costs {choice.cost:.2f} against "
-                f"{reference_cost:.2f} at {reference_factory}"
-            )}
+        return {"reason": NOT_NEEDED, "extra_cost": extra, "detail": (
+            f"the job is fully placed; this option costs {choice.cost:.2f} against "
+            f"{reference_cost:.2f} at {reference_factory}"
+        )}
     return {"reason": NOT_USED, "free_hours": room, "detail": (
         f"{room:g} h were free in {window} but the search did not use them; "
         "the plan is not proven optimal"

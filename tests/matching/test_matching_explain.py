@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from matching import explain, load_problem, solve
+from matching import explain, load_plan, load_problem, solve
 
 
 def cap(period: str, hours: float) -> dict:
@@ -99,3 +99,27 @@ def test_split_job_lists_each_factory_and_its_share() -> None:
     assert shares == {
         "cheap": pytest.approx((6, 0.6, 60)), "dear": pytest.approx((4, 0.4, 80))}
     assert result["not_chosen"] == []
+
+
+def test_room_left_beside_a_partly_placed_job_is_not_called_too_expensive() -> None:
+    # A plan that stopped short (as a search cut off by its time limit may): the split job
+    # misses 4 h while "dear" has room. Fill comes before cost, so price is not the reason.
+    problem = load_problem({
+        "version": 1,
+        "factories": [
+            {"id": "cheap", "capacity": [cap("P1", 6)]},
+            {"id": "dear", "capacity": [cap("P1", 20)]},
+        ],
+        "jobs": [{"id": "s", "resource": "cnc", "hours": 10, "splittable": True, "options": [
+            {"factory": "cheap", "cost": 100}, {"factory": "dear", "cost": 200}]}],
+    })
+    plan = load_plan({
+        "status": "FEASIBLE",
+        "objective": 60.0,
+        "bound": 60.0,
+        "solve_s": 0.1,
+        "assignments": [{"job": "s", "factory": "cheap", "period": "P1", "hours": 6}],
+        "unassigned": [{"job": "s", "hours": 4}],
+    })
+    [dear] = explain(problem, plan, "s")["not_chosen"]
+    assert dear["reason"] == "not_used" and dear["free_hours"] == pytest.approx(20)
