@@ -176,14 +176,22 @@ class Search:
 
     def elapsed(self) -> float:
         """Search time used: deterministic time when reproducible, else wall time."""
-        wall = time.perf_counter() - self.started
         if self.deterministic:
-            # Wall time only stops a reproducible search that runs far too slow.
-            return max(self.spent_seconds, wall / cpsat.WALL_SAFETY_FACTOR)
-        return wall
+            return self.spent_seconds
+        return time.perf_counter() - self.started
 
     def remaining(self) -> float:
+        if self.deterministic and self.overdue():
+            return 0.0
         return self.search_budget - self.elapsed()
+
+    def overdue(self) -> bool:
+        """Whether a reproducible search ran far too slow and must stop now. The wall
+        clock decides nothing else in such a search, so a busy machine gives the same
+        plan, only later, unless it is more than WALL_SAFETY_FACTOR times slower than
+        the reproducible clock's pace."""
+        wall = time.perf_counter() - self.started
+        return wall > cpsat.WALL_SAFETY_FACTOR * self.search_budget
 
     # --- search -----------------------------------------------------------------------
 
