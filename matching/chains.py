@@ -18,6 +18,7 @@ spread over periods, unplaced jobs) stays put, with the capacity it uses.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -32,6 +33,9 @@ KICK_MOVES = (2, 5)  # random shifts or swaps before each descent
 KICK_CHOICES = 3  # a kick move is drawn among this many cheapest
 STALL_STEPS = 100  # one more kick move per this many steps without a better allocation
 MIN_JOBS = 3  # fewer movable jobs: nothing worth searching
+# The search keeps dense (buckets x jobs) and (jobs x jobs) matrices: above this many
+# entries a group is left to CP-SAT alone, so memory stays bounded.
+MAX_ENTRIES = 4_000_000
 
 
 @dataclass(slots=True)
@@ -47,9 +51,10 @@ class _State:
 class ChainSearch:
     """Iterated local search with ejection chains over one group of jobs.
 
-    `load` takes the live allocation, `step` runs one kick-and-descent and returns the
-    work it did (matrix entries touched, for the reproducible clock), `placements` gives
-    the best allocation found as new placements of the jobs that changed.
+    `load` takes the live allocation, `step` runs one kick-and-descent (or a slice of it,
+    at most about `work_limit`) and returns the work it did (matrix entries touched, for
+    the reproducible clock), `placements` gives the best allocation found as new
+    placements of the jobs that changed.
     """
 
     def __init__(self, instance: Instance, jobs: list[int], seed: int):
@@ -70,7 +75,10 @@ class ChainSearch:
         self.candidates = candidates
         self.buckets = np.array(list(buckets), dtype=np.int64)
         self.row_of = buckets
-        shape = (len(buckets), len(candidates))
+        self.too_big = max(len(buckets), len(candidates)) * len(candidates) > MAX_ENTRIES
+        if self.too_big:
+            entries = []
+        shape = (len(buckets), len(candidates)) if entries else (0, 0)
         self.cost = np.full(shape, INF)
         self.weight = np.full(shape, INF)
         self.choice_at = np.full(shape, -1, dtype=np.int64)
@@ -89,11 +97,14 @@ class ChainSearch:
         self.best_cost = 0.0
         self.base_cost = 0.0
         self.descended = False
-        self.stalled = 0  # steps since the best improved
+        self.trial: tuple[np.ndarray, float] | None = None  # a descent under way
+        self.trial_improved = False
+        self.stalled = 0  # descents since the best improved
 
     @property
     def usable(self) -> bool:
-        return len(self.candidates) >= MIN_JOBS and len(self.buckets) >= 2
+        return (len(self.candidates) >= MIN_JOBS and len(self.buckets) >= 2
+                and not self.too_big)
 
     # --- state --------------------------------------------------------------------
 
@@ -134,6 +145,8 @@ class ChainSearch:
         self.current_cost = self.base_cost = self.best_cost = float(cost[x, index].sum())
         self.best = x.copy()
         self.descended = False
+        self.trial = None
+        self.trial_improved = False
         self.stalled = 0
         return True
 
@@ -170,24 +183,33 @@ class ChainSearch:
 
     # --- search -------------------------------------------------------------------
 
-    def step(self) -> int:
+    def step(self, work_limit: float = math.inf) -> int:
         """One iteration: the first descends from the start, later ones kick the current
-        allocation and descend again. Returns the work done (matrix entries)."""
+        allocation and descend again. A descent stops after about `work_limit` and goes
+        on at the next call; every allocation it passes is feasible, so a better one is
+        kept at once. Returns the work done (matrix entries)."""
         state = self.state
         assert state is not None and self.current is not None
-        work = 0
-        if not self.descended:
-            self.descended = True
-            x, cost, work = self._descend(self.current.copy(), self.current_cost)
-        else:
-            x, cost = self._kick(self.current.copy(), self.current_cost)
-            x, cost, work = self._descend(x, cost)
-        if cost <= self.current_cost + 1e-6:
-            self.current, self.current_cost = x, cost
+        if self.trial is None:
+            if not self.descended:
+                self.descended = True
+                self.trial = (self.current.copy(), self.current_cost)
+            else:
+                self.trial = self._kick(self.current.copy(), self.current_cost)
+            self.trial_improved = False
+        x, cost = self.trial
+        x, cost, work, done = self._descend(x, cost, work_limit)
         if cost < self.best_cost - 0.5:
             self.best, self.best_cost = x.copy(), cost
+            self.trial_improved = True
             self.stalled = 0
-        else:
+        if not done:
+            self.trial = (x, cost)
+            return work
+        self.trial = None
+        if cost <= self.current_cost + 1e-6:
+            self.current, self.current_cost = x, cost
+        if not self.trial_improved:
             self.stalled += 1
         return work + len(x)
 
@@ -197,14 +219,20 @@ class ChainSearch:
         index = np.arange(len(x))
         return np.bincount(x, weights=state.weight[x, index], minlength=len(self.buckets))
 
-    def _descend(self, x: np.ndarray, cost: float) -> tuple[np.ndarray, float, int]:
+    def _descend(
+        self, x: np.ndarray, cost: float, work_limit: float
+    ) -> tuple[np.ndarray, float, int, bool]:
+        """Apply the best improving chain while there is one: (allocation, cost, work,
+        whether a local optimum was reached rather than the work limit)."""
         load = self._loads(x)
         work = 0
         while True:
+            if work >= work_limit:
+                return x, cost, work, False
             delta, moves, spent = self._best_chain(x, load)
             work += spent
             if moves is None or delta > -0.5:
-                return x, cost, work
+                return x, cost, work, True
             weight = self.state.weight  # type: ignore[union-attr]
             for k, row in moves:
                 load[x[k]] -= weight[x[k], k]
@@ -219,7 +247,9 @@ class ChainSearch:
 
         Arc i -> j: job i enters the bucket of job j, which leaves it. A walk starts with
         a job leaving its bucket (saving its cost) and ends with the last job entering a
-        bucket with room; each round of Bellman-Ford extends all walks by one arc."""
+        bucket with room, or the bucket the first job left (a cyclic exchange, the only
+        kind of chain among full buckets); each round of Bellman-Ford extends all walks
+        by one arc."""
         state = self.state
         assert state is not None
         cost, weight, capacity = state.cost, state.weight, state.capacity
@@ -235,11 +265,13 @@ class ChainSearch:
         end[x, index] = INF
         end_best = end.min(axis=0)
         dist = -own
+        origin = index  # first job of the best walk to each job
         preds: list[np.ndarray] = []
         best: tuple[float, list[tuple[int, int]] | None] = (-0.5, None)
         work = 3 * n * n + 2 * end.size
         for depth in range(1, CHAIN_DEPTH + 1):
-            total = dist + end_best
+            closing = arc[index, origin] + own[origin]  # back into the first job's bucket
+            total = dist + np.minimum(end_best, closing)
             count = min(CANDIDATES_PER_DEPTH, n)
             for last in np.argpartition(total, count - 1)[:count]:
                 if total[last] >= best[0]:
@@ -256,6 +288,7 @@ class ChainSearch:
             walks = dist[:, None] + arc
             pred = np.argmin(walks, axis=0)
             dist = walks[pred, index]
+            origin = origin[pred]
             preds.append(pred)
             work += 2 * n * n
         return best[0], best[1], work

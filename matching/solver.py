@@ -56,8 +56,10 @@ BOUND_RESERVE_MAX = 0.25
 CHAIN_START_SHARE = 0.15
 CHAIN_BURST_S = 0.5
 CHAIN_SHARE = 0.5
-# numpy's pace on the chain search's matrices, for the reproducible clock.
+# numpy's pace on the chain search's matrices, for the reproducible clock, and the
+# slice of work after which a chain search looks at the clock again.
 CHAIN_UNITS_PER_SECOND = 2e8
+CHAIN_SLICE_S = 0.05
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -99,6 +101,7 @@ class _Group:
     jobs_with_choice_at: dict[int, list[int]] = field(default_factory=dict)
     chains: ChainSearch | None = None
     chains_busy: bool = False
+    chains_idle_at: int = -1  # version at which the chains found too few jobs to move
     chain_seconds: float = 0.0  # search time spent on chains and on LNS moves
     lns_seconds: float = 0.0
     version: int = 0  # bumped whenever a job of the group changes placement
@@ -265,6 +268,7 @@ class Search:
                 group = rng.choices(open_groups, weights=[g.terms for g in open_groups])[0]
                 chain_turn = (
                     group.chains is not None and not group.chains_busy
+                    and group.chains_idle_at != group.version
                     and group.chain_seconds <= CHAIN_SHARE / (1 - CHAIN_SHARE)
                     * group.lns_seconds
                 )
@@ -331,7 +335,7 @@ class Search:
         try:
             while (loaded and not self.stopped and self.remaining() > 0.05
                    and self.elapsed() - started < seconds):
-                work = chains.step()
+                work = chains.step(CHAIN_SLICE_S * CHAIN_UNITS_PER_SECOND)
                 with self.lock:
                     if self.deterministic:
                         self.spent_seconds += work / CHAIN_UNITS_PER_SECOND
@@ -344,6 +348,8 @@ class Search:
                         loaded = chains.load(self.allocation, self.used)
         finally:
             with self.lock:
+                if not loaded:
+                    group.chains_idle_at = version
                 group.chains_busy = False
                 group.chain_seconds += self.elapsed() - started
 

@@ -91,3 +91,36 @@ def random_problem(seed: int, factories: int, jobs: int, periods: int) -> dict[s
             "min_credit": rng.choice([0, 0, 0.7]), "options": options,
         })
     return {"version": 1, "periods": names, "factories": factory_list, "jobs": job_list}
+
+
+@st.composite
+def crowded_problems(draw: st.DrawFn) -> dict[str, Any]:
+    """Mostly non-splittable jobs competing for a few factories' weeks: plans in which
+    many jobs sit whole in one capacity bucket and could trade places."""
+    periods = [f"W{t}" for t in range(draw(st.integers(1, 3)))]
+    factories = [
+        {"id": f"f{i}", "capacity": [
+            {"resource": "r", "period": p, "hours": draw(st.sampled_from([4, 6, 8, 10]))}
+            for p in periods if draw(st.integers(0, 3))]}
+        for i in range(draw(st.integers(2, 5)))
+    ]
+    jobs = []
+    for j in range(draw(st.integers(3, 14))):
+        release = draw(st.integers(0, len(periods) - 1))
+        chosen = draw(st.lists(st.sampled_from(factories), min_size=1, max_size=4,
+                               unique_by=lambda f: f["id"]))
+        options = []
+        for factory in chosen:
+            option: dict[str, Any] = {"factory": factory["id"], "cost": draw(COST)}
+            if draw(st.booleans()):
+                option["hours"] = draw(st.sampled_from([2, 3, 4, 5, 6, 8]))
+            options.append(option)
+        jobs.append({
+            "id": f"j{j}", "resource": "r", "hours": draw(st.sampled_from([2, 3, 4, 5, 6])),
+            "release_period": periods[release],
+            "due_period": periods[draw(st.integers(release, len(periods) - 1))],
+            "splittable": draw(st.integers(0, 5)) == 0,
+            "priority": draw(st.sampled_from([1, 1, 2])),
+            "options": options,
+        })
+    return {"version": 1, "periods": periods, "factories": factories, "jobs": jobs}
