@@ -33,6 +33,9 @@ KICK_MOVES = (2, 5)  # random shifts or swaps before each descent
 KICK_CHOICES = 3  # a kick move is drawn among this many cheapest
 STALL_STEPS = 100  # one more kick move per this many steps without a better allocation
 MIN_JOBS = 3  # fewer movable jobs: nothing worth searching
+# The work of a chain search or a kick beyond its matrices (Python and numpy call
+# overhead), in matrix entries: what tiny groups mostly spend.
+OVERHEAD_UNITS = 100_000
 # The search keeps dense (buckets x jobs) and (jobs x jobs) matrices: above this many
 # entries a group is left to CP-SAT alone, so memory stays bounded.
 MAX_ENTRIES = 4_000_000
@@ -211,7 +214,7 @@ class ChainSearch:
             self.current, self.current_cost = x, cost
         if not self.trial_improved:
             self.stalled += 1
-        return work + len(x)
+        return work + OVERHEAD_UNITS
 
     def _loads(self, x: np.ndarray) -> np.ndarray:
         state = self.state
@@ -268,7 +271,7 @@ class ChainSearch:
         origin = index  # first job of the best walk to each job
         preds: list[np.ndarray] = []
         best: tuple[float, list[tuple[int, int]] | None] = (-0.5, None)
-        work = 3 * n * n + 2 * end.size
+        work = 3 * n * n + 2 * end.size + OVERHEAD_UNITS
         for depth in range(1, CHAIN_DEPTH + 1):
             closing = arc[index, origin] + own[origin]  # back into the first job's bucket
             total = dist + np.minimum(end_best, closing)

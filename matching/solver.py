@@ -58,7 +58,7 @@ CHAIN_BURST_S = 0.5
 CHAIN_SHARE = 0.5
 # numpy's pace on the chain search's matrices, for the reproducible clock, and the
 # slice of work after which a chain search looks at the clock again.
-CHAIN_UNITS_PER_SECOND = 2e8
+CHAIN_UNITS_PER_SECOND = 4e8
 CHAIN_SLICE_S = 0.05
 
 ProgressCallback = Callable[[dict[str, Any]], None]
