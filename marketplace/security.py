@@ -4,7 +4,12 @@ client's true address behind trusted proxies."""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from flask import Flask, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
@@ -101,68 +106,167 @@ def _init_id_range(app: Flask) -> None:
 # Text input ----------------------------------------------------------------------------
 
 NUL = "\x00"
+# What PostgreSQL text cannot hold: NUL, and surrogate code points, which have no UTF-8
+# form. JSON's "\ud800" escape makes one (Python's JSON decoder also lets the raw bytes
+# of one through); werkzeug itself replaces undecodable bytes in query, form and path.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+NO_NUL = "must not contain NUL characters"
+NO_SURROGATE = "must not contain lone surrogates"
+BAD_BASIC = "must be base64-encoded UTF-8"
 
 
-def _nul_in(value: Any, path: str) -> str | None:
-    """Where in a parsed JSON body a NUL character hides (`lines[0].title`), or None."""
+@dataclass(frozen=True)
+class Unstorable:
+    """An input that is no text PostgreSQL can hold (or, for client credentials, no text
+    at all): which one, and why, in English (web pages say it in the visitor's language)."""
+
+    field: str
+    message: str
+    credentials: bool = False  # in the Authorization header
+
+
+def unstorable(text: str) -> str | None:
+    """Why PostgreSQL text cannot hold `text` (NO_NUL, NO_SURROGATE), or None if it can."""
+    found = UNSTORABLE.search(text)
+    if found is None:
+        return None
+    return NO_NUL if found.group() == NUL else NO_SURROGATE
+
+
+def _shown(name: str) -> str:
+    """A field name fit to print back, without the characters that made it a problem."""
+    return UNSTORABLE.sub("", name)
+
+
+def _in_value(value: Any, path: str) -> Unstorable | None:
+    """Where in a parsed JSON value unstorable text hides (`lines[0].title`), or None."""
     if isinstance(value, str):
-        return path if NUL in value else None
+        reason = unstorable(value)
+        return Unstorable(_shown(path) or "body", reason) if reason else None
     if isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key}" if path else str(key)
-            if NUL in str(key):
-                return where.replace(NUL, "")
-            found = _nul_in(item, where)
+            reason = unstorable(str(key))
+            if reason:
+                return Unstorable(_shown(where) or "body", reason)
+            found = _in_value(item, where)
             if found is not None:
                 return found
     if isinstance(value, list):
         for i, item in enumerate(value):
-            found = _nul_in(item, f"{path}[{i}]")
+            found = _in_value(item, f"{path}[{i}]")
             if found is not None:
                 return found
     return None
 
 
-def field_with_nul() -> str | None:
-    """The first input of the request (query, form, file name, JSON body, URL part) that
-    holds a NUL character, or None. PostgreSQL text cannot store one: refused up front,
-    it is a 4xx naming the field instead of a database error."""
-    for source in (request.args, request.form):
-        for name, value in source.items(multi=True):
-            if NUL in str(name) or (isinstance(value, str) and NUL in value):
-                return str(name).replace(NUL, "") or "?"
-    for name, storage in request.files.items(multi=True):
-        if NUL in (storage.filename or ""):
-            return name
-    if request.is_json:
-        found = _nul_in(request.get_json(silent=True), "")
+def _in_form_value(name: str, value: str) -> Unstorable | None:
+    """A form field as its view sees it. The API's form models (flask-openapi3) read each
+    field as JSON when it parses, so `"\u0000"` arrives there as a NUL."""
+    reason = unstorable(name) or unstorable(value)
+    if reason:
+        return Unstorable(_shown(name) or "?", reason)
+    if request.path.startswith("/api/"):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return None
+        found = _in_value(decoded, "")
         if found is not None:
-            return found or "body"
-    for name, value in (request.view_args or {}).items():
-        if isinstance(value, str) and NUL in value:
-            return name
+            return Unstorable(_shown(name) or "?", found.message)
     return None
+
+
+def _in_basic_credentials() -> Unstorable | None:
+    """Client id and secret of HTTP Basic on the OAuth endpoints, read the way Authlib
+    reads them (base64, UTF-8, then percent-decoded as RFC 6749 section 2.3.1 asks).
+    Authlib fails with an exception on what it cannot decode; here that is refused."""
+    if not request.path.startswith("/oauth/"):
+        return None
+    header = request.headers.get("Authorization", "")
+    if " " not in header:
+        return None
+    parts = header.split(None, 1)
+    if len(parts) < 2:  # "Basic " alone
+        return Unstorable("Authorization", BAD_BASIC, credentials=True)
+    scheme, encoded = parts
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded).decode("utf-8")
+    except ValueError:  # also UnicodeDecodeError
+        return Unstorable("Authorization", BAD_BASIC, credentials=True)
+    for part in decoded.split(":", 1):
+        reason = unstorable(unquote(part))
+        if reason:
+            return Unstorable("Authorization", reason, credentials=True)
+    return None
+
+
+def unstorable_input() -> Unstorable | None:
+    """The first input of the request (header, credentials, query, form, file name, JSON
+    body, URL part) that PostgreSQL text cannot hold, or None. Refused up front, it is a
+    4xx naming the field instead of a database or encoding error."""
+    for name, value in request.headers.items():
+        reason = unstorable(value)
+        if reason:
+            return Unstorable(name, reason, credentials=name.lower() == "authorization")
+    found = _in_basic_credentials()
+    if found is not None:
+        return found
+    for name, value in request.args.items(multi=True):
+        reason = unstorable(str(name)) or unstorable(value)
+        if reason:
+            return Unstorable(_shown(str(name)) or "?", reason)
+    for name, value in request.form.items(multi=True):
+        found = _in_form_value(str(name), value)
+        if found is not None:
+            return found
+    for name, storage in request.files.items(multi=True):
+        reason = unstorable(storage.filename or "")
+        if reason:
+            return Unstorable(name, reason)
+    if request.is_json:
+        found = _in_value(request.get_json(silent=True), "")
+        if found is not None:
+            return found
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and (reason := unstorable(value)):
+            return Unstorable(name, reason)
+    return None
+
+
+def _web_message(problem: Unstorable) -> str:
+    if problem.message == NO_NUL:
+        return _("%(field)s: must not contain NUL characters", field=problem.field)
+    return _("%(field)s: must not contain lone surrogates", field=problem.field)
 
 
 def _init_text_input(app: Flask) -> None:
     @app.before_request
-    def refuse_nul_characters():  # type: ignore[no-untyped-def]
-        field = field_with_nul()
-        if field is None:
+    def refuse_unstorable_text():  # type: ignore[no-untyped-def]
+        problem = unstorable_input()
+        if problem is None:
             return None
         from marketplace.api.errors import FieldProblem, error_response, wants_json
 
-        message = "must not contain NUL characters"
-        if wants_json():
-            return error_response(
-                422,
-                "validation_failed",
-                f"{field}: {message}",
-                [FieldProblem(field=field, message=message)],
-            )
+        summary = f"{problem.field}: {problem.message}"
         if request.path.startswith("/oauth/"):
-            return error_response(400, "invalid_request", f"{field}: {message}")
-        abort(400, description=_("%(field)s: must not contain NUL characters", field=field))
+            if problem.credentials:
+                # RFC 6749 section 5.2: the same answer as for an unknown client.
+                from authlib.oauth2.rfc6749 import InvalidClientError
+
+                from marketplace.accounts.oauth import authorization_server
+
+                error = InvalidClientError(status_code=401, description=summary)
+                return authorization_server().handle_error_response(request, error)
+            return error_response(400, "invalid_request", summary)
+        if wants_json():
+            fields = [FieldProblem(field=problem.field, message=problem.message)]
+            if problem.credentials:
+                return error_response(401, "unauthorized", summary, fields)
+            return error_response(422, "validation_failed", summary, fields)
+        abort(400, description=_web_message(problem))
         return None
 
 
