@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from factories.errors import N_, Problems
+from factories.errors import N_, FactoryError, Problems
 from factories.models import Capability, CapacityBucket, Factory, FactoryStatus
 
 
@@ -32,8 +32,31 @@ def monday_of_week_label(label: str) -> date:
         raise ValueError(N_("not an ISO week like 2026-W48: %(label)r", label=label)) from error
 
 
-def weeks_from(start: date, count: int) -> list[date]:
+def last_week(first: date, count: int, field: str) -> date:
+    """The Monday of the last of `count` ISO weeks from the week of `first`.
+
+    Python's dates end on 9999-12-31: weeks beyond it are a FactoryError at `field`,
+    never an OverflowError.
+    """
+    monday = monday_of(first)
+    try:
+        return monday + timedelta(weeks=count - 1)
+    except OverflowError:
+        raise FactoryError(
+            field,
+            N_(
+                "%(weeks)s weeks from %(week)s run past the end of the calendar",
+                weeks=count,
+                week=week_label(monday),
+            ),
+        ) from None
+
+
+def weeks_from(start: date, count: int, field: str = "week") -> list[date]:
+    """The Mondays of `count` ISO weeks from the week of `start` (see last_week)."""
     first = monday_of(start)
+    if count > 0:
+        last_week(first, count, field)
     return [first + timedelta(weeks=i) for i in range(count)]
 
 
@@ -175,8 +198,11 @@ def capacity_grid(
     now: datetime,
     weeks: int = CALENDAR_WEEKS,
     first_week: date | None = None,
+    week_field: str = "first_week",
 ) -> CapacityGrid:
-    week_list = weeks_from(first_week or today, weeks)
+    """`weeks` ISO weeks from `first_week` (default: this week); weeks past the end of
+    the calendar are a FactoryError at `week_field`."""
+    week_list = weeks_from(first_week or today, weeks, week_field)
     resources = factory_resources(session, factory.id)
     buckets = session.exec(
         select(CapacityBucket).where(
@@ -388,13 +414,19 @@ def fill_capacity(
     problems = Problems()
     if not (hours.is_finite() and Decimal(0) <= hours <= MAX_WEEK_HOURS):
         problems.add("hours", N_("must be between 0 and %(maximum)s hours", maximum=MAX_WEEK_HOURS))
+    week_list: list[date] = []
     if not 1 <= weeks <= HORIZON_WEEKS:
         problems.add("weeks", N_("must be from 1 to %(maximum)s", maximum=HORIZON_WEEKS))
+    else:
+        try:
+            week_list = weeks_from(first_week, weeks, "first_week")
+        except FactoryError as error:
+            problems.add_error(error)
     chosen = _chosen_resources(session, factory, resources, problems)
     problems.raise_if_any()
     changes = [
         CapacityChange(r, week, hours, field="hours", week_field="first_week")
-        for week in weeks_from(first_week, weeks)
+        for week in week_list
         for r in chosen
     ]
     return set_capacity(session, factory, changes, today, now)

@@ -68,6 +68,9 @@ class Problems:
     def extend(self, other: Problems) -> None:
         self.items.extend(other.items)
 
+    def add_error(self, error: FactoryError) -> None:
+        self.items.extend(error.problems)
+
     def __bool__(self) -> bool:
         return bool(self.items)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -28,9 +28,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from factories.capability import MAX_ENVELOPE_MM
-from factories.capacity import monday_of, week_label
+from factories.capacity import last_week, monday_of, week_label
 from factories.certifications import valid_on
-from factories.errors import N_, Problems
+from factories.errors import N_, FactoryError, Problems
 from factories.models import (
     Capability,
     CapabilityMaterial,
@@ -122,11 +122,13 @@ class SearchPage:
 
 
 def window(filters: SearchFilters, today: date) -> tuple[date, date]:
+    """The first and last Monday of the week window; a FactoryError at week_from when
+    the default window from it runs past the end of the calendar."""
     first = monday_of(filters.week_from) if filters.week_from else monday_of(today)
     last = (
         monday_of(filters.week_to)
         if filters.week_to
-        else first + timedelta(weeks=DEFAULT_WINDOW_WEEKS - 1)
+        else last_week(first, DEFAULT_WINDOW_WEEKS, "week_from")
     )
     return first, last
 
@@ -150,14 +152,18 @@ def check_filters(filters: SearchFilters, today: date) -> Problems:
         value = getattr(filters, name)
         if value is not None and not 1 <= value <= MAX_ENVELOPE_MM:
             problems.add(name, N_("must be from 1 to %(maximum)s mm", maximum=MAX_ENVELOPE_MM))
-    first, last = window(filters, today)
-    if last < first:
-        problems.add("week_to", N_("must not be before week_from"))
-    elif (last - first).days // 7 + 1 > MAX_WINDOW_WEEKS:
-        problems.add(
-            "week_to",
-            N_("the window may span at most %(weeks)s weeks", weeks=MAX_WINDOW_WEEKS),
-        )
+    try:
+        first, last = window(filters, today)
+    except FactoryError as error:
+        problems.add_error(error)
+    else:
+        if last < first:
+            problems.add("week_to", N_("must not be before week_from"))
+        elif (last - first).days // 7 + 1 > MAX_WINDOW_WEEKS:
+            problems.add(
+                "week_to",
+                N_("the window may span at most %(weeks)s weeks", weeks=MAX_WINDOW_WEEKS),
+            )
     if filters.min_free_hours is not None and filters.min_free_hours < 0:
         problems.add("min_free_hours", N_("must be zero or more"))
     if filters.min_credit is not None and not 0 <= filters.min_credit <= 1:

@@ -740,9 +740,17 @@ def get_capacity(path: FactoryPath, query: CapacityQuery):  # type: ignore[no-un
     today, now = clock()
     try:
         first = _week(query.week_from, "week_from") if query.week_from else None
+        grid = capacity_grid(
+            db.session(),
+            factory,
+            today,
+            now,
+            weeks=query.weeks,
+            first_week=first,
+            week_field="week_from",
+        )
     except FactoryError as error:
         return problem_response(error)
-    grid = capacity_grid(db.session(), factory, today, now, weeks=query.weeks, first_week=first)
     return grid_out(factory, grid)
 
 

@@ -1,6 +1,6 @@
 """The capacity calendar: grid, edits, bulk fill, copy and close; never below booked."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -16,6 +16,7 @@ from factories.capacity import (
     parse_hours,
     parse_week,
     set_capacity,
+    weeks_from,
 )
 from factories.errors import FactoryError
 from tests.factories.conftest import NOW, THIS_WEEK, TODAY, capability_details, week
@@ -146,3 +147,43 @@ def test_hours_and_weeks_parse_strictly():
     assert parse_week("2026-W48") == parse_week("2026-11-26") == THIS_WEEK
     with pytest.raises(ValueError):
         parse_week("week 48")
+
+
+LAST_WEEK = date(9999, 12, 27)  # 9999-W52, the last ISO week Python's dates can hold
+
+
+def test_weeks_past_the_end_of_the_calendar_are_refused_once_at_the_field(db_session, make_factory):
+    assert weeks_from(LAST_WEEK, 1) == [LAST_WEEK]
+    with pytest.raises(FactoryError) as caught:
+        weeks_from(LAST_WEEK + timedelta(days=3), 2, "week_from")
+    assert caught.value.problems == [
+        ("week_from", "2 weeks from 9999-W52 run past the end of the calendar")
+    ]
+    factory = make_factory()
+    with pytest.raises(FactoryError) as caught:
+        capacity_grid(db_session, factory, TODAY, NOW, first_week=LAST_WEEK, week_field="from")
+    assert caught.value.field == "from" and "12 weeks from 9999-W52" in caught.value.message
+    assert capacity_grid(db_session, factory, TODAY, NOW, weeks=1, first_week=LAST_WEEK).weeks == [
+        LAST_WEEK
+    ]
+
+    # Bulk fill says it once, at the first week, together with the other problems.
+    with pytest.raises(FactoryError) as caught:
+        fill_capacity(db_session, factory, D(-1), LAST_WEEK, 2, TODAY, NOW)
+    assert caught.value.problems == [
+        ("hours", "must be between 0 and 10000 hours"),
+        ("first_week", "2 weeks from 9999-W52 run past the end of the calendar"),
+    ]
+    # Copy and close take single weeks: the last one can be read, but is too far ahead to
+    # change.
+    copy_week(db_session, factory, LAST_WEEK, [week(1)], TODAY, NOW)
+    assert (
+        capacity_grid(db_session, factory, TODAY, NOW).cell("milling_5axis", week(1)).maximum_hours
+        == 0
+    )
+    with pytest.raises(FactoryError) as caught:
+        copy_week(db_session, factory, week(1), [LAST_WEEK], TODAY, NOW)
+    assert caught.value.field == "target_weeks" and "two years ahead" in caught.value.message
+    with pytest.raises(FactoryError) as caught:
+        close_week(db_session, factory, LAST_WEEK, TODAY, NOW)
+    assert caught.value.field == "week" and "two years ahead" in caught.value.message

@@ -1,6 +1,6 @@
 """Buyer search: each filter, only verified factories, ranking by fit, reasons, pages."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -175,3 +175,18 @@ def test_bad_filters_are_named(db_session):
 
 def test_distance_is_a_great_circle():
     assert distance_km(48.78, 9.18, 45.46, 9.19) == pytest.approx(369, abs=2)
+
+
+def test_a_window_past_the_end_of_the_calendar_is_named(db_session, cluster):
+    last_week = date(9999, 12, 27)  # 9999-W52: four weeks from it leave Python's calendar
+    with pytest.raises(FactoryError) as caught:
+        search_factories(db_session, SearchFilters(week_from=last_week, per_page=0), TODAY)
+    assert caught.value.problems == [
+        ("week_from", "4 weeks from 9999-W52 run past the end of the calendar"),
+        ("per_page", "must be from 1 to 100"),
+    ]
+    page = search_factories(
+        db_session, SearchFilters(week_from=last_week, week_to=last_week), TODAY
+    )
+    assert (page.week_from, page.week_to) == (last_week, last_week)
+    assert page.total == 4  # no free hours asked for, none needed

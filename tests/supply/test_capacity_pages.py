@@ -311,3 +311,36 @@ def test_members_edit_capacity_too(browser, make_member, owner, owned_factory, d
         },
     )
     assert response.status_code == 200
+
+
+def test_weeks_past_the_end_of_the_calendar_are_a_named_4xx(browser, owner, owned_factory):
+    browser.login(owner)
+    url = f"/api/v1/factories/{owned_factory.id}/capacity"
+    past_the_end = "12 weeks from 9999-W52 run past the end of the calendar"
+    response = browser.get(url, query_string={"week_from": "9999-W52"})
+    assert response.status_code == 422
+    assert response.get_json()["fields"] == [{"field": "week_from", "message": past_the_end}]
+    response = browser.get(url, query_string={"week_from": "9999-12-31", "weeks": 1})
+    assert response.status_code == 200 and response.get_json()["weeks"] == ["9999-W52"]
+
+    response = browser.api(
+        "POST", f"{url}/fill", json={"firstWeek": "9999-W52", "weeks": 2, "hours": 8}
+    )
+    assert response.status_code == 422
+    assert response.get_json()["fields"] == [
+        {"field": "firstWeek", "message": "2 weeks from 9999-W52 run past the end of the calendar"}
+    ]
+    response = browser.api(
+        "POST", f"{url}/copy", json={"sourceWeek": week_label(week(1)), "targetWeeks": ["9999-W52"]}
+    )
+    assert response.status_code == 422
+    assert response.get_json()["fields"][0]["field"] == "targetWeeks"
+    response = browser.api("POST", f"{url}/close", json={"week": "9999-W52"})
+    assert response.status_code == 422 and response.get_json()["fields"][0]["field"] == "week"
+    # The calendar page's cells name their week: the last one is too far ahead, no more.
+    cell = browser.client.post(
+        f"/supply/factories/{owned_factory.id}/capacity",
+        data={"max:milling_5axis:9999-12-27": "8"},
+        headers={"HX-Request": "true", "X-CSRFToken": browser.csrf_token()},
+    ).get_data(as_text=True)
+    assert "week 9999-W52 is more than two years ahead" in cell

@@ -103,3 +103,26 @@ def test_search_page_lists_reasons_in_the_buyers_language(browser, buyer, live_f
     assert "五轴数控铣削" in zh.split('id="search-results"')[1]
     bad = browser.get("/supply/search", query_string={"week_from": "2026-W60"})
     assert bad.status_code == 400 and 'id="week_from-errors"' in bad.get_data(as_text=True)
+
+
+def test_a_week_window_past_the_end_of_the_calendar_is_named(browser, buyer):
+    browser.login(buyer)
+    response = browser.get("/api/v1/factories", query_string={"week_from": "9999-W52"})
+    assert response.status_code == 422
+    assert response.get_json()["fields"] == [
+        {"field": "week_from", "message": "4 weeks from 9999-W52 run past the end of the calendar"}
+    ]
+    response = browser.get(
+        "/api/v1/factories", query_string={"week_from": "9999-W52", "week_to": "9999-W52"}
+    )
+    assert response.status_code == 200 and response.get_json()["week_to"] == "9999-W52"
+    page = browser.get("/supply/search", query_string={"week_from": "9999-W52"})
+    assert page.status_code == 400
+    errors = page.get_data(as_text=True).split('id="week_from-errors"')[1].split("</")[0]
+    assert "4 weeks from 9999-W52 run past the end of the calendar" in errors
+    zh = browser.get(
+        "/supply/search",
+        query_string={"week_from": "9999-W52"},
+        headers={"Accept-Language": "zh-CN"},
+    ).get_data(as_text=True)
+    assert "从 9999-W52 起的 4 周超出了日历的末尾" in zh
