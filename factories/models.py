@@ -12,12 +12,12 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 # Deterministic constraint names, so that migrations can refer to them on every backend.
 SQLModel.metadata.naming_convention = {
@@ -31,6 +31,19 @@ SQLModel.metadata.naming_convention = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+ROW = TypeVar("ROW", bound=SQLModel)
+
+
+def get_by_id(session: Session, model: type[ROW], ident: int) -> ROW | None:
+    """`session.get`, except that an id beyond the range of the primary key's column
+    (integer, or bigint) finds nothing: PostgreSQL would refuse to compare it."""
+    (column,) = sa.inspect(model).primary_key
+    bits = 64 if isinstance(column.type, sa.BigInteger) else 32
+    if not -(2 ** (bits - 1)) <= ident < 2 ** (bits - 1):
+        return None
+    return session.get(model, ident)
 
 
 class UtcDateTime(TypeDecorator):

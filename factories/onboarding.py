@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from factories.certifications import is_valid_on
 from factories.errors import N_, FactoryError, Problems
-from factories.models import Capability, Certification, Factory, FactoryStatus
+from factories.models import Capability, Certification, Factory, FactoryStatus, get_by_id
 from factories.taxonomy import CERTIFICATIONS
 
 # ISO 3166-1 alpha-2 codes Babel knows, without the groupings that are not countries.
@@ -221,10 +221,12 @@ def factories_of(session: Session, organization_id: int) -> list[Factory]:
 
 
 def find_factory(session: Session, reference: str | int) -> Factory | None:
-    """By numeric id or by global id (`urn:factoryweb:factory:...`)."""
-    if isinstance(reference, int) or str(reference).isdigit():
-        return session.get(Factory, int(reference))
-    return session.exec(select(Factory).where(Factory.global_id == str(reference))).first()
+    """By numeric id or by global id (`urn:factoryweb:factory:...`); None for an id
+    no factory can have."""
+    text = str(reference).strip()
+    if isinstance(reference, int) or (text.isascii() and text.isdigit()):
+        return get_by_id(session, Factory, int(reference))
+    return session.exec(select(Factory).where(Factory.global_id == text)).first()
 
 
 # The operator's decision ----------------------------------------------------------------
@@ -306,7 +308,10 @@ def factories_for_review(
                 *(
                     sa.func.lower(column).contains(needle, autoescape=True)
                     for column in (
-                        Factory.name, Factory.region, Factory.city, Factory.country,
+                        Factory.name,
+                        Factory.region,
+                        Factory.city,
+                        Factory.country,
                         Factory.global_id,
                     )
                 )

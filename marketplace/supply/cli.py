@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 
 from factories import aas
 from factories.errors import FactoryError
-from factories.models import utcnow
+from factories.models import get_by_id, utcnow
 from factories.onboarding import find_factory
 from factories.profile import export_profile, import_profile
 from marketplace import db
@@ -78,7 +78,7 @@ def import_command(file: Path, organization_id: int | None) -> None:
     with db.database().session() as session:
         existing = find_factory(session, profile.factoryId)
         if organization_id is not None:
-            organization = session.get(Organization, organization_id)
+            organization = get_by_id(session, Organization, organization_id)
             if organization is None or organization.kind != OrganizationKind.FACTORY:
                 raise InputError(f"--organization: no factory organization {organization_id}")
         elif existing is None:

@@ -130,3 +130,31 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, target):
     response = client.get(urls(target, "/supply/factories/{f}"))
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert client.get("/api/v1/schemas/factory-profile.json").status_code == 200
+
+
+@pytest.mark.parametrize("huge", [2**31, 2**63, 10**30])
+def test_ids_beyond_the_database_integers_are_404_not_500(
+    browser, owner, operator, owned_factory, target, huge
+):
+    """Flask's int converter passes numbers of any size; PostgreSQL cannot compare them
+    with its integer ids ("integer out of range")."""
+    browser.login(owner)
+    for key in ("f", "c", "cert"):
+        beyond = {**target, key: huge}
+        for template in READS:
+            if "{" + key + "}" in template:
+                assert browser.get(template.format(**beyond)).status_code == 404, template
+        for _method, template, data in WRITES:
+            if "{" + key + "}" in template:
+                response = browser.form(template.format(**beyond), data)
+                assert response.status_code == 404, template
+        for method, template, body in API_WRITES:
+            if "{" + key + "}" in template:
+                response = browser.api(method, template.format(**beyond), json=body)
+                assert response.status_code == 404, template
+    browser.login(operator)
+    for action in ("verify", "suspend"):
+        url = f"/supply/operator/factories/{huge}/{action}"
+        assert browser.form(url, {"reason": "Audit"}).status_code == 404, url
+        url = f"/api/v1/factories/{huge}/{action}"
+        assert browser.api("POST", url, json={"reason": "Audit"}).status_code == 404, url

@@ -164,3 +164,21 @@ def test_cli_bad_input_exits_2_naming_the_field(app, owned_factory, tmp_path):
     assert result.exit_code == 2 and "ID" in result.output
     result = runner.invoke(args=["factory", "export", str(owned_factory.id), "--format", "pdf"])
     assert result.exit_code == 2 and "--format" in result.output
+
+
+def test_cli_ids_beyond_the_database_integers_exit_2_naming_the_argument(
+    app, owned_factory, tmp_path
+):
+    runner = app.test_cli_runner()
+    path = tmp_path / "factory.json"
+    path.write_text(runner.invoke(args=["factory", "export", str(owned_factory.id)]).output)
+    for huge in ("9999999999", str(2**63), "1" + "0" * 30):
+        result = runner.invoke(args=["factory", "export", huge])
+        assert result.exit_code == 2, result.output
+        assert f"ID: no factory '{huge}'" in result.output
+        result = runner.invoke(args=["factory", "import", str(path), "--organization", huge])
+        assert result.exit_code == 2, result.output
+        assert f"--organization: no factory organization {huge}" in result.output
+    # Digits that are not ASCII ones name no id either.
+    result = runner.invoke(args=["factory", "export", "²"])
+    assert result.exit_code == 2 and "ID: no factory" in result.output
