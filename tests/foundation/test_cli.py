@@ -1,6 +1,11 @@
 import json
+import os
+import shutil
 import subprocess
 import sys
+import sysconfig
+from importlib.metadata import entry_points
+from pathlib import Path
 
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -47,11 +52,56 @@ def test_seed_demo_rejects_bad_counts_with_exit_2(tmp_path):
     assert "--factories" in result.output
 
 
-def test_console_script_is_installed():
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def scratch_environment(instance: Path) -> dict[str, str]:
+    """The test's own environment, with a fresh instance folder and the default database."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["FACTORYWEB_INSTANCE"] = str(instance)
+    return env
+
+
+def test_console_script_is_installed(tmp_path):
+    """[project.scripts]: `factoryweb`, installed next to the interpreter, carries both the
+    marketplace's commands and Flask's."""
+    (entry_point,) = entry_points(group="console_scripts", name="factoryweb")
+    assert entry_point.value == "marketplace.cli:main"
+    script = shutil.which("factoryweb", path=sysconfig.get_path("scripts"))
+    assert script is not None, f"no factoryweb script in {sysconfig.get_path('scripts')}"
+    env = scratch_environment(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "marketplace.cli", "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
+        [script, "--help"], capture_output=True, text=True, check=True, env=env, cwd=tmp_path
     )
     assert "seed-demo" in result.stdout and "db" in result.stdout
+    assert "factory" in result.stdout and "routes" in result.stdout
+    result = subprocess.run(
+        [script, "routes"], capture_output=True, text=True, check=True, env=env, cwd=tmp_path
+    )
+    assert "/healthz" in result.stdout and "/api/v1/factories" in result.stdout
+
+
+def test_flask_runs_app_py(tmp_path):
+    """`flask --app app run` (make demo) and `gunicorn app:app` load the app from app.py."""
+    env = scratch_environment(tmp_path / "instance")
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "routes"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "/healthz" in result.stdout and "/supply/search" in result.stdout
+    probe = (
+        "import app\n"
+        "response = app.app.test_client().get('/healthz')\n"
+        "print(response.status_code, app.app.config['FACTORYWEB_SETTINGS'].database_url)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    database = tmp_path / "instance" / "factoryweb.db"
+    assert result.stdout.split() == ["200", f"sqlite:///{database}"]
+    assert (tmp_path / "instance" / "secret_key").is_file()
