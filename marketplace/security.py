@@ -133,9 +133,14 @@ def unstorable(text: str) -> str | None:
     return NO_NUL if found.group() == NUL else NO_SURROGATE
 
 
+def storable(text: str) -> str:
+    """`text` without the characters PostgreSQL text cannot hold."""
+    return UNSTORABLE.sub("", text)
+
+
 def _shown(name: str) -> str:
     """A field name fit to print back, without the characters that made it a problem."""
-    return UNSTORABLE.sub("", name)
+    return storable(name)
 
 
 def _in_value(value: Any, path: str) -> Unstorable | None:

@@ -18,7 +18,14 @@ from sqlmodel import Session, select
 from factories.errors import N_
 from factories.models import utcnow
 from marketplace.accounts.models import ExternalIdentity, User
-from marketplace.accounts.service import AccountError, create_user, find_user_by_email
+from marketplace.accounts.service import (
+    EMAIL_MAX_LENGTH,
+    AccountError,
+    create_user,
+    find_user_by_email,
+    is_valid_email,
+)
+from marketplace.security import storable, unstorable
 
 EXTENSION_KEY = "factoryweb.oidc"
 PROVIDER = "company"
@@ -59,7 +66,7 @@ def user_for_provider_login(session: Session, issuer: str, claims: dict[str, Any
     """The user this provider account signs in as: already linked, linked now by verified
     email, or created now. Raises AccountError when none can be trusted."""
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject or len(subject) > 255:
+    if not isinstance(subject, str) or not subject or len(subject) > 255 or unstorable(subject):
         raise AccountError("sub", N_("the provider sent no usable subject"))
     identity = session.exec(
         select(ExternalIdentity).where(
@@ -78,12 +85,22 @@ def user_for_provider_login(session: Session, issuer: str, claims: dict[str, Any
     email = claims.get("email")
     if not isinstance(email, str) or not email.strip():
         raise AccountError("email", N_("the provider did not share an email address"))
+    if not is_valid_email(email):
+        raise AccountError(
+            "email",
+            N_(
+                "the provider sent an email address that is not valid or longer than "
+                "%(maximum)s characters",
+                maximum=EMAIL_MAX_LENGTH,
+            ),
+        )
     if not _is_verified(claims.get("email_verified")):
         raise AccountError("email", N_("the provider has not verified this email address"))
     user = find_user_by_email(session, email)
     if user is None:
         name = claims.get("name") if isinstance(claims.get("name"), str) else ""
-        user = create_user(session, email, None, display_name=(name or "")[:120])
+        display_name = storable(name or "").strip()[:120]
+        user = create_user(session, email, None, display_name=display_name)
     elif not user.is_active:
         raise AccountError("email", N_("this account is disabled"))
     session.add(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
 from factories.errors import N_
@@ -29,8 +30,24 @@ class AccountError(ValueError):
         self.message = message
 
 
+EMAIL_MAX_LENGTH = 254
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def is_valid_email(email: str) -> bool:
+    """An address the sign-up and invitation forms would take (WTForms' Email() and
+    Length(max=254)), for the ways in that have no form: company sign-in, services."""
+    email = normalize_email(email)
+    if not email or len(email) > EMAIL_MAX_LENGTH:
+        return False
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 def find_user_by_email(session: Session, email: str) -> User | None:
@@ -40,6 +57,8 @@ def find_user_by_email(session: Session, email: str) -> User | None:
 def create_user(
     session: Session, email: str, password: str | None, display_name: str = "", locale: str = "en"
 ) -> User:
+    if not is_valid_email(email):
+        raise AccountError("email", N_("enter a valid email address"))
     if find_user_by_email(session, email) is not None:
         raise AccountError("email", N_("an account with this email address already exists"))
     user = User(

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from joserfc.errors import JoseError
 from requests import RequestException
 from sqlmodel import select
 from wtforms.fields.choices import SelectChoice
@@ -275,6 +276,18 @@ def oidc_callback():  # type: ignore[no-untyped-def]
         user = user_for_provider_login(db.session(), issuer, dict(claims))
     except AccountError as error:
         flash(_("Company sign-in failed: %(reason)s", reason=say(error.message)), "error")
+        return redirect(url_for("accounts.login"))
+    except JoseError as error:
+        # Signature, audience, nonce, issuer or expiry of the ID token is wrong: a
+        # misconfigured provider, or a token meant for someone else.
+        log.warning("company sign-in: the ID token failed verification: %s", error)
+        flash(
+            _(
+                "Company sign-in failed: the identity token from your company's provider "
+                "could not be verified. Please try again, or ask your administrator."
+            ),
+            "error",
+        )
         return redirect(url_for("accounts.login"))
     except (OAuthError, RequestException, ValueError, KeyError) as error:
         log.warning("company sign-in failed: %s", error)

@@ -141,3 +141,73 @@ def test_a_code_cannot_be_replayed_by_another_browser(
     attacker.get("/login/company")
     attacker.get(f"{back.path}?{back.query}")
     assert attacker.get("/api/v1/me").status_code == 401
+
+
+def signed_in_nobody(browser, response, db_session):
+    """The callback went back to the login page, which says why; no one is signed in."""
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login"
+    assert browser.get("/api/v1/me").status_code == 401
+    assert db_session.exec(select(ExternalIdentity)).all() == []
+    return browser.get("/login").get_data(as_text=True)
+
+
+# The provider puts a user's claims into the ID token over its own, so a claim set here
+# replaces the audience, nonce, expiry or issuer that Authlib then checks.
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"aud": "another-client"},
+        {"nonce": "not-the-one-we-sent"},
+        {"exp": 1_000_000_000},
+        {"iss": "https://impostor.example"},
+    ],
+    ids=["audience", "nonce", "expired", "issuer"],
+)
+def test_an_id_token_that_fails_verification_signs_nobody_in(
+    company_app, browser_for, oidc_provider, make_member, db_session, forged
+):
+    buyer = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
+    sub = new_sub()
+    oidc_provider.set_user(sub, email=buyer.email, email_verified=True, **forged)
+    browser = browser_for(company_app)
+    page = signed_in_nobody(browser, company_sign_in(browser, oidc_provider, sub), db_session)
+    assert "identity token" in page and "could not be verified" in page
+
+
+def test_an_email_address_too_long_for_an_account_is_refused_with_a_message(
+    company_app, browser_for, oidc_provider, db_session
+):
+    sub = new_sub()
+    email = "x" * 250 + "@company.example"
+    oidc_provider.set_user(sub, email=email, email_verified=True)
+    browser = browser_for(company_app)
+    page = signed_in_nobody(browser, company_sign_in(browser, oidc_provider, sub), db_session)
+    assert "email address that is not valid or longer than 254 characters" in page
+    assert db_session.exec(select(User).where(User.email.startswith("xxxx"))).all() == []
+
+
+def test_an_email_address_that_is_no_address_is_refused(
+    company_app, browser_for, oidc_provider, db_session
+):
+    sub = new_sub()
+    oidc_provider.set_user(sub, email="employee at company", email_verified=True)
+    browser = browser_for(company_app)
+    page = signed_in_nobody(browser, company_sign_in(browser, oidc_provider, sub), db_session)
+    assert "email address that is not valid" in page
+
+
+def test_text_the_database_cannot_hold_never_reaches_it(
+    company_app, browser_for, oidc_provider, db_session
+):
+    # A subject with a NUL (the provider makes an account for any subject it is given).
+    browser = browser_for(company_app)
+    page = signed_in_nobody(browser, company_sign_in(browser, oidc_provider, "emp\x00"), db_session)
+    assert "no usable subject" in page
+    # A display name with a NUL is kept without it.
+    sub = new_sub()
+    oidc_provider.set_user(sub, email=f"{sub}@company.example", email_verified=True, name="Ne\x00w")
+    browser = browser_for(company_app)
+    assert company_sign_in(browser, oidc_provider, sub).headers["Location"] == "/welcome"
+    user = db_session.exec(select(User).where(User.email == f"{sub}@company.example")).one()
+    assert user.display_name == "New"
