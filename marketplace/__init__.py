@@ -10,6 +10,15 @@ from marketplace import db
 from marketplace.config import Settings
 
 
+def security_schemes(session_cookie: str) -> dict[str, dict[str, str]]:
+    """How the API authenticates, for the OpenAPI document: a bearer token of a machine
+    client, or the session cookie of a browser."""
+    return {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "opaque"},
+        "sessionCookie": {"type": "apiKey", "in": "cookie", "name": session_cookie},
+    }
+
+
 def create_app(
     settings: Settings | None = None, database: db.Database | None = None, **config: Any
 ) -> OpenAPI:
@@ -22,10 +31,7 @@ def create_app(
             version="1",
             description="Manufacturing capacity marketplace: factories, capacity, orders.",
         ),
-        security_schemes={
-            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "opaque"},
-            "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "session"},
-        },
+        security_schemes=security_schemes("session"),
         doc_ui=False,
         validation_error_status=422,
         template_folder="web/templates",
@@ -48,5 +54,7 @@ def create_app(
 
     init_web(app)
     init_api(app)
+    # The cookie the application really sets: __Host-session in production.
+    app.security_schemes = security_schemes(app.config["SESSION_COOKIE_NAME"])
     register_commands(app.cli)
     return app

@@ -106,6 +106,16 @@ def test_production_sends_a_host_prefixed_secure_cookie(settings, make_app, make
     assert client.get("/api/v1/me", base_url="https://localhost").status_code == 200
 
 
+def test_the_api_document_names_the_cookie_the_application_sets(settings, make_app, client):
+    def cookie_scheme(client):
+        document = client.get("/api/openapi.json").get_json()
+        return document["components"]["securitySchemes"]["sessionCookie"]
+
+    assert cookie_scheme(client) == {"type": "apiKey", "in": "cookie", "name": "session"}
+    production = make_app(dataclasses.replace(settings, env="production")).test_client()
+    assert cookie_scheme(production)["name"] == "__Host-session"
+
+
 def test_weak_password_hashes_are_upgraded_at_sign_in(browser, make_member, db_session):
     buyer = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
     weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
