@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from marketplace.accounts.access import bearer_token
 from marketplace.config import ConfigurationError
+
+log = logging.getLogger(__name__)
 
 LIMITER_KEY = "factoryweb.limiter"
 
@@ -340,9 +343,27 @@ def _init_rate_limits(app: Flask) -> None:
     storage = app.config.get("RATELIMIT_STORAGE_URI") or app.config.get("REDIS_URL")
     if storage:
         app.config["RATELIMIT_STORAGE_URI"] = storage
+        if storage.startswith(("redis://", "rediss://")):
+            # A Redis that does not answer must not hold a sign-in for long.
+            app.config.setdefault(
+                "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
+            )
     else:
         # One process, one memory: fine for the demo and a single worker.
         app.config["RATELIMIT_STORAGE_URI"] = "memory://"
+        if app.config["FACTORYWEB_SETTINGS"].production and app.config["RATELIMIT_ENABLED"]:
+            log.warning(
+                "rate limits count in the memory of each web process: with several "
+                "processes or servers each allows the full limit, and a restart forgets "
+                "them; set RATELIMIT_STORAGE_URI (or REDIS_URL) to a Redis"
+            )
+    # When the storage is unreachable, sign-in and the token endpoint keep working: the
+    # counters move to this process's memory (Flask-Limiter logs a warning, and returns to
+    # the storage when it answers again), and any other storage error lets the request
+    # through with the error logged. Refusing every sign-in during a Redis outage would
+    # make Redis a single point of failure of the whole marketplace.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "factoryweb")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")

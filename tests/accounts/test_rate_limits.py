@@ -2,7 +2,10 @@
 real Redis at 127.0.0.1:6379 under a key prefix of this test run. The test application
 switches limits off by default; these tests switch them on."""
 
+import dataclasses
+import logging
 import secrets
+import socket
 
 import pytest
 import redis
@@ -120,9 +123,7 @@ def test_limits_are_on_outside_tests_with_memory_storage_by_default(make_app, br
     assert login(browser, "b@example.com").status_code == 429
 
 
-def test_behind_trusted_proxies_each_visitor_has_its_own_count(
-    make_app, browser_for, key_prefix
-):
+def test_behind_trusted_proxies_each_visitor_has_its_own_count(make_app, browser_for, key_prefix):
     app = make_app(
         RATELIMIT_ENABLED=True,
         RATELIMIT_STORAGE_URI=REDIS_URL,
@@ -152,3 +153,60 @@ def test_trusted_proxies_must_be_a_small_whole_number(make_app):
 
     with pytest.raises(ConfigurationError, match="TRUSTED_PROXIES"):
         make_app(TRUSTED_PROXIES="yes")
+
+
+@pytest.fixture
+def refused_redis_url():
+    """A Redis URL whose port is bound by this test and never listens: connections to it
+    are refused, as when Redis is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+
+
+def test_a_redis_outage_moves_the_counters_into_memory(
+    make_app, browser_for, refused_redis_url, caplog
+):
+    app = make_app(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=refused_redis_url,
+        RATELIMIT_LOGIN="3 per minute",
+        RATELIMIT_LOGIN_PER_ACCOUNT="100 per minute",
+    )
+    browser = browser_for(app)
+    with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+        statuses = [login(browser, f"user{i}@example.com").status_code for i in range(4)]
+    # Sign-in still answers, and is still limited.
+    assert statuses == [400, 400, 400, 429]
+    assert "Rate limit storage unreachable" in caplog.text
+
+
+def test_a_redis_outage_without_the_fallback_lets_sign_in_through_and_logs_it(
+    make_app, browser_for, make_member, refused_redis_url, caplog
+):
+    app = make_app(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=refused_redis_url,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=False,
+        RATELIMIT_LOGIN="1 per minute",
+    )
+    buyer = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
+    browser = browser_for(app)
+    with caplog.at_level(logging.ERROR, logger="flask-limiter"):
+        assert login(browser, buyer.email).status_code == 400
+        assert login(browser, buyer.email, password=buyer.password).status_code == 302
+    assert browser.get("/api/v1/me").status_code == 200
+    assert "Failed to rate limit" in caplog.text
+    assert "Connection refused" in caplog.text or "ConnectionError" in caplog.text
+
+
+def test_production_warns_when_the_counters_live_in_process_memory(settings, make_app, caplog):
+    production = dataclasses.replace(settings, env="production")
+    with caplog.at_level(logging.WARNING, logger="marketplace.security"):
+        make_app(production, RATELIMIT_ENABLED=True)
+    assert "set RATELIMIT_STORAGE_URI" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="marketplace.security"):
+        make_app(production, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=REDIS_URL)
+        make_app(RATELIMIT_ENABLED=True)
+    assert "RATELIMIT_STORAGE_URI" not in caplog.text
