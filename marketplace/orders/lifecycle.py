@@ -150,8 +150,15 @@ def add_milestone(
             "kind",
             N_("must be one of %(choices)s", choices=", ".join(k.value for k in MILESTONE_ORDER)),
         )
-    if len(note) > 2000:
-        raise OrderError("note", N_("must be at most %(maximum)s characters", maximum=2000))
+    note, carrier, tracking_number = note.strip(), carrier.strip(), tracking_number.strip()
+    # Whatever the milestone: each text is checked against its own column.
+    for name, value, maximum in (
+        ("note", note, 2000),
+        ("carrier", carrier, 80),
+        ("tracking_number", tracking_number, 120),
+    ):
+        if len(value) > maximum:
+            raise OrderError(name, N_("must be at most %(maximum)s characters", maximum=maximum))
     if len(uploads) > documents.MAX_DOCUMENTS:
         raise OrderError(
             "documents", N_("at most %(maximum)s files", maximum=documents.MAX_DOCUMENTS)
@@ -168,18 +175,15 @@ def add_milestone(
         )
     if kind == MilestoneKind.QA_PASSED and not uploads:
         raise OrderError("documents", N_("attach the QA report"))
-    if kind == MilestoneKind.SHIPPED:
-        if not tracking_number.strip():
-            raise OrderError("tracking_number", N_("is required when shipping"))
-        if len(tracking_number) > 120 or len(carrier) > 80:
-            raise OrderError("tracking_number", N_("is too long"))
+    if kind == MilestoneKind.SHIPPED and not tracking_number:
+        raise OrderError("tracking_number", N_("is required when shipping"))
     milestone = Milestone(
         order_id=order_id,
         factory_id=factory_id,  # type: ignore[arg-type]
         kind=kind,
-        note=note.strip(),
-        carrier=carrier.strip(),
-        tracking_number=tracking_number.strip(),
+        note=note,
+        carrier=carrier,
+        tracking_number=tracking_number,
         created_by_id=principal.user_id,
     )
     session.add(milestone)
@@ -337,15 +341,18 @@ def resolve_dispute(
     dispute = session.get(Dispute, dispute_id)
     if dispute is None or not principal.is_operator:
         raise NotFound(f"dispute {dispute_id}")
-    if not resolution.strip():
+    resolution = resolution.strip()
+    if not resolution:
         raise OrderError("resolution", N_("say how the dispute was settled"))
+    if len(resolution) > 4000:
+        raise OrderError("resolution", N_("must be at most %(maximum)s characters", maximum=4000))
     if dispute.state != DisputeState.OPEN:
         raise Conflict(N_("the dispute is already resolved"))
     order = _lock(session, session.get(Order, dispute.order_id))  # type: ignore[arg-type]
     _touch(order, OrderState.CLOSED)
     order.closed_at = utcnow()
     dispute.state = DisputeState.RESOLVED
-    dispute.resolution = resolution.strip()[:4000]
+    dispute.resolution = resolution
     dispute.resolved_at = utcnow()
     events.notify(
         session,
@@ -406,6 +413,7 @@ def rate(
         raise Conflict(N_("ratings open once the order is closed"))
     if not 1 <= score <= 5:
         raise OrderError("score", N_("must be between 1 and 5"))
+    comment = comment.strip()
     if len(comment) > 2000:
         raise OrderError("comment", N_("must be at most %(maximum)s characters", maximum=2000))
     factories = participants(session, order_id)
@@ -433,7 +441,7 @@ def rate(
         to_organization_id=to_organization,
         factory_id=rated_factory,
         score=score,
-        comment=comment.strip(),
+        comment=comment,
         created_by_id=principal.user_id,
     )
     session.add(rating)

@@ -33,8 +33,9 @@ MAX_HORIZON_DAYS = 365
 MAX_DIMENSION_MM = 100_000
 MAX_QUANTITY = 10_000_000
 MAX_BUDGET_MINOR = 10**15  # well inside BIGINT, beyond any order placed here
-CURRENCY = re.compile(r"^[A-Z]{3}$")
-COUNTRY = re.compile(r"^[A-Z]{2}$")
+# fullmatch only: `$` also matches before a final newline, and "DE\n" is no country.
+CURRENCY = re.compile(r"[A-Z]{3}")
+COUNTRY = re.compile(r"[A-Z]{2}")
 
 
 class OrderError(ValueError):
@@ -105,7 +106,7 @@ def validate_order(data: OrderInput, today: date) -> list[tuple[str, str]]:
         problems.append(("due_date", N_("must be after today")))
     elif data.due_date > today + timedelta(days=MAX_HORIZON_DAYS):
         problems.append(("due_date", N_("must be within %(days)s days", days=MAX_HORIZON_DAYS)))
-    if not COUNTRY.match(data.delivery_country.upper()):
+    if not COUNTRY.fullmatch(data.delivery_country.upper()):
         problems.append(("delivery_country", N_("must be a two-letter ISO 3166 code")))
     if len(data.delivery_city) > 120:
         problems.append(
@@ -124,7 +125,7 @@ def validate_order(data: OrderInput, today: date) -> list[tuple[str, str]]:
                 N_("must be at most %(maximum)s minor units", maximum=MAX_BUDGET_MINOR),
             )
         )
-    if not CURRENCY.match(data.currency):
+    if not CURRENCY.fullmatch(data.currency):
         problems.append(("currency", N_("must be a three-letter ISO 4217 code")))
     if not 0 <= data.min_credit <= 1:
         problems.append(("min_credit", N_("must be between 0 and 1")))

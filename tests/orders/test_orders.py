@@ -131,6 +131,21 @@ def test_extreme_amounts_are_stored_or_named_never_a_server_error(browser, make_
         assert field in {f["field"] for f in response.get_json()["fields"]}
 
 
+def test_codes_with_a_trailing_newline_are_named_never_stored(browser, make_member, db_session):
+    """`^[A-Z]{2}$` also matches "DE\n": two letters and nothing else, or the field."""
+    browser.login(make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER))
+    for body, field in [
+        (order_json(delivery_country="DE\n"), "delivery_country"),
+        (order_json(delivery_country="de\n"), "delivery_country"),
+        (order_json(currency="EUR\n"), "currency"),
+        (order_json(currency="EURO"), "currency"),
+    ]:
+        response = browser.api("POST", "/api/v1/orders", json=body)
+        assert response.status_code == 422, (body, response.get_data(as_text=True))
+        assert [f["field"] for f in response.get_json()["fields"]] == [field]
+    assert db_session.exec(select(Order)).all() == []
+
+
 def test_invalid_transition_is_409_with_the_allowed_states(browser, make_member):
     browser.login(make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER))
     order = browser.api("POST", "/api/v1/orders", json=order_json()).get_json()

@@ -269,3 +269,63 @@ def test_machine_client_reports_milestones_with_documents(
     declared = document["paths"]["/api/v1/orders/{order_id}/milestones"]["get"]["responses"]
     schema = declared["200"]["content"]["application/json"]["schema"]
     jsonschema.validate(listed, {**schema, "components": document["components"]})
+
+
+def test_every_text_too_long_for_its_column_is_named_never_a_server_error(
+    browser, new_browser, db_session, make_shop, buyer, dispatcher, database, make_member
+):
+    """Carrier and tracking number are checked on every milestone (not only `shipped`),
+    each under its own name; so are the other free texts of the order's life."""
+    from marketplace.accounts.models import OrganizationKind, Role
+    from marketplace.orders.lifecycle import resolve_dispute
+    from marketplace.orders.models import Dispute
+    from marketplace.orders.service import OrderError
+
+    shop = make_shop(hours=40)
+    order = confirmed_order(db_session, dispatcher, database, buyer, shop)
+    factory = new_browser()
+    factory.login(shop.owner)
+    url = f"/api/v1/orders/{order.id}/milestones"
+    for data, field in (
+        ({"kind": "started", "carrier": "C" * 81}, "carrier"),
+        ({"kind": "started", "tracking_number": "T" * 121}, "tracking_number"),
+        ({"kind": "started", "note": "N" * 2001}, "note"),
+        ({"kind": "shipped", "carrier": "C" * 81, "tracking_number": "JD01"}, "carrier"),
+        ({"kind": "shipped", "carrier": "DHL", "tracking_number": "T" * 121}, "tracking_number"),
+    ):
+        response = factory.api("POST", url, data=data, content_type="multipart/form-data")
+        assert response.status_code == 422, (data, response.get_data(as_text=True))
+        assert [f["field"] for f in response.get_json()["fields"]] == [field], data
+    assert db_session.exec(select(Milestone)).all() == []
+    # At the limit, with spaces around that are not kept, the texts are taken.
+    response = factory.api(
+        "POST",
+        url,
+        data={"kind": "started", "carrier": " " + "C" * 80 + " ", "tracking_number": "T" * 120},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["carrier"] == "C" * 80
+
+    browser.login(buyer)
+    response = browser.form(f"/orders/{order.id}/dispute", {"reason": "Bores out of tolerance"})
+    assert response.status_code == 303
+    dispute = db_session.exec(select(Dispute)).one()
+    operator = principal(db_session, make_member(OrganizationKind.OPERATOR, Role.OPERATOR))
+    try:
+        resolve_dispute(db_session, operator, dispute.id, "R" * 4001)
+    except OrderError as error:
+        assert error.field == "resolution"
+    else:
+        raise AssertionError("a resolution longer than its column was taken")
+    db_session.rollback()
+    resolved = resolve_dispute(db_session, operator, dispute.id, " " + "R" * 4000 + " ")
+    assert resolved.resolution == "R" * 4000
+    db_session.commit()
+    response = browser.api(
+        "POST",
+        f"/api/v1/orders/{order.id}/ratings",
+        json={"score": 4, "factory_id": shop.id, "comment": "x" * 2001},
+    )
+    assert response.status_code == 422
+    assert [f["field"] for f in response.get_json()["fields"]] == ["comment"]
