@@ -323,6 +323,14 @@ class EndpointOut(BaseModel):
     created_at: datetime
 
 
+class AttemptOut(BaseModel):
+    number: int = Field(description="1 for the first attempt")
+    attempted_at: datetime
+    duration_ms: int
+    status_code: int | None = Field(description="the receiver's HTTP status, if it answered")
+    error: str = Field(description="what went wrong: HTTP <status>, or why no answer came")
+
+
 class DeliveryOut(BaseModel):
     id: int
     event: str
@@ -334,6 +342,7 @@ class DeliveryOut(BaseModel):
     next_attempt_at: datetime | None
     created_at: datetime
     delivered_at: datetime | None
+    history: list[AttemptOut] = Field(description="every attempt, first attempt first")
 
 
 class DeliveryList(BaseModel):
@@ -888,13 +897,21 @@ def delete_webhook(path: EndpointPath):  # type: ignore[no-untyped-def]
 @api.get("/webhooks/<int:endpoint_id>/deliveries", tags=[NOTIFY], responses={200: DeliveryList})
 @scope_required("orders:read")
 def list_deliveries(path: EndpointPath):  # type: ignore[no-untyped-def]
-    """The delivery log: every event sent to the endpoint, its attempts and last answer."""
+    """The delivery log: every event sent to the endpoint, where it stands, and the
+    history of its attempts (when, how long, the answer or the error)."""
     session, principal = db.session(), _people_only()
     endpoint = _endpoint_for(session, principal, path.endpoint_id)
     items: list[WebhookDelivery] = webhooks_service.deliveries_of(session, endpoint.id)  # type: ignore[arg-type]
+    history = webhooks_service.attempts_of(session, [d.id for d in items])  # type: ignore[misc]
     return {
         "deliveries": [
-            DeliveryOut.model_validate(d, from_attributes=True).model_dump(mode="json")
+            DeliveryOut(
+                **d.model_dump(include=set(DeliveryOut.model_fields) - {"history"}),
+                history=[
+                    AttemptOut.model_validate(a, from_attributes=True)
+                    for a in history[d.id]  # type: ignore[index]
+                ],
+            ).model_dump(mode="json")
             for d in items
         ]
     }

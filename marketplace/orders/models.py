@@ -341,7 +341,8 @@ class DeliveryState(StrEnum):
 
 
 class WebhookDelivery(SQLModel, table=True):
-    """One event for one endpoint, and every attempt to deliver it (the delivery log)."""
+    """One event for one endpoint and where its delivery stands (the delivery log); each
+    attempt is a WebhookAttempt."""
 
     __tablename__ = "webhook_delivery"
     __table_args__ = (
@@ -361,3 +362,20 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str = Field(default="", max_length=500)
     created_at: datetime = timestamp_field()
     delivered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One try at sending a delivery: when, how long it took, and the answer (an HTTP
+    status) or what went wrong instead (a refused connection, a timeout, no HTTP)."""
+
+    __tablename__ = "webhook_attempt"
+    # Its index leads with delivery_id: the history of a delivery needs no other.
+    __table_args__ = (sa.UniqueConstraint("delivery_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="webhook_delivery.id", ondelete="CASCADE")
+    number: int = Field(description="1 for the first attempt")
+    attempted_at: datetime = Field(sa_type=UtcDateTime)
+    duration_ms: int
+    status_code: int | None = Field(default=None)
+    error: str = Field(default="", max_length=500)

@@ -844,7 +844,8 @@ def webhooks():  # type: ignore[no-untyped-def]
             )
         except OrderError as error:
             session.rollback()
-            form.url.errors = [*form.url.errors, error.message]
+            target = form.events if error.field == "events" else form.url
+            target.errors = [*target.errors, say(error.message)]
             status = 400
         else:
             flash(_("Endpoint added. Its signing secret is shown on its page."))
@@ -870,10 +871,12 @@ def _endpoint_for(session: Any, principal: Principal, endpoint_id: int) -> Webho
 def webhook_detail(endpoint_id: int):  # type: ignore[no-untyped-def]
     session, principal = db.session(), _user_principal()
     endpoint = _endpoint_for(session, principal, endpoint_id)
+    deliveries = webhooks_service.deliveries_of(session, endpoint.id)  # type: ignore[arg-type]
     return render_template(
         "orders/webhook.html",
         endpoint=endpoint,
-        deliveries=webhooks_service.deliveries_of(session, endpoint.id),  # type: ignore[arg-type]
+        deliveries=deliveries,
+        history=webhooks_service.attempts_of(session, [d.id for d in deliveries]),  # type: ignore[misc]
         action_form=ActionForm(),
     )
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from marketplace.orders import proposals as service
@@ -133,8 +134,22 @@ def test_signed_webhooks_retried_with_backoff_and_logged(
     log = browser.get(f"/api/v1/webhooks/{delivery.endpoint_id}/deliveries").get_json()
     assert [d["state"] for d in log["deliveries"]] == ["succeeded", "succeeded"]
     assert log["deliveries"][-1]["attempts"] == 3
+    # Every attempt is in the log: when, how long, and the answer.
+    history = log["deliveries"][-1]["history"]
+    assert [a["number"] for a in history] == [1, 2, 3]
+    assert [a["status_code"] for a in history] == [500, 503, 200]
+    assert [a["error"] for a in history] == ["HTTP 500", "HTTP 503", ""]
+    assert all(a["duration_ms"] >= 0 for a in history)
+    times = [a["attempted_at"] for a in history]
+    assert times == sorted(times) and times[0] >= log["deliveries"][-1]["created_at"]
+    assert [a["status_code"] for a in log["deliveries"][0]["history"]] == [200]
     page = browser.get(f"/webhooks/{delivery.endpoint_id}").get_data(as_text=True)
     assert "order.confirmed" in page and "order.proposed" in page
+    attempts = page.split(f'id="attempts-{delivery.id}">')[1].split("</ol>")[0]
+    assert attempts.count("<li>") == 3
+    assert (
+        "HTTP 500 after" in attempts and "HTTP 503 after" in attempts and ": 200 after" in attempts
+    )
 
 
 def test_backoff_doubles_and_gives_up(db_session, make_member, database, dispatcher):
@@ -264,3 +279,130 @@ def test_background_retries_wait_and_then_succeed(committed):
             )
         ).one()
         assert delivery.state == DeliveryState.SUCCEEDED and delivery.attempts == 3
+
+
+class Garbage:
+    """A receiver that reads the request and answers bytes that are not HTTP at all."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.hits = 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks/factoryweb"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            with connection:
+                connection.settimeout(5)
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        break
+                    request += chunk
+                self.hits += 1
+                connection.sendall(self.answer)
+
+    def __enter__(self) -> Garbage:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.listener.close()
+        self.thread.join(5)
+
+
+def test_a_receiver_answering_garbage_is_a_failed_attempt_retried_then_given_up(
+    browser, db_session, make_member, database, dispatcher, caplog
+):
+    """A malformed status line (http.client.BadStatusLine, no OSError) is a failed
+    attempt like any other: counted, logged, kept in the history, retried with backoff
+    up to the maximum; not a rolled-back attempt that a periodic sweep retries forever."""
+    from marketplace.accounts.models import OrganizationKind, Role
+    from marketplace.orders import events
+    from marketplace.orders.models import WebhookAttempt
+    from marketplace.orders.webhooks import create_endpoint, deliver_due
+
+    member = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
+    with Garbage(b"\x00SPAM \xff\r\n\r\n") as garbage:
+        endpoint = create_endpoint(db_session, member.organization.id, garbage.url)
+        events.publish(db_session, member.organization.id, events.ORDER_DELIVERED, {"order_id": 1})
+        db_session.commit()
+        [delivery_id] = dispatcher.take_deliveries()
+        with caplog.at_level("WARNING", logger="marketplace.orders.webhooks"):
+            for _ in range(2):
+                delivery = attempt_delivery(
+                    database, delivery_id, dispatcher=dispatcher, backoff_base_s=2, max_attempts=3
+                )
+                assert delivery.state == DeliveryState.PENDING
+            # The periodic sweep: the delivery is not due yet, so it is left alone ...
+            assert deliver_due(database, backoff_base_s=2, max_attempts=3) == 0
+            # ... until its time comes; then the last attempt gives up.
+            db_session.execute(
+                sa.update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id)
+                .values(next_attempt_at=sa.func.now())
+            )
+            db_session.commit()
+            assert deliver_due(database, backoff_base_s=2, max_attempts=3) == 1
+            assert deliver_due(database, backoff_base_s=2, max_attempts=3) == 0
+        hits = garbage.hits
+    assert hits == 3
+    db_session.expire_all()
+    delivery = db_session.get(WebhookDelivery, delivery_id)
+    assert delivery.state == DeliveryState.FAILED and delivery.attempts == 3
+    assert delivery.last_status is None and delivery.next_attempt_at is None
+    assert delivery.last_error.startswith("BadStatusLine: ")
+    assert "\x00" not in delivery.last_error and "\\x00SPAM" in delivery.last_error
+    assert [d for _, d in dispatcher.retries] == [2, 4]
+    history = db_session.exec(
+        select(WebhookAttempt)
+        .where(WebhookAttempt.delivery_id == delivery_id)
+        .order_by(WebhookAttempt.number)
+    ).all()
+    assert [(a.number, a.status_code) for a in history] == [(1, None), (2, None), (3, None)]
+    assert {a.error for a in history} == {delivery.last_error}
+    failures = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(failures) == 3 and "BadStatusLine" in failures[0].getMessage()
+    assert "giving up" in failures[-1].getMessage()
+
+    browser.login(member)
+    [logged] = browser.get(f"/api/v1/webhooks/{endpoint.id}/deliveries").get_json()["deliveries"]
+    assert [a["error"] for a in logged["history"]] == [delivery.last_error] * 3
+    page = browser.get(f"/webhooks/{endpoint.id}").get_data(as_text=True)
+    assert page.count("BadStatusLine") == 4  # the last answer, and each of the attempts
+
+
+def test_endpoint_addresses_that_cannot_be_parsed_are_named(browser, make_member, db_session):
+    from marketplace.accounts.models import OrganizationKind, Role
+    from marketplace.orders.models import WebhookEndpoint
+
+    browser.login(make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER))
+    for url in (
+        "http://[abc",  # urlsplit: Invalid IPv6 URL
+        "http://example.com:99999/",  # a port out of range
+        "http://exa mple.com/",
+        "http://example.com/\nX-Injected: 1",
+        "https://" + "a" * 500 + ".example.com/",
+    ):
+        response = browser.api("POST", "/api/v1/webhooks", json={"url": url})
+        assert response.status_code == 422, (url, response.get_data(as_text=True))
+        assert [f["field"] for f in response.get_json()["fields"]] == ["url"]
+        response = browser.form("/webhooks", {"url": url, "events": ["order.confirmed"]})
+        assert response.status_code == 400, url
+        assert 'class="field-error" id="url-errors"' in response.get_data(as_text=True)
+    browser.get("/lang/zh")
+    response = browser.form("/webhooks", {"url": "http://[abc", "events": ["order.confirmed"]})
+    error = response.get_data(as_text=True).split('id="url-errors"')[1].split("</ul>")[0]
+    assert "http" in error and "must be" not in error
+    assert db_session.exec(select(WebhookEndpoint)).all() == []
