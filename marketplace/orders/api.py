@@ -170,7 +170,10 @@ class ProposalOut(BaseModel):
     currency: str
     expires_at: datetime
     decided_at: datetime | None
-    explanation: dict[str, Any]
+    explanation: dict[str, Any] = Field(
+        description="why the factory got the work; `engine` is the engine's own account "
+        "of the line (`chosen`, `not_chosen`), for a factory of its own capacity lines only"
+    )
 
 
 class MilestoneOut(BaseModel):
@@ -353,10 +356,8 @@ class DeliveryList(BaseModel):
 
 
 def _proposal_out(p: Proposal, principal: Principal) -> dict[str, Any]:
-    explanation = dict(p.explanation or {})
-    if principal.is_factory:
-        # The engine's own account may mention other factories' options.
-        explanation.pop("engine", None)
+    # A factory sees the engine's account of its own capacity lines only.
+    explanation = proposals_service.explanation_for(principal, p)
     return ProposalOut(
         id=p.id,  # type: ignore[arg-type]
         order_id=p.order_id,

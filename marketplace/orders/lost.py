@@ -122,7 +122,8 @@ class Unexplainable(ValueError):
 
 
 class RunExplainer:
-    """Explains the jobs of one run to the factories that lost them."""
+    """Explains the jobs of one run, each against its own part of the problem: to the
+    buyer, to the factories that got the work and to those that lost it."""
 
     def __init__(self, problem: dict[str, Any], plan: dict[str, Any] | None) -> None:
         self.problem = problem or {}
@@ -149,7 +150,7 @@ class RunExplainer:
         mine = {o["factory"] for o in data["options"] if _factory_of(o["factory"]) == factory_id}
         if not mine:
             raise Unexplainable(f"{job}: factory {factory_id}")
-        explanation = matching.explain(*self._part_for(job, mine), job)
+        explanation = self.explain(job, mine)
         found = []
         for entry in explanation["chosen"]:
             if entry["factory"] in mine:
@@ -159,9 +160,19 @@ class RunExplainer:
                 found.append(self._reason(data, entry, entry["reason"]))
         return sorted(found, key=_closeness)
 
+    def explain(self, job: str, lines: set[str] | None = None) -> dict[str, Any]:
+        """`matching.explain` of the job, for its options among `lines` (capacity lines;
+        all of its options when None) and those that got it: what the whole problem
+        would say of them, at the cost of the job's own part of it."""
+        if self.plan is None or job not in self.jobs:
+            raise Unexplainable(job)
+        if lines is None:
+            lines = {o["factory"] for o in self.jobs[job]["options"]}
+        return matching.explain(*self._part_for(job, lines), job)
+
     def _part_for(self, job: str, mine: set[str]) -> tuple[matching.Problem, matching.Plan]:
-        """The job with this factory's options and the winners', against the capacity of
-        those lines less the hours the rest of the plan uses there."""
+        """The job with the options among `mine` and the winners', against the capacity
+        of those lines less the hours the rest of the plan uses there."""
         data = self.jobs[job]
         own = self.own.get(job, [])
         keep = mine | {a["factory"] for a in own}

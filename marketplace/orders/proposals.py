@@ -20,6 +20,7 @@ orders.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -30,7 +31,6 @@ from typing import Any
 from ortools.graph.python import max_flow
 from sqlmodel import Session, select
 
-import matching
 from factories.booking import BucketChange, ChangeKind, apply_changes
 from factories.capacity import monday_of_week_label
 from factories.errors import N_
@@ -56,14 +56,30 @@ from marketplace.orders.models import (
     SlotState,
 )
 from marketplace.orders.runs import lock_orders, run_orders, start_run
-from marketplace.orders.service import Conflict, NotFound
+from marketplace.orders.service import Conflict, NotFound, OrderError
 from marketplace.orders.transitions import move
+
+log = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 # A run whose holds were refused (others booked the hours meanwhile) re-matches the
 # orders concerned on fresh capacity, at most this many times in a row.
 MAX_REFUSAL_RETRIES = 3
-EXPLAIN_MAX_JOBS = 100  # the engine's own explanation is asked for interactive runs only
+MAX_NOTE = 500  # a factory's reason for declining (Proposal.decision_note)
+# What a factory sees of the engine's account of a job: its own capacity lines only, and
+# of those only what is about itself (never a reference to, or the price of, another).
+ENGINE_CHOSEN_FIELDS = (
+    "factory",
+    "reason",
+    "hours",
+    "share",
+    "cost",
+    "option_cost",
+    "lead_periods",
+    "credit",
+    "detail",
+)
+ENGINE_OTHER_FIELDS = ("factory", "reason", "option_cost", "lead_periods", "credit", "free_hours")
 
 
 # --- who may see and answer a proposal ---
@@ -442,27 +458,64 @@ def explanation(
 def _engine_explanations(
     built: BuiltProblem, plan: dict[str, Any], created: list[Proposal]
 ) -> None:
-    """Add the engine's own account of each job to interactive runs' proposals."""
-    if not created or len(built.problem["jobs"]) > EXPLAIN_MAX_JOBS:
+    """Add the engine's own account of each job to the run's new proposals.
+
+    Each job is explained against its own part of the problem (its options, their
+    capacity, the hours the rest of the plan uses there): a few milliseconds a job
+    whatever the size of the run, where explaining against the whole problem compiles
+    all of it again for every job."""
+    if not created:
         return
-    try:
-        problem = matching.load_problem(built.problem)
-        engine_plan = matching.load_plan(plan)
-    except Exception:  # an engine that cannot read its own plan should not stop proposals
-        return
-    cache: dict[str, Any] = {}
+    explainer = lost.RunExplainer(built.problem, plan)
+    cache: dict[str, dict[str, Any] | None] = {}
     for proposal in created:
         job = job_id(proposal.order_line_id)
         if job not in cache:
             try:
-                result = matching.explain(problem, engine_plan, job)
-            except Exception:
-                result = None
-            if hasattr(result, "model_dump"):
-                result = result.model_dump(mode="json")
-            cache[job] = result
+                cache[job] = explainer.explain(job)
+            except Exception:  # an engine that cannot explain its plan should not stop it
+                log.exception("run %s: no engine explanation of %s", proposal.match_run_id, job)
+                cache[job] = None
         if cache[job] is not None:
             proposal.explanation = {**proposal.explanation, "engine": cache[job]}
+
+
+def explanation_for(principal: Principal, proposal: Proposal) -> dict[str, Any]:
+    """The proposal's explanation as the principal may see it (`proposal_for` decided
+    that it may see the proposal): all of it for the buyer and operators; for the
+    factory, the engine's account restricted to its own capacity lines."""
+    explanation = dict(proposal.explanation or {})
+    engine = explanation.get("engine")
+    if principal.is_factory and engine is not None:
+        explanation["engine"] = engine_for_factory(engine, proposal.factory_id)
+    return explanation
+
+
+def engine_for_factory(engine: dict[str, Any], factory_id: int) -> dict[str, Any]:
+    """The engine's account of a job as one factory may see it: why its own capacity
+    lines were chosen (hours, share, its cost, shipping time, credit) or not (the reason
+    alone), and nothing of any other factory: competitors share the platform."""
+
+    def own(entry: dict[str, Any]) -> bool:
+        try:
+            return parse_capacity_line(str(entry.get("factory", "")))[0] == factory_id
+        except ValueError:
+            return False
+
+    return {
+        "job": engine.get("job"),
+        "hours": engine.get("hours"),
+        "chosen": [
+            {k: e[k] for k in ENGINE_CHOSEN_FIELDS if k in e}
+            for e in engine.get("chosen", [])
+            if own(e)
+        ],
+        "not_chosen": [
+            {k: e[k] for k in ENGINE_OTHER_FIELDS if k in e}
+            for e in engine.get("not_chosen", [])
+            if own(e)
+        ],
+    }
 
 
 def _factory_organizations(session: Session, factory_ids: set[int]) -> dict[int, int]:
@@ -672,10 +725,13 @@ def decline(
     now: datetime | None = None,
 ) -> Proposal:
     now = now or utcnow()
+    note = note.strip()
+    if len(note) > MAX_NOTE:
+        raise OrderError("note", N_("must be at most %(maximum)s characters", maximum=MAX_NOTE))
     order, proposal = _locked(session, own_proposal(session, principal, proposal_id))
     if proposal.state != ProposalState.PENDING:
         raise Conflict(N_("the proposal is already %(state)s", state=proposal.state))
-    _refuse(session, order, [proposal], ProposalState.DECLINED, now, note=note[:500])
+    _refuse(session, order, [proposal], ProposalState.DECLINED, now, note=note)
     return proposal
 
 

@@ -731,7 +731,9 @@ def proposal_detail(proposal_id: int):  # type: ignore[no-untyped-def]
     slots = proposals_service.slots_of(session, [proposal.id]).get(proposal.id, [])
     buckets = _by_id(session, CapacityBucket, {s.bucket_id for s in slots})
     mine = principal.is_factory
-    engine = {} if mine else (proposal.explanation or {}).get("engine") or {}
+    explanation = proposals_service.explanation_for(principal, proposal)
+    # Names of the factories the engine mentions: for a factory, only its own.
+    engine = explanation.get("engine") or {}
     lines_named = [c["factory"] for c in engine.get("chosen", []) + engine.get("not_chosen", [])]
     named = _by_id(session, Factory, {parse_capacity_line(f)[0] for f in lines_named})
     factory_names = {
@@ -743,6 +745,7 @@ def proposal_detail(proposal_id: int):  # type: ignore[no-untyped-def]
         "orders/proposal.html",
         factory_names=factory_names,
         proposal=proposal,
+        explanation=explanation,
         order=order,
         line=line,
         slots=slots,
@@ -767,6 +770,9 @@ def _proposal_action(proposal_id: int, step: Callable[[], Proposal], done: str) 
     except Conflict as error:
         db.session().rollback()
         flash(say(error), "error")
+    except OrderError as error:
+        db.session().rollback()
+        _flash_order_error(error)
     else:
         flash(done)
     return redirect(url_for("orders.proposal_detail", proposal_id=proposal_id), code=303)

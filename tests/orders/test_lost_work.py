@@ -17,7 +17,7 @@ from marketplace.orders import lost
 from marketplace.orders.eligibility import capacity_line_id
 from marketplace.orders.lifecycle import request_matching
 from marketplace.orders.models import LostWork, MatchRun, Proposal
-from marketplace.orders.proposals import EXPLAIN_MAX_JOBS, decline
+from marketplace.orders.proposals import decline
 from marketplace.orders.runs import execute_run, start_run
 from marketplace.orders.service import NotFound, create_order, lines_of
 from tests.orders.conftest import SHENZHEN, line, order_input, principal
@@ -209,10 +209,10 @@ def test_the_latest_run_of_a_line_decides(db_session, make_shop, buyer, dispatch
     assert other.line.id == small and other.reason["reason"] == lost.NOT_NEEDED
 
 
-def test_runs_beyond_the_engine_explanation_limit_are_explained_on_demand(
+def test_large_runs_are_explained_to_winners_at_once_and_to_losers_on_demand(
     db_session, make_shop, buyer, dispatcher, database
 ):
-    make_shop(rate_minor=5000, hours=400)
+    cheap = make_shop(rate_minor=5000, hours=400)
     dear = make_shop(rate_minor=5500, hours=400)
     who = principal(db_session, buyer)
     orders = [
@@ -224,7 +224,19 @@ def test_runs_beyond_the_engine_explanation_limit_are_explained_on_demand(
     start_run(db_session, orders, organization_id=buyer.organization.id, time_limit_s=3)
     db_session.commit()
     [run_id] = run_all(db_session, dispatcher, database)
-    assert len(db_session.get(MatchRun, run_id).problem["jobs"]) > EXPLAIN_MAX_JOBS
+    # More jobs than runs once were given the engine's explanation for (100).
+    assert len(db_session.get(MatchRun, run_id).problem["jobs"]) == 120
+    won = db_session.exec(select(Proposal).where(Proposal.match_run_id == run_id)).all()
+    assert len(won) == 120 and {p.factory_id for p in won} == {cheap.id}
+    for proposal in won:
+        engine = proposal.explanation["engine"]
+        assert engine["job"] == f"line-{proposal.order_line_id}"
+        assert [c["factory"] for c in engine["chosen"]] == [
+            capacity_line_id(cheap.id, "milling_3axis")
+        ]
+        assert [(c["factory"], c["reason"]) for c in engine["not_chosen"]] == [
+            (capacity_line_id(dear.id, "milling_3axis"), lost.MORE_EXPENSIVE)
+        ]
 
     page = lost_of(db_session, dear, page=2, per_page=50)
     assert (page.total, page.pages, len(page.items)) == (120, 3, 50)

@@ -4,9 +4,11 @@ proposals, with the reasons it got the work."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
@@ -25,7 +27,7 @@ from marketplace.orders.models import (
 )
 from marketplace.orders.proposals import round_to_cents
 from marketplace.orders.runs import execute_run
-from marketplace.orders.service import Conflict, NotFound, create_order
+from marketplace.orders.service import Conflict, NotFound, OrderError, create_order
 from tests.orders.conftest import line, order_input, principal
 
 
@@ -151,6 +153,25 @@ def test_declining_the_last_option_leaves_the_order_open(
     assert booked(db_session, shop) == (0, 0)
 
 
+def test_a_reason_too_long_to_keep_is_named_not_cut(
+    db_session, make_shop, buyer, dispatcher, database
+):
+    shop = make_shop(hours=40)
+    order, [proposal] = matched(db_session, dispatcher, database, buyer, line())
+    owner = principal(db_session, shop.owner)
+    try:
+        service.decline(db_session, owner, proposal.id, "x" * 501)
+    except OrderError as error:
+        assert error.field == "note"
+    else:
+        raise AssertionError("a note longer than 500 characters was taken")
+    db_session.rollback()
+    assert proposals_of(db_session, order)[0].state == ProposalState.PENDING
+    service.decline(db_session, owner, proposal.id, " " + "x" * 500 + " ")
+    db_session.commit()
+    assert proposals_of(db_session, order)[0].decision_note == "x" * 500
+
+
 def test_expiry_releases_and_rematches(db_session, make_shop, buyer, dispatcher, database, app):
     late = make_shop(hours=40, rate_minor=5000)
     other = make_shop(hours=40, rate_minor=7000)
@@ -204,7 +225,24 @@ def test_factory_sees_its_proposals_with_reasons_and_nobody_elses(
     assert browser.get(f"/proposals/{by_factory[theirs.id].id}").status_code == 404
     api = browser.get("/api/v1/proposals").get_json()["proposals"]
     assert [p["id"] for p in api] == [by_factory[mine.id].id]
-    assert api[0]["explanation"]["price_rank"] == 1 and "engine" not in api[0]["explanation"]
+    assert api[0]["explanation"]["price_rank"] == 1
+    # The engine's own account of the line, restricted to this factory's capacity line:
+    # why it got its 12 h, at its own price; nothing of the other factory.
+    own_line, their_line = (f"factory-{s.id}/milling_3axis" for s in (mine, theirs))
+    engine = api[0]["explanation"]["engine"]
+    [chosen] = engine["chosen"]
+    assert chosen["factory"] == own_line and chosen["reason"] == "chosen"
+    assert chosen["hours"] == 12 and chosen["share"] == pytest.approx(12 / 30)
+    assert chosen["cost"] == pytest.approx(12 * 5000) and chosen["option_cost"] == 30 * 5000
+    assert engine["not_chosen"] == [] and engine["hours"] == 30
+    assert set(engine) == {"job", "hours", "chosen", "not_chosen"}
+    everything = json.dumps(api) + page
+    assert their_line not in everything and theirs.factory.name not in everything
+    assert "1,080.00" not in page and "1,800.00" not in page  # its share, its whole option
+    assert 'id="engine-explanation"' in page
+    assert "gave your" in page and "12 of the 30 hours" in page and "(40%)" in page
+    single = browser.get(f"/api/v1/proposals/{by_factory[mine.id].id}").get_json()
+    assert single["explanation"]["engine"] == engine
     order_page = browser.get(f"/orders/{order.id}").get_data(as_text=True)
     assert "1,080.00" not in order_page  # the other factory's price (18 h x 60.00)
     assert (
