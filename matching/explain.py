@@ -20,8 +20,10 @@ def explain(problem: Problem, plan: Plan, job_id: str) -> dict[str, Any]:
 
     `chosen`: each factory the job went to, with its hours, prorated cost, option cost,
     lead time and credit. `not_chosen`: every other option with its binding reason, one
-    of `credit_below_minimum`, `shipping_too_slow`, `no_capacity_in_window` (the
-    factory never had room for it), `no_free_capacity_in_window` (room taken by other
+    of `credit_below_minimum`, `shipping_too_slow` (production would have to end before
+    the release, or by a period before which the factory has no room for the job while
+    it has some later in the job's window), `no_capacity_in_window` (the factory never
+    had room for it, shipping aside), `no_free_capacity_in_window` (room taken by other
     jobs in this plan), `more_expensive` (with by how much), or `not_needed` (the job
     was already fully placed elsewhere at no greater cost) or, in a plan that is not
     optimal, `not_used` (it had room and was no worse, yet the search left it).

@@ -95,8 +95,15 @@ class Unassigned(_Frozen):
 
 
 class Plan(_Frozen):
-    """A plan in the contract's shape; `fill` (priority-weighted share of work placed,
-    0..1) is the one extra key, so callers need not recompute the first objective."""
+    """A plan in the contract's shape, plus one extra key: `fill`, the priority-weighted
+    share of work placed (0..1), so callers need not recompute the first objective.
+
+    `fill` stays in the JSON because readers outside the engine use it: the marketplace
+    stores `model_dump(mode="json")` as a run's plan and shows its `fill` as the run's
+    final progress (marketplace/orders/runs.py), and its tests read `fill` back from
+    `factoryweb match` output. Parsers that know only the contract's six keys can skip
+    it; loading accepts plans with or without it (None then), and ignores unknown keys.
+    """
 
     status: PlanStatus
     objective: float

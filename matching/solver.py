@@ -12,6 +12,7 @@ the incumbent worse, so the search can stop at any moment with a feasible plan.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import threading
@@ -25,7 +26,7 @@ from matching.bound import LpBound, lp_min_cost, lp_solution
 from matching.chains import ChainSearch
 from matching.cpsat import COST, FILL, KEEP, Budget
 from matching.heuristic import greedy, lp_rounding
-from matching.instance import Allocation, Instance, compile_problem
+from matching.instance import Allocation, InfeasibleAllocation, Instance, compile_problem
 from matching.problem import Plan, Problem
 
 DEFAULT_TIME_LIMIT_S = 10.0
@@ -62,6 +63,7 @@ CHAIN_UNITS_PER_SECOND = 4e8
 CHAIN_SLICE_S = 0.05
 
 ProgressCallback = Callable[[dict[str, Any]], None]
+log = logging.getLogger(__name__)
 
 
 def solve(
@@ -81,10 +83,13 @@ def solve(
     `workers=1` the time limit is counted in CP-SAT deterministic time, so the same
     problem and seed always give the same plan.
 
-    Status: OPTIMAL when fill and then cost are proven optimal (never with splittable
-    jobs, which are placed in steps of 0.1% of the job), FEASIBLE otherwise. A
-    plan that leaves jobs unassigned is still a valid plan, so there is always one:
-    INFEASIBLE and UNKNOWN are never returned.
+    Status: OPTIMAL when fill and then cost are proven optimal for the problem as given
+    (never with splittable jobs, which are placed in steps of 0.1% of the job, nor when
+    hours, costs or priorities have more than 6 decimals and had to be rounded),
+    FEASIBLE otherwise. A plan that leaves jobs unassigned is still a valid plan, so
+    there is always one: INFEASIBLE and UNKNOWN are never returned, and should the
+    search end on an infeasible allocation (a bug), the constructive start's plan is
+    returned instead.
     """
     return Search.run(problem, time_limit_s, workers, seed, hint, on_progress)
 
@@ -115,6 +120,7 @@ class Search:
     ):
         self.instance = instance
         self.allocation = allocation
+        self.start = list(allocation)  # the constructive plan, the fallback
         self.levels = levels
         self.kept_amounts = kept_amounts
         self.workers = workers
@@ -543,34 +549,63 @@ class Search:
     # --- result -----------------------------------------------------------------------
 
     def plan(self) -> Plan:
-        self.instance.check(self.allocation)
+        """The incumbent as a plan; should it break a constraint (a bug), the
+        constructive start's plan instead, which is never infeasible."""
+        proven = self.proven()
+        try:
+            self.instance.check(self.allocation)
+        except InfeasibleAllocation as error:
+            log.error("matching: the search's allocation is infeasible (%s); "
+                      "returning the constructive start's plan", error)
+            self.allocation = self.fallback()
+            self.used = self.instance.usage(self.allocation)
+            proven = False
+            for group in self.groups:  # proofs of a search gone wrong prove nothing
+                group.cost_bound = None
         bound = self.cost_bound()
-        proven = all(g.proven for g in self.groups) and (
-            self.instance.split_units == 1 or not self.groups)
         return self.instance.plan(
             self.allocation, status="OPTIMAL" if proven else "FEASIBLE", bound=bound,
             solve_s=time.perf_counter() - self.started,
         )
 
+    def proven(self) -> bool:
+        """Whether the plan is proven optimal for the problem itself: every group closed
+        by CP-SAT on an integer instance that is the problem exactly (no splittable job
+        moving in 0.1% steps, no rounded hours, costs or priorities). Without any group
+        nothing can be placed, provided rounding dropped no choice."""
+        instance = self.instance
+        return all(g.proven for g in self.groups) and instance.complete and (
+            not self.groups or (instance.split_units == 1 and instance.exact))
+
+    def fallback(self) -> Allocation:
+        """The first feasible of: the constructive start, greedy from scratch, nothing."""
+        for allocation in (self.start, greedy(self.instance)):
+            try:
+                self.instance.check(allocation)
+            except InfeasibleAllocation:
+                continue
+            return list(allocation)
+        return [() for _ in self.instance.jobs]
+
     def reaches_lp_fill(self) -> bool:
         """Whether the plan places as much weighted work as the LP solved for the start."""
         if self.lp_start is None:
             return False
-        instance = self.instance
-        fill, _ = instance.score(self.allocation)
-        fill_scale = instance.priority_scale * instance.split_units
-        return fill / fill_scale >= self.lp_start.fill * (1 - 1e-9) - 1e-9
+        fill = self.instance.weighted_fill(self.allocation)
+        return fill >= self.lp_start.fill * (1 - 1e-9) - 1e-9
 
     def cost_bound(self) -> float | None:
         """Sum over groups of the best proven lower bound on the group's cost at its fill.
 
         CP-SAT's bound only counts when the integer model is exact (no splittable job
-        rounded to 0.1% steps, costs not rounded); the LP bound always counts.
+        rounded to 0.1% steps, no hours, costs or priorities rounded); the LP bound
+        counts when the instance kept every choice the problem allows (otherwise there is
+        no bound: None).
         """
         instance = self.instance
-        exact = instance.split_units == 1 and _costs_exact(instance)
-        fill_scale = instance.priority_scale * instance.split_units
-        fill, cost = instance.score(self.allocation)
+        if not instance.complete:
+            return None
+        exact = instance.split_units == 1 and instance.exact
         start = self.lp_start
         if start is not None and self.reaches_lp_fill():
             # The plan reaches the LP's maximum fill: the LP solved for the start already
@@ -578,41 +613,35 @@ class Search:
             total = start.cost
             if exact and all(g.cost_bound is not None for g in self.groups):
                 total = max(total, sum(instance.cost_value(g.cost_bound) for g in self.groups))
-            return self._rounded(min(total, instance.cost_value(cost)), exact)
+            return self._rounded(min(total, instance.real_cost(self.allocation)), exact)
         total = 0.0
         for group in self.groups:
-            fill, cost = instance.score(self.allocation, group.jobs)
+            fill, _ = instance.score(self.allocation, group.jobs)
             best = None
             if exact and group.cost_bound is not None and fill >= group.bound_fill:
                 best = instance.cost_value(group.cost_bound)
             try:
-                lp = lp_min_cost(instance, fill / fill_scale, group.jobs)
+                lp = lp_min_cost(instance, instance.weighted_fill(self.allocation, group.jobs),
+                                 group.jobs)
                 best = lp if best is None else max(best, lp)
             except RuntimeError:
                 pass
             if best is None:
                 return None
-            total += min(best, instance.cost_value(cost))
+            total += min(best, instance.real_cost(self.allocation, group.jobs))
         return self._rounded(total, exact)
 
     def _rounded(self, bound: float, exact: bool) -> float:
         if not exact:
             return bound
         # Every plan then costs a whole number of cost units: round the bound up.
-        scale = self.instance.cost_scale
-        return math.ceil(bound * scale - 1e-6) / scale
+        scaled = bound * self.instance.cost_scale
+        return math.ceil(scaled - 1e-6 - 1e-12 * abs(scaled)) / self.instance.cost_scale
 
 
 def _lexicographic(instance: Instance, allocation: Allocation) -> tuple[int, int]:
     fill, cost = instance.score(allocation)
     return fill, -cost
-
-
-def _costs_exact(instance: Instance) -> bool:
-    return all(
-        abs(choice.cost * instance.cost_scale - choice.cost_units) < 1e-9
-        for info in instance.jobs for choice in info.choices
-    )
 
 
 def _amounts(allocation: Allocation) -> dict[tuple[int, int, int], int]:

@@ -31,6 +31,7 @@ def check_plan(problem: dict[str, Any], plan: dict[str, Any]) -> tuple[float, fl
     used: dict[tuple[str, str, str], float] = {}
     share: dict[str, float] = dict.fromkeys(jobs, 0.0)
     factories_of: dict[str, set[str]] = {job_id: set() for job_id in jobs}
+    hours_at: dict[tuple[str, str], float] = {}
     cost = 0.0
     for a in plan["assignments"]:
         job = jobs[a["job"]]
@@ -50,6 +51,7 @@ def check_plan(problem: dict[str, Any], plan: dict[str, Any]) -> tuple[float, fl
         share[a["job"]] += a["hours"] / option_hours
         cost += option["cost"] * a["hours"] / option_hours
         factories_of[a["job"]].add(a["factory"])
+        hours_at[a["job"], a["factory"]] = hours_at.get((a["job"], a["factory"]), 0.0) + a["hours"]
 
     for key, hours in used.items():
         assert hours <= capacity.get(key, 0.0) + TOLERANCE, f"{key}: {hours} h over capacity"
@@ -62,9 +64,22 @@ def check_plan(problem: dict[str, Any], plan: dict[str, Any]) -> tuple[float, fl
     placed = 0.0
     for job_id, job in jobs.items():
         assert abs(share[job_id] - 1) <= TOLERANCE, f"{job_id}: fractions add up to {share}"
-        if not job.get("splittable", False):
-            assert len(factories_of[job_id]) <= 1, f"{job_id}: split over factories"
         unassigned = sum(u["hours"] for u in plan["unassigned"] if u["job"] == job_id)
+        if not job.get("splittable", False):
+            # "all of the job's hours go to one factory": the whole job there, or none
+            # of it anywhere (then all of it is reported unassigned).
+            assert len(factories_of[job_id]) <= 1, f"{job_id}: split over factories"
+            if factories_of[job_id]:
+                [factory] = factories_of[job_id]
+                option = next(o for o in job["options"] if o["factory"] == factory)
+                option_hours = option.get("hours", job["hours"])
+                placed_hours = hours_at[job_id, factory]
+                assert abs(placed_hours - option_hours) <= TOLERANCE * max(1.0, option_hours), (
+                    f"{job_id}: {placed_hours} of its {option_hours} h placed at {factory}")
+                assert unassigned == 0, f"{job_id}: placed at {factory} and partly unassigned"
+            else:
+                assert abs(unassigned - job["hours"]) <= TOLERANCE * max(1.0, job["hours"]), (
+                    f"{job_id}: not placed, yet {unassigned} of its {job['hours']} h unassigned")
         placed += job.get("priority", 1) * (1 - unassigned / job["hours"])
 
     assert abs(plan["objective"] - cost) <= TOLERANCE * max(1.0, cost), "objective != cost"

@@ -7,9 +7,33 @@ from typing import Any
 from hypothesis import strategies as st
 
 RESOURCES = ("milling", "welding")
-HOURS = st.sampled_from([1, 2, 2.5, 3, 4, 5.25, 6, 8, 10, 12.5, 15])
-CAPACITY = st.sampled_from([0, 3, 4.5, 6, 8, 10, 12, 16, 20])
-COST = st.sampled_from([0, 10, 12.5, 20, 33.3, 40, 55, 70, 99.99])
+# Beside round values, some with more decimals than cents or thousandths of an hour
+# (0.3333 h, 10.001 and 10.004), which the engine must scale exactly, and some with more
+# than it can scale (a third of an hour, 100/3), which it must round on the safe side
+# and then not call OPTIMAL.
+THIRD = 1 / 3
+HOURS = st.sampled_from([1, 2, 2.5, 3, 4, 5.25, 6, 8, 10, 12.5, 15, 0.3333, 1.0625, THIRD])
+CAPACITY = st.sampled_from([0, 1, 3, 4.5, 6, 8, 10, 12, 16, 20, 2.0001])
+COST = st.sampled_from([0, 10, 12.5, 20, 33.3, 40, 55, 70, 99.99, 10.001, 10.004, 100 / 3])
+MAX_EXACT_DECIMALS = 6  # what the contract's numbers may have for a proof of optimality
+
+
+def decimals(value: float) -> int:
+    """Decimal places of a number as JSON writes it (repr: the shortest exact form)."""
+    text = repr(float(value))
+    mantissa, _, exponent = text.partition("e")
+    places = len(mantissa.partition(".")[2].rstrip("0"))
+    return max(0, places - int(exponent or 0))
+
+
+def numbers_are_short(data: dict[str, Any]) -> bool:
+    """Whether every hour, cost and priority of a problem has at most 6 decimals."""
+    values = [c["hours"] for f in data["factories"] for c in f.get("capacity", [])]
+    for job in data["jobs"]:
+        values += [job["hours"], job.get("priority", 1)]
+        for option in job.get("options", []):
+            values += [option["cost"], option.get("hours", 0)]
+    return all(decimals(v) <= MAX_EXACT_DECIMALS for v in values)
 
 
 @st.composite

@@ -123,3 +123,55 @@ def test_room_left_beside_a_partly_placed_job_is_not_called_too_expensive() -> N
     })
     [dear] = explain(problem, plan, "s")["not_chosen"]
     assert dear["reason"] == "not_used" and dear["free_hours"] == pytest.approx(20)
+
+
+def test_a_lead_time_that_leaves_only_weeks_without_capacity_is_shipping_too_slow() -> None:
+    # Every factory has room in the job's window W1..W2, but "late" only in W2: shipping
+    # in one week means producing by W1, when it has none. "empty" has no room at all.
+    problem = load_problem({
+        "version": 1,
+        "periods": ["W1", "W2"],
+        "factories": [
+            {"id": "late", "capacity": [cap("W2", 50)]},
+            {"id": "split_late", "capacity": [cap("W1", 1), cap("W2", 50)]},
+            {"id": "empty", "capacity": [cap("W1", 1)]},
+            {"id": "near", "capacity": [cap("W1", 20), cap("W2", 20)]},
+        ],
+        "jobs": [{"id": "j", "resource": "cnc", "hours": 8, "options": [
+            {"factory": "late", "cost": 1, "lead_periods": 1},
+            {"factory": "split_late", "cost": 1, "lead_periods": 1},
+            {"factory": "empty", "cost": 1},
+            {"factory": "near", "cost": 50},
+        ]}],
+    })
+    plan = solve(problem, time_limit_s=1)
+    result = explain(problem, plan, "j")
+    assert [c["factory"] for c in result["chosen"]] == ["near"]
+    reasons = {e["factory"]: e for e in result["not_chosen"]}
+    assert {f: e["reason"] for f, e in reasons.items()} == {
+        "late": "shipping_too_slow",
+        "split_late": "shipping_too_slow",  # 1 h by W1 cannot hold the 8 h job whole
+        "empty": "no_capacity_in_window",
+    }
+    assert "1 period(s)" in reasons["late"]["detail"]
+    assert "W1" in reasons["late"]["detail"] and "50 h" in reasons["late"]["detail"]
+
+
+def test_a_splittable_job_is_shipping_too_slow_only_without_any_room_in_time() -> None:
+    problem = load_problem({
+        "version": 1,
+        "periods": ["W1", "W2"],
+        "factories": [
+            {"id": "late", "capacity": [cap("W2", 50)]},
+            {"id": "some", "capacity": [cap("W1", 1), cap("W2", 50)]},
+        ],
+        "jobs": [{"id": "s", "resource": "cnc", "hours": 8, "splittable": True, "options": [
+            {"factory": "late", "cost": 1, "lead_periods": 1},
+            {"factory": "some", "cost": 2, "lead_periods": 1},
+        ]}],
+    })
+    plan = solve(problem, time_limit_s=1)
+    result = explain(problem, plan, "s")
+    assert [(c["factory"], c["hours"]) for c in result["chosen"]] == [("some", 1)]
+    [late] = result["not_chosen"]
+    assert late["factory"] == "late" and late["reason"] == "shipping_too_slow"

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from matching import load_problem, rematch, solve
 from tests.matching.feasibility import check_plan
-from tests.matching.problems import random_problem
+from tests.matching.problems import problems, random_problem
 
 
 def without_factory(data: dict, factory_id: str) -> dict:
@@ -87,3 +90,26 @@ def test_rematch_moves_fewer_hours_than_a_fresh_solve_and_fills_as_much() -> Non
     lost = sum(a.hours for a in previous.assignments if a.factory == busiest)
     assert moved_hours(previous, plan) <= moved_hours(previous, again)
     assert moved_hours(previous, plan) >= lost - 1e-9
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(), st.data())
+def test_every_rematch_plan_is_feasible(data: dict, draw: st.DataObject) -> None:
+    previous = solve(load_problem(data), time_limit_s=0.5, workers=1)
+    lost = draw.draw(st.sampled_from([f["id"] for f in data["factories"]]), label="lost")
+    changed = without_factory(data, lost)
+    plan = rematch(load_problem(changed), previous, time_limit_s=0.5, workers=1)
+    check_plan(changed, json.loads(plan.to_json()))
+    assert all(a.factory != lost for a in plan.assignments)
+    # What survives of the previous plan (all but the lost factory's part: all of a
+    # non-splittable job placed there) fits the changed problem, so it is a floor.
+    surviving = 0.0
+    for job in data["jobs"]:
+        option_hours = {o["factory"]: o.get("hours", job["hours"]) for o in job["options"]}
+        parts = [a for a in previous.assignments if a.job == job["id"]]
+        if not job.get("splittable") and any(a.factory == lost for a in parts):
+            continue
+        surviving += job.get("priority", 1) * sum(
+            a.hours / option_hours[a.factory] for a in parts if a.factory != lost)
+    total = sum(job.get("priority", 1) for job in data["jobs"])
+    assert plan.fill * total >= surviving - 1e-6
