@@ -22,6 +22,10 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_MAX_ATTEMPTS": 8,
     "WEBHOOK_TIMEOUT_S": 5.0,
     "ORDERS_MAX_DOCUMENT_BYTES": MAX_DOCUMENT_BYTES,
+    # Without Celery: how often the web process itself expires proposals, recovers lost
+    # runs and retries due webhooks (0: never; then run `factoryweb orders expire` and
+    # `factoryweb orders deliver-webhooks` from cron).
+    "ORDERS_HOUSEKEEPING_INTERVAL_S": 60.0,
 }
 OTHER_KEYS = ("WEBHOOK_ALLOW_PRIVATE", "ORDERS_UPLOAD_FOLDER")
 
@@ -113,9 +117,28 @@ def init_orders(app: Flask) -> None:
             webhook_settings=webhook_settings(settings),
             deadline=deadline(settings),
         )
+        # Test apps keep house only when a test asks for it.
+        interval = (
+            settings["ORDERS_HOUSEKEEPING_INTERVAL_S"]
+            if not app.testing or "ORDERS_HOUSEKEEPING_INTERVAL_S" in app.config
+            else 0.0
+        )
+        if interval > 0:
+            _keep_house_once_serving(app, dispatcher, interval)
     elif runner == "manual":
         dispatcher = dispatch.ManualDispatcher()
     else:
         raise ValueError(f"ORDERS_RUNNER: unknown runner {runner!r}")
     app.extensions[dispatch.EXTENSION_KEY] = dispatcher
     app.register_blueprint(blueprint)
+
+
+def _keep_house_once_serving(app: Flask, dispatcher: Any, interval_s: float) -> None:
+    """Start the dispatcher's housekeeping with the first request: in the process that
+    serves (a forking server's worker, not its parent), and never in a command line
+    process (`db upgrade`, `orders expire`) that merely builds the app."""
+
+    def start() -> None:
+        dispatcher.start_housekeeping(interval_s)
+
+    app.before_request(start)

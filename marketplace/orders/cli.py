@@ -28,7 +28,8 @@ def _dispatcher():  # type: ignore[no-untyped-def]
 def expire(as_json: bool) -> None:
     """Expire proposals past their deadline (re-matching their work) and recover lost runs.
 
-    Run it from cron every minute or two when there is no Celery beat."""
+    Run it from cron every minute or two when neither Celery beat nor the web process
+    (ORDERS_HOUSEKEEPING_INTERVAL_S, without Celery) does it."""
     from marketplace.orders.housekeeping import run_housekeeping
 
     result = run_housekeeping(_database(), _dispatcher())

@@ -82,7 +82,9 @@ class ManualDispatcher:
 
 
 class ThreadDispatcher:
-    """Runs each piece of work in a daemon thread of this process."""
+    """Runs each piece of work in a daemon thread of this process, and (once
+    `start_housekeeping` is called) the periodic upkeep Celery beat runs otherwise:
+    expiring proposals, recovering lost runs, retrying due webhooks."""
 
     mode = "thread"
 
@@ -99,6 +101,8 @@ class ThreadDispatcher:
         # Work is started from request threads and from the dispatcher's own threads at
         # once: the list changes under this lock only, so no started thread is lost.
         self._lock = threading.Lock()
+        self._housekeeper: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def _start(self, target: Callable[[], object], delay_s: float = 0.0) -> None:
         thread: threading.Thread
@@ -135,14 +139,71 @@ class ThreadDispatcher:
     def retry_delivery(self, delivery_id: int, delay_s: float) -> None:
         from marketplace.orders.webhooks import attempt_delivery
 
+        # due_only: the housekeeping round may have made this attempt already.
         self._start(
             _logged(
                 lambda: attempt_delivery(
-                    self.database, delivery_id, dispatcher=self, **self.webhook_settings
+                    self.database,
+                    delivery_id,
+                    dispatcher=self,
+                    due_only=True,
+                    **self.webhook_settings,
                 )
             ),
             delay_s,
         )
+
+    def start_housekeeping(self, interval_s: float) -> bool:
+        """Every `interval_s` seconds, in a daemon thread: expire proposals past their
+        deadline (re-matching their work), recover lost runs and attempt the webhook
+        deliveries that are due (after a restart their timers are gone). Several
+        processes may each run it: every step locks or skips what another one holds.
+        Started once per dispatcher; False if it already runs."""
+        if self._housekeeper is not None or interval_s <= 0:
+            return False
+        with self._lock:
+            if self._housekeeper is not None:
+                return False
+            self._stop.clear()
+            self._housekeeper = threading.Thread(
+                target=self._keep_house, args=(interval_s,), name="orders-housekeeping"
+            )
+            self._housekeeper.daemon = True
+            self._housekeeper.start()
+        return True
+
+    def _keep_house(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            self.housekeeping()
+
+    def housekeeping(self) -> dict[str, int]:
+        """One round of upkeep (what the housekeeping thread does each interval)."""
+        from marketplace.orders.housekeeping import run_housekeeping
+        from marketplace.orders.webhooks import deliver_due
+
+        result: dict[str, int] = {}
+        try:
+            result.update(run_housekeeping(self.database, self))
+        except Exception:  # the next round tries again
+            log.exception("housekeeping failed")
+        try:
+            result["webhook_attempts"] = deliver_due(
+                self.database, dispatcher=self, **self.webhook_settings
+            )
+        except Exception:
+            log.exception("delivering due webhooks failed")
+        return result
+
+    def stop_housekeeping(self, timeout: float = 30.0) -> bool:
+        """Stop the housekeeping thread after its current round; False if that round is
+        still running after `timeout` seconds."""
+        with self._lock:
+            housekeeper, self._housekeeper = self._housekeeper, None
+        if housekeeper is None:
+            return True
+        self._stop.set()
+        housekeeper.join(timeout)
+        return not housekeeper.is_alive()
 
     def join(self, timeout: float = 30.0) -> bool:
         """Wait for the work started so far, and for the work it starts in turn; False

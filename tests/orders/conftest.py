@@ -278,6 +278,9 @@ def committed_app(committed_url):
     unfinished = []
     for app in apps:
         dispatcher = app.extensions["factoryweb.orders.dispatcher"]
+        if hasattr(dispatcher, "stop_housekeeping") and not dispatcher.stop_housekeeping(120):
+            unfinished.append(app)
+            continue
         # Background work must end before its engine goes: a thread still holding a
         # connection would have it closed under its feet.
         if hasattr(dispatcher, "join") and not dispatcher.join(timeout=120):

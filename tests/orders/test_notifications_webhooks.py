@@ -16,7 +16,14 @@ from sqlmodel import select
 
 from marketplace.orders import proposals as service
 from marketplace.orders.lifecycle import request_matching
-from marketplace.orders.models import DeliveryState, Proposal, WebhookDelivery
+from marketplace.orders.models import (
+    DeliveryState,
+    MatchRunOrder,
+    Order,
+    OrderState,
+    Proposal,
+    WebhookDelivery,
+)
 from marketplace.orders.runs import execute_run
 from marketplace.orders.service import create_order
 from marketplace.orders.webhooks import SIGNATURE_HEADER, attempt_delivery, verify
@@ -406,3 +413,77 @@ def test_endpoint_addresses_that_cannot_be_parsed_are_named(browser, make_member
     error = response.get_data(as_text=True).split('id="url-errors"')[1].split("</ul>")[0]
     assert "http" in error and "must be" not in error
     assert db_session.exec(select(WebhookEndpoint)).all() == []
+
+
+def test_without_celery_the_serving_process_keeps_house(committed, committed_app):
+    """In thread mode the web process itself expires proposals past their deadline (and
+    re-matches their work) and sends the webhook deliveries that are due, every
+    ORDERS_HOUSEKEEPING_INTERVAL_S, from its first request on: no page needs opening, no
+    cron job is needed."""
+    import time
+    from datetime import timedelta
+
+    from factories.models import utcnow
+    from marketplace.accounts.models import OrganizationKind, Role
+    from marketplace.orders import events
+    from marketplace.orders.dispatch import ManualDispatcher
+    from marketplace.orders.models import MatchRun, MatchRunKind, MatchRunState, ProposalState
+    from marketplace.orders.webhooks import create_endpoint
+    from tests.conftest import Browser
+    from tests.orders.conftest import create_shop, organization, person
+
+    manual = ManualDispatcher()
+    with committed.session() as session:
+        session.info["dispatcher"] = manual
+        shop_org = organization(session, OrganizationKind.FACTORY)
+        create_shop(session, shop_org, "waterjet_cutting", materials=("titanium",), hours=40)
+        member = person(session, OrganizationKind.BUYER, Role.BUYER_MEMBER)
+        who = principal(session, member)
+        order = create_order(
+            session,
+            who,
+            order_input(line(process_code="waterjet_cutting", material="titanium")),
+            submit=True,
+        )
+        run = request_matching(session, who, order.id, 2)
+        order_id, run_id = order.id, run.id
+    execute_run(committed, run_id, workers=1, dispatcher=manual)
+    with Receiver([]) as receiver:
+        with committed.session() as session:
+            session.info["dispatcher"] = manual  # queued, and left for the housekeeping
+            proposal = session.exec(select(Proposal).where(Proposal.order_id == order_id)).one()
+            proposal.expires_at = utcnow() - timedelta(minutes=1)
+            proposal_id = proposal.id
+            create_endpoint(session, member.organization.id, receiver.url, ["order.delivered"])
+            events.publish(
+                session, member.organization.id, events.ORDER_DELIVERED, {"order_id": order_id}
+            )
+
+        app = committed_app("thread", ORDERS_HOUSEKEEPING_INTERVAL_S=0.2)
+        time.sleep(1.0)  # five rounds' time: none ran, the app is not serving yet
+        assert receiver.requests == []
+        Browser(app.test_client()).get("/")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with committed.session() as session:
+                state = session.get(Proposal, proposal_id).state
+                rematches = session.exec(
+                    select(MatchRun)
+                    .join(MatchRunOrder, MatchRunOrder.match_run_id == MatchRun.id)
+                    .where(
+                        MatchRunOrder.order_id == order_id, MatchRun.kind == MatchRunKind.REMATCH
+                    )
+                ).all()
+            if state == ProposalState.EXPIRED and receiver.requests and rematches:
+                break
+            time.sleep(0.1)
+        assert state == ProposalState.EXPIRED
+        assert [json.loads(b)["data"] for _, b, _ in receiver.requests] == [{"order_id": order_id}]
+        assert rematches, "the expired work was not re-matched"
+        dispatcher = app.extensions["factoryweb.orders.dispatcher"]
+        assert dispatcher.stop_housekeeping(30) and dispatcher.join(60)
+    with committed.session() as session:
+        # The only option let its proposal expire: the order is open again.
+        assert session.get(Order, order_id).state == OrderState.OPEN
+        finished = {session.get(MatchRun, r.id).state for r in rematches}
+        assert finished == {MatchRunState.SUCCEEDED}
