@@ -35,27 +35,31 @@ def test_distance_is_great_circle():
 
 
 def test_only_capable_verified_certified_factories_are_options(db_session, make_shop, buyer):
-    fits = make_shop("milling_3axis")
-    five_axis = make_shop("milling_5axis")  # a specialization can do 3-axis work
-    rotated = make_shop(envelope=(60, 250, 120))  # the part fits lying down
-    far = make_shop(location=SHENZHEN)
+    """Every shop holds the certificate the line asks for unless the certificate is what
+    it lacks: each refused shop differs from `fits` in exactly one respect, so each is
+    refused by its own rule alone."""
+    iso9001 = {"certifications": ("ISO9001",)}
+    fits = make_shop("milling_3axis", **iso9001)
+    five_axis = make_shop("milling_5axis", **iso9001)  # a specialization can do 3-axis work
+    rotated = make_shop(envelope=(60, 250, 120), **iso9001)  # the part fits lying down
+    far = make_shop(location=SHENZHEN, **iso9001)
     refused = {
-        "material": make_shop(materials=("steel",)),
-        "envelope": make_shop(envelope=(150, 150, 150)),
-        "tolerance": make_shop(tolerance="ISO 2768-c"),
-        "pending": make_shop(status=FactoryStatus.PENDING),
-        "suspended": make_shop(status=FactoryStatus.SUSPENDED),
-        "credit": make_shop(credit=0.4),
-        "expired certificate": make_shop(
-            certifications=("ISO14001",), expired_certifications=("ISO9001",)
-        ),
-        "currency": make_shop(currency="USD"),
-        "process": make_shop("turning"),
-        "batch": make_shop(),
+        "material": make_shop(materials=("steel",), **iso9001),
+        "envelope": make_shop(envelope=(150, 150, 150), **iso9001),
+        "tolerance": make_shop(tolerance="ISO 2768-c", **iso9001),
+        "pending": make_shop(status=FactoryStatus.PENDING, **iso9001),
+        "suspended": make_shop(status=FactoryStatus.SUSPENDED, **iso9001),
+        "expired certificate": make_shop(expired_certifications=("ISO9001",)),
+        "another certificate": make_shop(certifications=("ISO14001",)),
+        "no certificate": make_shop(),
+        "currency": make_shop(currency="USD", **iso9001),
+        "process": make_shop("turning", **iso9001),
+        "batch": make_shop(**iso9001),
     }
     refused["batch"].capability.batch_min = 500
-    for shop in (fits, five_axis, rotated, far):
-        db_session.add(_certificate_for(shop))
+    # Below the minimum credit, and fit in every other way: an option the engine keeps
+    # out of the plan (min_credit), so that it can tell the shop why.
+    low_credit = make_shop(credit=0.4, **iso9001)
     db_session.commit()
     order = create_order(
         db_session,
@@ -68,26 +72,24 @@ def test_only_capable_verified_certified_factories_are_options(db_session, make_
 
     [job] = built.problem["jobs"]
     options = {o["factory"]: o for o in job["options"]}
-    expected = {
+    eligible = {
         capacity_line_id(fits.id, "milling_3axis"),
         capacity_line_id(five_axis.id, "milling_5axis"),
         capacity_line_id(rotated.id, "milling_3axis"),
         capacity_line_id(far.id, "milling_3axis"),
     }
-    assert set(options) == expected, {
+    low_credit_line = capacity_line_id(low_credit.id, "milling_3axis")
+    assert set(options) == eligible | {low_credit_line}, {
         name: capacity_line_id(s.id, s.capability.process_code) for name, s in refused.items()
     }
+    assert set(built.candidates[job["id"]]) == eligible
+    credits = {f["id"]: f["credit"] for f in built.problem["factories"]}
+    assert credits[low_credit_line] == 0.4 < job["min_credit"]
     assert options[capacity_line_id(far.id, "milling_3axis")]["lead_periods"] == 3
     assert options[capacity_line_id(fits.id, "milling_3axis")]["lead_periods"] == 0
     assert options[capacity_line_id(fits.id, "milling_3axis")]["cost"] == 20 * 6000
     assert job["resource"] == RESOURCE and job["min_credit"] == 0.5
     assert job["due_period"] == week_label(monday_of(order.due_date))
-
-
-def _certificate_for(shop):
-    from tests.orders.conftest import _certificate
-
-    return _certificate(shop.id, "ISO9001", utcnow().date() + timedelta(days=400))
 
 
 def test_free_capacity_is_maximum_minus_booked_per_week(db_session, make_shop, buyer):

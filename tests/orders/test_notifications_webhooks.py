@@ -415,6 +415,123 @@ def test_endpoint_addresses_that_cannot_be_parsed_are_named(browser, make_member
     assert db_session.exec(select(WebhookEndpoint)).all() == []
 
 
+def test_milestones_and_delivery_reach_each_party_of_its_own_work_only(
+    browser, new_browser, db_session, make_shop, buyer, dispatcher, database, app
+):
+    """The real flows (a factory reports a milestone on the web, the buyer confirms
+    delivery) publish `milestone.added` and `order.delivered` to real receivers: the buyer
+    hears of every factory's milestones, a factory only of its own, and every factory of
+    the order (no other) hears of the delivery."""
+    from pathlib import Path
+
+    from marketplace.orders import documents
+    from marketplace.orders.lifecycle import add_milestone
+    from marketplace.orders.models import Notification
+    from marketplace.orders.webhooks import create_endpoint
+    from tests.orders.test_production import PDF, confirmed_order
+
+    a = make_shop(hours=20, rate_minor=5000)
+    b = make_shop(hours=20, rate_minor=6000)
+    bystander = make_shop(hours=40, rate_minor=9000, weeks=1)  # no work on this order
+    order = confirmed_order(db_session, dispatcher, database, buyer, a, b)
+    assert {p.factory_id for p in db_session.exec(select(Proposal))} == {a.id, b.id}
+    dispatcher.take_deliveries()
+    with (
+        Receiver([]) as to_buyer,
+        Receiver([]) as to_a,
+        Receiver([]) as to_b,
+        Receiver([]) as to_bystander,
+    ):
+        receivers = {
+            buyer.organization.id: to_buyer,
+            a.owner.organization.id: to_a,
+            b.owner.organization.id: to_b,
+            bystander.owner.organization.id: to_bystander,
+        }
+        for organization_id, receiver in receivers.items():
+            create_endpoint(db_session, organization_id, receiver.url)
+        db_session.commit()
+
+        def heard(receiver, event):
+            return [
+                json.loads(body)
+                for headers, body, _ in receiver.requests
+                if headers["x-factoryweb-event"] == event
+            ]
+
+        factory_a = new_browser()
+        factory_a.login(a.owner)
+        response = factory_a.form(f"/orders/{order.id}/milestones", {"kind": "started"})
+        assert response.status_code == 303
+        deliver_all(database, dispatcher)
+        [told_buyer] = heard(to_buyer, "milestone.added")
+        [told_a] = heard(to_a, "milestone.added")
+        for payload, organization in ((told_buyer, buyer), (told_a, a.owner)):
+            assert payload["organization_id"] == organization.organization.id
+            data = payload["data"]
+            assert (data["order_id"], data["factory_id"], data["kind"]) == (
+                order.id,
+                a.id,
+                "started",
+            )
+            assert data["order_state"] == OrderState.IN_PRODUCTION
+        assert to_b.requests == [] and to_bystander.requests == []
+
+        # The rest of production, through the service the pages and the API call.
+        folder = Path(app.config["ORDERS_UPLOAD_FOLDER"])
+        for shop in (a, b):
+            owner = principal(db_session, shop.owner)
+            for kind, extra in (
+                ("started", {}),
+                ("qa_passed", {"uploads": [documents.Upload("qa.pdf", PDF)]}),
+                ("shipped", {"carrier": "DHL", "tracking_number": f"JD{shop.id:010d}"}),
+            ):
+                if shop is a and kind == "started":
+                    continue
+                add_milestone(db_session, owner, order.id, kind, upload_folder=folder, **extra)
+                db_session.commit()
+        deliver_all(database, dispatcher)
+        assert db_session.get(Order, order.id).state == OrderState.SHIPPED
+        by_buyer = [
+            (m["data"]["factory_id"], m["data"]["kind"]) for m in heard(to_buyer, "milestone.added")
+        ]
+        assert sorted(by_buyer) == sorted(
+            (shop.id, kind) for shop in (a, b) for kind in ("started", "qa_passed", "shipped")
+        )
+        for shop, receiver in ((a, to_a), (b, to_b)):
+            mine = heard(receiver, "milestone.added")
+            assert len(mine) == 3 and {m["data"]["factory_id"] for m in mine} == {shop.id}
+            assert all(
+                h["x-factoryweb-event"] == "milestone.added" for h, _, _ in receiver.requests
+            )
+
+        browser.login(buyer)
+        response = browser.form(f"/orders/{order.id}/deliver", {})
+        assert response.status_code == 303
+        deliver_all(database, dispatcher)
+        for organization_id, receiver in receivers.items():
+            delivered = heard(receiver, "order.delivered")
+            if receiver is to_bystander:
+                assert delivered == [] and receiver.requests == []
+                continue
+            [payload] = delivered
+            assert payload["organization_id"] == organization_id
+            assert payload["data"]["order_id"] == order.id
+            assert payload["data"]["state"] == OrderState.DELIVERED
+            # The order, its state and when: nothing of who else made it.
+            assert set(payload["data"]) == {"order_id", "state", "delivered_at"}
+
+    # The notifications in the web UI follow the same lines.
+    kinds: dict[int, list[str]] = {}
+    for n in db_session.exec(select(Notification).where(Notification.order_id == order.id)):
+        kinds.setdefault(n.organization_id, []).append(n.kind)
+    assert kinds[buyer.organization.id].count("milestone.added") == 6
+    for shop in (a, b):
+        assert kinds[shop.owner.organization.id].count("order.delivered") == 1
+        assert "milestone.added" not in kinds[shop.owner.organization.id]
+    assert bystander.owner.organization.id not in kinds
+
+
 def test_without_celery_the_serving_process_keeps_house(committed, committed_app):
     """In thread mode the web process itself expires proposals past their deadline (and
     re-matches their work) and sends the webhook deliveries that are due, every
