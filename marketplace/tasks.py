@@ -79,13 +79,14 @@ def run_match(run_id: int) -> dict[str, Any] | None:
 
 
 @app.task(name="orders.deliver_webhook")
-def deliver_webhook(delivery_id: int) -> None:
+def deliver_webhook(delivery_id: int, due_only: bool = False) -> None:
     from marketplace.orders.webhooks import attempt_delivery
 
     attempt_delivery(
         database(),
         delivery_id,
         dispatcher=CeleryDispatcher(),
+        due_only=due_only,
         **webhook_settings(orders_settings()),
     )
 

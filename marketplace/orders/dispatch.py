@@ -243,7 +243,10 @@ class CeleryDispatcher:
     def retry_delivery(self, delivery_id: int, delay_s: float) -> None:
         from marketplace import tasks
 
-        tasks.deliver_webhook.apply_async((delivery_id,), countdown=delay_s, queue=self.queue)
+        # due_only: beat's sweep of due deliveries may have made this attempt already.
+        tasks.deliver_webhook.apply_async(
+            (delivery_id,), {"due_only": True}, countdown=delay_s, queue=self.queue
+        )
 
 
 def _logged(target: Callable[[], object]) -> Callable[[], None]:

@@ -4,10 +4,15 @@ test knows exactly which factory can do what and how many hours each has free.""
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
+import signal
+import subprocess
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,7 +42,11 @@ from marketplace.db import Database
 from marketplace.migrate import scratch_database
 from marketplace.orders.dispatch import set_process_default
 from marketplace.orders.service import LineInput, OrderInput
-from tests.conftest import PASSWORD, Member, savepoint_sessions
+from marketplace.tasks import worker_command
+from tests.conftest import PASSWORD, Member, savepoint_sessions, service_reachable
+
+REDIS = ("127.0.0.1", 6379)
+ROOT = Path(__file__).resolve().parents[2]
 
 STUTTGART = (48.78, 9.18)
 MILAN = (45.46, 9.19)
@@ -288,3 +297,47 @@ def committed_app(committed_url):
             continue
         app.extensions["factoryweb.db"].engine.dispose()
     assert not unfinished, "background work of the test still running after 120 s"
+
+
+@pytest.fixture
+def start_celery_worker(committed_url, tmp_path):
+    """Start real worker processes (`celery --app marketplace.tasks worker`) on Redis,
+    each on a queue of its own, with `environment` added to theirs; they are stopped
+    after the test. Returns (broker, queue, process, log)."""
+    if not service_reachable(*REDIS):
+        pytest.skip("Redis unreachable at 127.0.0.1:6379")
+    started: list[subprocess.Popen] = []
+
+    def start(**environment: str):  # type: ignore[no-untyped-def]
+        queue = f"factoryweb-test-{uuid.uuid4().hex[:8]}"
+        broker = "redis://127.0.0.1:6379/0"
+        env = {
+            **os.environ,
+            "DATABASE_URL": committed_url,
+            "CELERY_BROKER_URL": broker,
+            "CELERY_QUEUE": queue,
+            "PYTHONPATH": str(ROOT),
+            **environment,
+        }
+        # Its output goes to a file: a pipe nobody reads would stall the worker once full.
+        log = tmp_path / f"worker-{queue}.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                worker_command(queue),
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        started.append(process)
+        return broker, queue, process, log
+
+    yield start
+    for process in started:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -5,13 +5,8 @@ and plan are kept and can be downloaded and replayed."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
-import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -34,12 +29,8 @@ from marketplace.orders.models import (
 from marketplace.orders.proposals import decline
 from marketplace.orders.runs import execute_run, latest_run
 from marketplace.orders.service import create_order
-from marketplace.tasks import worker_command
-from tests.conftest import Browser, service_reachable
+from tests.conftest import Browser
 from tests.orders.conftest import create_shop, line, order_input, person, principal
-
-REDIS = ("127.0.0.1", 6379)
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_find_factories_stores_problem_and_plan_for_replay(
@@ -196,37 +187,8 @@ def test_background_thread_runs_with_live_progress(committed, committed_app):
 
 
 @pytest.fixture
-def celery_worker(committed_url, tmp_path):
-    """A real worker process (`celery --app marketplace.tasks worker`) on Redis."""
-    if not service_reachable(*REDIS):
-        pytest.skip("Redis unreachable at 127.0.0.1:6379")
-    queue = f"factoryweb-test-{uuid.uuid4().hex[:8]}"
-    broker = "redis://127.0.0.1:6379/0"
-    env = {
-        **os.environ,
-        "DATABASE_URL": committed_url,
-        "CELERY_BROKER_URL": broker,
-        "CELERY_QUEUE": queue,
-        "PYTHONPATH": str(ROOT),
-    }
-    # Its output goes to a file: a pipe nobody reads would stall the worker once full.
-    log = tmp_path / "worker.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            worker_command(queue),
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    yield broker, queue, process, log
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def celery_worker(start_celery_worker):
+    return start_celery_worker()
 
 
 def test_celery_worker_runs_matching_through_redis(committed, committed_app, celery_worker):

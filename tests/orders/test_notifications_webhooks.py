@@ -604,3 +604,60 @@ def test_without_celery_the_serving_process_keeps_house(committed, committed_app
         assert session.get(Order, order_id).state == OrderState.OPEN
         finished = {session.get(MatchRun, r.id).state for r in rematches}
         assert finished == {MatchRunState.SUCCEEDED}
+
+
+def test_a_celery_retry_the_sweep_already_made_waits_for_the_next_one(
+    committed, start_celery_worker
+):
+    """A retry scheduled through Celery (a countdown task) finds the delivery already
+    attempted by beat's sweep of due deliveries: it is skipped, so the receiver is not
+    called again before the backoff of the sweep's own attempt has passed."""
+    import time
+
+    from marketplace.accounts.models import OrganizationKind
+    from marketplace.orders import events
+    from marketplace.orders.dispatch import CeleryDispatcher
+    from marketplace.orders.models import WebhookAttempt
+    from marketplace.orders.webhooks import create_endpoint
+    from tests.orders.conftest import organization
+
+    broker, queue, worker, log = start_celery_worker(WEBHOOK_BACKOFF_BASE_S="3")
+    celery = CeleryDispatcher(broker, queue)
+    with Receiver([500, 500]) as flaky:
+        with committed.session() as session:
+            session.info["dispatcher"] = celery
+            org = organization(session, OrganizationKind.BUYER)
+            create_endpoint(session, org, flaky.url)
+            events.publish(session, org, events.ORDER_CONFIRMED, {"order_id": 11})
+        deadline = time.monotonic() + 60
+        while not flaky.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert flaky.requests, f"the worker made no first attempt: {log.read_text()}"
+        with committed.session() as session:
+            [delivery_id] = session.exec(
+                select(WebhookDelivery.id).where(
+                    WebhookDelivery.payload["organization_id"].as_integer() == org
+                )
+            ).all()
+        # The sweep comes by early (as after a restart): the second attempt, due in 6 s.
+        while time.monotonic() < deadline:
+            with committed.session() as session:
+                if session.get(WebhookDelivery, delivery_id).attempts == 1:
+                    break
+            time.sleep(0.05)
+        attempt_delivery(committed, delivery_id, dispatcher=celery, backoff_base_s=3)
+        while len(flaky.requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)  # room for a fourth call, which must not come
+        assert worker.poll() is None, f"the worker died: {log.read_text()}"
+    assert [status for _, _, status in flaky.requests] == [500, 500, 200]
+    with committed.session() as session:
+        attempts = session.exec(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id == delivery_id)
+            .order_by(WebhookAttempt.number)
+        ).all()
+        assert session.get(WebhookDelivery, delivery_id).state == DeliveryState.SUCCEEDED
+    assert [a.status_code for a in attempts] == [500, 500, 200]
+    # The first attempt's retry (due 3 s after it) found the sweep's attempt and waited.
+    assert (attempts[2].attempted_at - attempts[1].attempted_at).total_seconds() >= 5
