@@ -23,7 +23,7 @@ from marketplace.orders import deadline, settings_from, webhook_settings
 from marketplace.orders.dispatch import CeleryDispatcher
 
 QUEUE = os.environ.get("CELERY_QUEUE", "factoryweb")
-EXPIRY_INTERVAL_S = float(os.environ.get("ORDERS_EXPIRY_INTERVAL_S", "60"))
+HOUSEKEEPING_INTERVAL_S = float(os.environ.get("ORDERS_HOUSEKEEPING_INTERVAL_S", "60"))
 
 app = Celery("factoryweb")
 app.conf.update(
@@ -37,8 +37,8 @@ app.conf.update(
     accept_content=["json"],
     timezone="UTC",
     beat_schedule={
-        "expire-proposals": {"task": "orders.housekeeping", "schedule": EXPIRY_INTERVAL_S},
-        "deliver-due-webhooks": {"task": "orders.deliver_due", "schedule": EXPIRY_INTERVAL_S},
+        "expire-proposals": {"task": "orders.housekeeping", "schedule": HOUSEKEEPING_INTERVAL_S},
+        "deliver-due-webhooks": {"task": "orders.deliver_due", "schedule": HOUSEKEEPING_INTERVAL_S},
     },
 )
 
