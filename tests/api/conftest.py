@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
 import marketplace.models  # noqa: F401  (every table on the metadata)
-from factories.models import utcnow
+from factories.capability import CapabilityDetails, create_capability
+from factories.models import Factory, utcnow
+from marketplace import create_app
 from marketplace.accounts.models import (
     Membership,
     OAuthClient,
@@ -32,8 +35,16 @@ from marketplace.accounts.models import (
     Role,
 )
 from marketplace.accounts.oauth import SCOPES, create_client
+from marketplace.accounts.service import principal_for
 from marketplace.accounts.tokens import digest, new_secret
+from marketplace.db import EXTENSION_KEY, Database
 from marketplace.demo import DemoSpec, seed_marketplace
+from marketplace.orders.documents import Upload
+from marketplace.orders.lifecycle import open_dispute, request_matching
+from marketplace.orders.models import Order, OrderState
+from marketplace.orders.runs import execute_run
+from marketplace.orders.service import LineInput, OrderInput, create_order
+from tests.conftest import savepoint_sessions
 
 IN_LIST = re.compile(r"^\s*\(?\s*(\w+)\s+IN\s*\((.*)\)\s*\)?\s*$", re.IGNORECASE | re.DOTALL)
 
@@ -209,7 +220,88 @@ def _richest(ownership: Ownership, organization_ids: list[int], exclude: set[int
 
 
 @pytest.fixture
-def world(db_session, make_member) -> World:  # type: ignore[no-untyped-def]
+def app(settings, engine, connection, tmp_path):  # type: ignore[no-untyped-def]
+    """The test application, with uploaded documents in this test's own folder."""
+    database = Database(engine, savepoint_sessions(connection))
+    return create_app(
+        settings, database=database, TESTING=True, ORDERS_UPLOAD_FOLDER=str(tmp_path / "uploads")
+    )
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _real_objects_of_the_victims(app, session: Session, buyer: Any, factory_org: int) -> None:  # type: ignore[no-untyped-def]
+    """What the demo does not make for a buyer, made the way the application makes it:
+    an open order, a matching run that was built and solved (with its problem and plan),
+    a dispute with evidence stored in the upload folder, and a capability of the victim
+    factory that nothing is booked on. Rows the world would otherwise make up
+    from column types name nothing the views can use."""
+    who = principal_for(session, buyer.user.id, buyer.organization.id)
+    assert who is not None
+
+    def order(title: str) -> Order:
+        line = LineInput(
+            process_code="milling_3axis",
+            material="aluminium",
+            quantity=10,
+            hours=Decimal("20"),
+            length_mm=200,
+            width_mm=100,
+            height_mm=50,
+        )
+        data = OrderInput(
+            title=title,
+            due_date=utcnow().date() + timedelta(weeks=5),
+            delivery_country="DE",
+            delivery_latitude=48.78,
+            delivery_longitude=9.18,
+            lines=[line],
+        )
+        return create_order(session, who, data, submit=True)
+
+    order("Open bracket order")
+    matched = order("Matched bracket order")
+    run = request_matching(session, who, matched.id, 1.0)
+    session.commit()
+    execute_run(app.extensions[EXTENSION_KEY], run.id, workers=1)
+    session.expire_all()
+    # A capability nothing is booked on, which its owner may drop.
+    factory = session.exec(select(Factory).where(Factory.organization_id == factory_org)).first()
+    if factory is not None:
+        details = CapabilityDetails(
+            process_code="anodizing",
+            materials=("aluminium",),
+            tolerance_class="ISO 2768-m",
+            max_length_mm=500,
+            max_width_mm=300,
+            max_height_mm=200,
+            batch_min=1,
+            batch_max=1000,
+            hourly_rate_minor=6500,
+        )
+        create_capability(session, factory, details)
+    # A dispute with its evidence, on an order in production (the delivered one stays).
+    disputed = session.exec(
+        select(Order).where(
+            Order.buyer_organization_id == who.organization_id,
+            Order.state == OrderState.IN_PRODUCTION,
+        )
+    ).first()
+    if disputed is not None:
+        open_dispute(
+            session,
+            who,
+            disputed.id,
+            "Half of the brackets arrived bent.",
+            upload_folder=Path(app.config["ORDERS_UPLOAD_FOLDER"]),
+            uploads=[Upload(filename="photos.pdf", data=PDF)],
+        )
+    session.commit()
+
+
+@pytest.fixture
+def world(app, db_session, make_member) -> World:  # type: ignore[no-untyped-def]
     seed_marketplace(db_session, DemoSpec(factories=6, orders=20, buyers=3, weeks=2, seed=5))
     db_session.flush()
     organizations = {o.id: o for o in db_session.exec(select(Organization))}
@@ -261,6 +353,8 @@ def world(db_session, make_member) -> World:  # type: ignore[no-untyped-def]
     )
     attackers.append(Person("anonymous", None, None))
     db_session.flush()
+    with app.app_context():
+        _real_objects_of_the_victims(app, db_session, owners_of_victims[0].member, victim_factory)
 
     unseeded = _fill_empty_tables(db_session, {"buyer": victim_buyer, "factory": victim_factory})
     db_session.commit()
