@@ -45,10 +45,10 @@ def read_instance(path: Path) -> tuple[list[list[int]], list[list[int]], list[in
     for _ in range(2):
         matrix = []
         for _ in range(agents):
-            matrix.append(numbers[position:position + jobs])
+            matrix.append(numbers[position : position + jobs])
             position += jobs
         matrices.append(matrix)
-    capacity = numbers[position:position + agents]
+    capacity = numbers[position : position + agents]
     if len(capacity) != agents:
         raise ValueError(f"{path}: truncated instance")
     return matrices[0], matrices[1], capacity
@@ -60,8 +60,10 @@ def to_problem(cost: list[list[int]], hours: list[list[int]], capacity: list[int
         "version": 1,
         "periods": [PERIOD],
         "factories": [
-            {"id": f"a{i + 1}",
-             "capacity": [{"resource": RESOURCE, "period": PERIOD, "hours": capacity[i]}]}
+            {
+                "id": f"a{i + 1}",
+                "capacity": [{"resource": RESOURCE, "period": PERIOD, "hours": capacity[i]}],
+            }
             for i in range(agents)
         ],
         "jobs": [
@@ -118,34 +120,52 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         "worst_gap_pct": max(gaps) if gaps else None,
         "by_type": {
             kind: {
-                "mean_gap_pct": round(statistics.mean(g), 3), "worst_gap_pct": max(g),
+                "mean_gap_pct": round(statistics.mean(g), 3),
+                "worst_gap_pct": max(g),
             }
             for kind in sorted({r["instance"][0] for r in results})
-            if (g := [r["gap_pct"] for r in results
-                      if r["instance"][0] == kind and r["gap_pct"] is not None])
+            if (
+                g := [
+                    r["gap_pct"]
+                    for r in results
+                    if r["instance"][0] == kind and r["gap_pct"] is not None
+                ]
+            )
         },
     }
 
 
 @click.command()
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Instance directory (default: $FACTORYWEB_GAP_DIR or "
-              "../shared/data/gap).")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Instance directory (default: $FACTORYWEB_GAP_DIR or ../shared/data/gap).",
+)
 @click.option("--types", default="cde", show_default=True, help="Instance types to run.")
 @click.option("--instances", default=None, help="Comma-separated names; overrides filters.")
 @click.option("--min-jobs", type=int, default=100, show_default=True)
 @click.option("--max-jobs", type=int, default=200, show_default=True)
 @click.option("--time-limit", "time_limit", type=float, default=20.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def main(data_dir: Path | None, types: str, instances: str | None, min_jobs: int,
-         max_jobs: int, time_limit: float, seed: int) -> None:
+def main(
+    data_dir: Path | None,
+    types: str,
+    instances: str | None,
+    min_jobs: int,
+    max_jobs: int,
+    time_limit: float,
+    seed: int,
+) -> None:
     data_dir = data_dir or default_data_dir()
     known = best_known(data_dir)
     if instances:
         names = [name.strip() for name in instances.split(",")]
     else:
         names = [
-            name for name, row in known.items()
+            name
+            for name, row in known.items()
             if name[0] in types.lower() and min_jobs <= int(row["jobs"]) <= max_jobs
         ]
     results = []

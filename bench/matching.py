@@ -59,19 +59,25 @@ def run_method(method: str, size: str, seed: int, time_limit_s: float) -> dict[s
     if method == "lp":
         bound = lp_bound(instance)
         return {
-            "fill": bound.fill / total_priority, "weighted_fill": bound.fill,
-            "cost": bound.cost, "solve_s": round(time.perf_counter() - started, 2),
+            "fill": bound.fill / total_priority,
+            "weighted_fill": bound.fill,
+            "cost": bound.cost,
+            "solve_s": round(time.perf_counter() - started, 2),
             "peak_rss_mb": _peak_rss_mb(),
         }
     if method == "greedy":
         allocation = greedy(instance)
-        plan = instance.plan(allocation, status="FEASIBLE", bound=None,
-                             solve_s=time.perf_counter() - started)
+        plan = instance.plan(
+            allocation, status="FEASIBLE", bound=None, solve_s=time.perf_counter() - started
+        )
     else:
         plan = solve(problem, time_limit_s=time_limit_s, workers=2, seed=seed)
     result = {
-        "fill": plan.fill, "weighted_fill": plan.fill * total_priority,
-        "cost": plan.objective, "solve_s": plan.solve_s, "peak_rss_mb": _peak_rss_mb(),
+        "fill": plan.fill,
+        "weighted_fill": plan.fill * total_priority,
+        "cost": plan.objective,
+        "solve_s": plan.solve_s,
+        "peak_rss_mb": _peak_rss_mb(),
     }
     if method == "cpsat":
         result.update(status=plan.status, bound=plan.bound)
@@ -107,8 +113,11 @@ def describe(size: str, seed: int) -> dict[str, Any]:
 def report(size: str, seed: int, time_limit_s: float) -> dict[str, Any]:
     lp = _in_fresh_process("lp", size, seed, time_limit_s)
     result: dict[str, Any] = {
-        "size": size, "seed": seed, "time_limit_s": time_limit_s,
-        "instance": describe(size, seed), "lp_bound": lp,
+        "size": size,
+        "seed": seed,
+        "time_limit_s": time_limit_s,
+        "instance": describe(size, seed),
+        "lp_bound": lp,
     }
     for method in ("greedy", "cpsat"):
         figures = _in_fresh_process(method, size, seed, time_limit_s)
@@ -119,23 +128,34 @@ def report(size: str, seed: int, time_limit_s: float) -> dict[str, Any]:
         min_fill, max_cost = TARGETS[size]
         engine = result["cpsat"]
         result["targets"] = {
-            "fill_vs_lp_min": min_fill, "cost_vs_lp_max": max_cost,
+            "fill_vs_lp_min": min_fill,
+            "cost_vs_lp_max": max_cost,
             "met": engine["fill_vs_lp"] >= min_fill and engine["cost_vs_lp"] <= max_cost,
         }
     return result
 
 
 @click.command()
-@click.option("--sizes", default="100x500x4,300x2000x4", show_default=True,
-              help="Comma-separated FACTORIESxJOBSxWEEKS.")
-@click.option("--time-limit", "time_limit", type=float, default=None,
-              help="Seconds per solve (default 30 up to 500 jobs, 60 above).")
+@click.option(
+    "--sizes",
+    default="100x500x4,300x2000x4",
+    show_default=True,
+    help="Comma-separated FACTORIESxJOBSxWEEKS.",
+)
+@click.option(
+    "--time-limit",
+    "time_limit",
+    type=float,
+    default=None,
+    help="Seconds per solve (default 30 up to 500 jobs, 60 above).",
+)
 @click.option("--seed", type=int, default=1, show_default=True)
 def main(sizes: str, time_limit: float | None, seed: int) -> None:
     for size in sizes.split(","):
         size = size.strip()
-        limit = time_limit if time_limit is not None else (
-            30.0 if parse_size(size)[1] <= 500 else 60.0)
+        limit = (
+            time_limit if time_limit is not None else (30.0 if parse_size(size)[1] <= 500 else 60.0)
+        )
         click.echo(json.dumps(report(size, seed, limit)))
 
 

@@ -13,8 +13,14 @@ import random
 from typing import Any
 
 RESOURCES = (
-    "cnc_milling", "cnc_turning", "sheet_metal", "welding", "injection_molding",
-    "additive", "grinding", "assembly",
+    "cnc_milling",
+    "cnc_turning",
+    "sheet_metal",
+    "welding",
+    "injection_molding",
+    "additive",
+    "grinding",
+    "assembly",
 )
 RESOURCE_WEIGHTS = (0.22, 0.16, 0.14, 0.12, 0.1, 0.08, 0.08, 0.1)
 BIG_SHARE = 0.12  # share of big plants among factories
@@ -38,7 +44,8 @@ def generate(factories: int, jobs: int, weeks: int, seed: int = 0) -> dict[str, 
                 hours = 0.0 if t in booked else round(weekly * rng.uniform(0.6, 1.2))
                 if hours > 0:
                     shop["capacity"].append(
-                        {"resource": resource, "period": period, "hours": hours})
+                        {"resource": resource, "period": period, "hours": hours}
+                    )
                     capacity_by_resource[resource] += hours
 
     raw_jobs = []
@@ -85,7 +92,11 @@ def _factory(rng: random.Random, index: int) -> dict[str, Any]:
 
 
 def _job(
-    rng: random.Random, index: int, resource: str, hours: float, shops: list[dict[str, Any]],
+    rng: random.Random,
+    index: int,
+    resource: str,
+    hours: float,
+    shops: list[dict[str, Any]],
     periods: list[str],
 ) -> dict[str, Any]:
     weeks = len(periods)
@@ -99,12 +110,14 @@ def _job(
         km = math.hypot(shop["x"] - x, shop["y"] - y)
         option_hours = round(hours * shop["speed"] * rng.uniform(0.95, 1.05), 1)
         cost = option_hours * shop["rate"] * rng.uniform(0.9, 1.1) + km * (1.5 + hours / 20)
-        options.append({
-            "factory": shop["id"],
-            "hours": max(0.5, option_hours),
-            "cost": round(cost, 2),
-            "lead_periods": 0 if km < 400 else 1 if km < 900 else 2,
-        })
+        options.append(
+            {
+                "factory": shop["id"],
+                "hours": max(0.5, option_hours),
+                "cost": round(cost, 2),
+                "lead_periods": 0 if km < 400 else 1 if km < 900 else 2,
+            }
+        )
     job: dict[str, Any] = {
         "id": f"j{index + 1}",
         "resource": resource,

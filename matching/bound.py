@@ -74,8 +74,9 @@ class _Relaxation:
         return objective.Value()
 
     def min_cost(self, min_fill: float) -> float:
-        row = self.solver.Constraint(min_fill * (1 - FILL_TOLERANCE) - FILL_TOLERANCE,
-                                     self.solver.infinity())
+        row = self.solver.Constraint(
+            min_fill * (1 - FILL_TOLERANCE) - FILL_TOLERANCE, self.solver.infinity()
+        )
         for f, priority in self.fill_terms:
             row.SetCoefficient(f, priority)
         objective = self.solver.Objective()

@@ -106,8 +106,7 @@ class ChainSearch:
 
     @property
     def usable(self) -> bool:
-        return (len(self.candidates) >= MIN_JOBS and len(self.buckets) >= 2
-                and not self.too_big)
+        return len(self.candidates) >= MIN_JOBS and len(self.buckets) >= 2 and not self.too_big
 
     # --- state --------------------------------------------------------------------
 
@@ -140,8 +139,12 @@ class ChainSearch:
         used_array = np.array(used, dtype=np.float64)[self.buckets]
         capacity = np.array(instance.bucket_capacity, dtype=np.float64)[self.buckets]
         self.state = _State(
-            jobs=np.array(jobs, dtype=np.int64), columns=columns_array, cost=cost,
-            weight=weight, capacity=capacity - used_array + movable_use, base=x,
+            jobs=np.array(jobs, dtype=np.int64),
+            columns=columns_array,
+            cost=cost,
+            weight=weight,
+            capacity=capacity - used_array + movable_use,
+            base=x,
         )
         self.index_of = {j: k for k, j in enumerate(jobs)}
         self.current = x.copy()
@@ -368,8 +371,12 @@ class ChainSearch:
                 options = np.nonzero(fits)[0]
                 if not len(options):
                     continue
-                change = (costs[a, options] + costs[others[options], k]
-                          - costs[a, k] - costs[others[options], options])
+                change = (
+                    costs[a, options]
+                    + costs[others[options], k]
+                    - costs[a, k]
+                    - costs[others[options], options]
+                )
                 options = options[np.argsort(change, kind="stable")[:KICK_CHOICES]]
                 k2 = int(options[rng.randrange(len(options))])
                 b = int(x[k2])

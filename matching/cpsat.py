@@ -188,8 +188,7 @@ def build(
                 bucket_terms.setdefault(choice.buckets[p], []).append(
                     (y, choice.full * choice.usage)
                 )
-                _keep_term(kept_amounts, j, c, p, y, choice.full, choice.usage, model,
-                           keep_terms)
+                _keep_term(kept_amounts, j, c, p, y, choice.full, choice.usage, model, keep_terms)
                 continue
             choice_vars[j].append((y, c))
             xs = []
@@ -209,13 +208,21 @@ def build(
         amounts[j] = entries
     for b, terms in bucket_terms.items():
         if sum(coef * _upper(var) for var, coef in terms) > residual[b]:
-            model.add(cp_model.LinearExpr.weighted_sum(
-                [v for v, _ in terms], [c for _, c in terms]) <= residual[b])
+            model.add(
+                cp_model.LinearExpr.weighted_sum([v for v, _ in terms], [c for _, c in terms])
+                <= residual[b]
+            )
     terms = {FILL: fill_terms, COST: cost_terms}
     if kept_amounts is not None:
         terms[KEEP] = keep_terms
     return SubModel(
-        instance, jobs, model, amounts, choice_vars, terms, best_possible_fill,
+        instance,
+        jobs,
+        model,
+        amounts,
+        choice_vars,
+        terms,
+        best_possible_fill,
         kept_amounts,
     )
 
@@ -230,8 +237,14 @@ def _weighted(terms: list[tuple[cp_model.IntVar, int]]) -> cp_model.LinearExpr:
 
 
 def _keep_term(
-    kept_amounts: dict[tuple[int, int, int], int] | None, j: int, c: int, p: int,
-    var: cp_model.IntVar, multiplier: int, weight: int, model: cp_model.CpModel,
+    kept_amounts: dict[tuple[int, int, int], int] | None,
+    j: int,
+    c: int,
+    p: int,
+    var: cp_model.IntVar,
+    multiplier: int,
+    weight: int,
+    model: cp_model.CpModel,
     keep_terms: list[tuple[cp_model.IntVar, int]],
 ) -> None:
     if not kept_amounts:
@@ -248,7 +261,10 @@ def _keep_term(
 
 
 def level_values(
-    instance: Instance, allocation: Allocation, jobs: Iterable[int], levels: list[str],
+    instance: Instance,
+    allocation: Allocation,
+    jobs: Iterable[int],
+    levels: list[str],
     kept_amounts: dict[tuple[int, int, int], int] | None,
 ) -> tuple[int, ...]:
     """The objective levels of `jobs` in `allocation`, signed so that larger is better."""
@@ -265,7 +281,9 @@ def level_values(
 
 
 def kept_units(
-    instance: Instance, allocation: Allocation, jobs: Iterable[int],
+    instance: Instance,
+    allocation: Allocation,
+    jobs: Iterable[int],
     kept_amounts: dict[tuple[int, int, int], int],
 ) -> int:
     total = 0
@@ -325,8 +343,7 @@ def optimize(
             sub.model.add(expr >= sub.best_possible_fill)
             remaining_levels -= 1
             continue
-        spent = (seconds_of(used_dtime) if budget.deterministic
-                 else time.perf_counter() - start)
+        spent = seconds_of(used_dtime) if budget.deterministic else time.perf_counter() - start
         left = budget.seconds - spent
         share = left / remaining_levels if remaining_levels > 1 else left
         remaining_levels -= 1
@@ -348,8 +365,9 @@ def optimize(
             if status != cp_model.OPTIMAL:
                 proven = False
             if level == COST:
-                cost_bound = value if status == cp_model.OPTIMAL else _ceil(
-                    solver.best_objective_bound)
+                cost_bound = (
+                    value if status == cp_model.OPTIMAL else _ceil(solver.best_objective_bound)
+                )
         else:
             proven = False
             value = sub.level(current, level)
@@ -361,7 +379,11 @@ def optimize(
 
 
 def _optimize_combined(
-    sub: SubModel, levels: list[str], incumbent: Allocation, budget: Budget, seed: int,
+    sub: SubModel,
+    levels: list[str],
+    incumbent: Allocation,
+    budget: Budget,
+    seed: int,
     presolve: bool,
 ) -> Outcome:
     expr, exact = sub.combined_objective(levels)
@@ -371,7 +393,9 @@ def _optimize_combined(
     status = solver.solve(sub.model)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return Outcome(
-            sub.read(solver.value), exact and status == cp_model.OPTIMAL, None,
+            sub.read(solver.value),
+            exact and status == cp_model.OPTIMAL,
+            None,
             solver.deterministic_time,
         )
     return Outcome(None, False, None, solver.deterministic_time)

@@ -51,18 +51,21 @@ def explain(problem: Problem, plan: Plan, job_id: str) -> dict[str, Any]:
         share = hours / option_hours
         factory = problem.factories[factory_ids.index(option.factory)]
         chosen_costs.append((option.factory, option.cost))
-        chosen.append({
-            "factory": option.factory,
-            "reason": CHOSEN,
-            "hours": hours,
-            "share": share,
-            "cost": option.cost * share,
-            "option_cost": option.cost,
-            "lead_periods": option.lead_periods,
-            "credit": factory.credit,
-            "detail": _chosen_detail(option.cost, option.lead_periods, factory.credit,
-                                     job.min_credit, share),
-        })
+        chosen.append(
+            {
+                "factory": option.factory,
+                "reason": CHOSEN,
+                "hours": hours,
+                "share": share,
+                "cost": option.cost * share,
+                "option_cost": option.cost,
+                "lead_periods": option.lead_periods,
+                "credit": factory.credit,
+                "detail": _chosen_detail(
+                    option.cost, option.lead_periods, factory.credit, job.min_credit, share
+                ),
+            }
+        )
 
     free = _free_hours(instance, problem, plan, job_id)
     fully_placed = unassigned <= TOLERANCE * max(1.0, job.hours)
@@ -72,17 +75,20 @@ def explain(problem: Problem, plan: Plan, job_id: str) -> dict[str, Any]:
     for o, option in enumerate(job.options):
         if option.factory in hours_by_factory:
             continue
-        entry: dict[str, Any] = {"factory": option.factory, "option_cost": option.cost,
-                                 "lead_periods": option.lead_periods,
-                                 "credit": problem.factories[factory_ids.index(
-                                     option.factory)].credit}
+        entry: dict[str, Any] = {
+            "factory": option.factory,
+            "option_cost": option.cost,
+            "lead_periods": option.lead_periods,
+            "credit": problem.factories[factory_ids.index(option.factory)].credit,
+        }
         if o in rejected:
             entry.update(reason=rejected[o].reason, detail=rejected[o].detail)
             if rejected[o].reason == NO_CAPACITY:
                 entry["detail"] = "no capacity in the window: " + rejected[o].detail
         else:
-            entry.update(_compare(instance, choices[o], free, info.splittable, fully_placed,
-                                  chosen_costs))
+            entry.update(
+                _compare(instance, choices[o], free, info.splittable, fully_placed, chosen_costs)
+            )
         not_chosen.append(entry)
     return {
         "job": job_id,
@@ -94,8 +100,7 @@ def explain(problem: Problem, plan: Plan, job_id: str) -> dict[str, Any]:
     }
 
 
-def _chosen_detail(cost: float, lead: int, credit: float, min_credit: float,
-                   share: float) -> str:
+def _chosen_detail(cost: float, lead: int, credit: float, min_credit: float, share: float) -> str:
     parts = [f"cost {cost:.2f} for the whole job ({share:.0%} placed here)"]
     parts.append("ships within the period" if lead == 0 else f"ships in {lead} period(s)")
     parts.append(f"credit {credit:g}" + (f" >= required {min_credit:g}" if min_credit else ""))
@@ -119,8 +124,12 @@ def _free_hours(
 
 
 def _compare(
-    instance: Instance, choice: Any, free: dict[tuple[int, str, int], float],
-    splittable: bool, fully_placed: bool, chosen_costs: list[tuple[str, float]],
+    instance: Instance,
+    choice: Any,
+    free: dict[tuple[int, str, int], float],
+    splittable: bool,
+    fully_placed: bool,
+    chosen_costs: list[tuple[str, float]],
 ) -> dict[str, Any]:
     problem = instance.problem
     keys = [instance.bucket_keys[b] for b in choice.buckets]
@@ -128,25 +137,42 @@ def _compare(
     window = f"{problem.periods[choice.periods[0]]}..{problem.periods[choice.periods[-1]]}"
     fits = room > TOLERANCE if splittable else room >= choice.hours - TOLERANCE
     if not fits:
-        return {"reason": NO_FREE_CAPACITY, "free_hours": room, "detail": (
-            f"{room:g} h free in {window} after the other jobs, "
-            f"{choice.hours:g} h needed" + ("" if splittable else " in one piece")
-        )}
+        return {
+            "reason": NO_FREE_CAPACITY,
+            "free_hours": room,
+            "detail": (
+                f"{room:g} h free in {window} after the other jobs, "
+                f"{choice.hours:g} h needed" + ("" if splittable else " in one piece")
+            ),
+        }
     # Fill comes before cost: while the job still misses hours, an option with room is
     # never rightly left for its price, only by a search that stopped short.
     if chosen_costs and fully_placed:
         reference_factory, reference_cost = max(chosen_costs, key=lambda fc: fc[1])
         extra = choice.cost - reference_cost
         if extra > TOLERANCE:
-            return {"reason": MORE_EXPENSIVE, "extra_cost": extra, "detail": (
-                f"costs {choice.cost:.2f}, {extra:.2f} ({extra / max(reference_cost, 1e-9):.0%})"
-                f" more than {reference_factory} at {reference_cost:.2f}"
-            )}
-        return {"reason": NOT_NEEDED, "extra_cost": extra, "detail": (
-            f"the job is fully placed; this option costs {choice.cost:.2f} against "
-            f"{reference_cost:.2f} at {reference_factory}"
-        )}
-    return {"reason": NOT_USED, "free_hours": room, "detail": (
-        f"{room:g} h were free in {window} but the search did not use them; "
-        "the plan is not proven optimal"
-    )}
+            return {
+                "reason": MORE_EXPENSIVE,
+                "extra_cost": extra,
+                "detail": (
+                    f"costs {choice.cost:.2f}, {extra:.2f}"
+                    f" ({extra / max(reference_cost, 1e-9):.0%})"
+                    f" more than {reference_factory} at {reference_cost:.2f}"
+                ),
+            }
+        return {
+            "reason": NOT_NEEDED,
+            "extra_cost": extra,
+            "detail": (
+                f"the job is fully placed; this option costs {choice.cost:.2f} against "
+                f"{reference_cost:.2f} at {reference_factory}"
+            ),
+        }
+    return {
+        "reason": NOT_USED,
+        "free_hours": room,
+        "detail": (
+            f"{room:g} h were free in {window} but the search did not use them; "
+            "the plan is not proven optimal"
+        ),
+    }

@@ -26,9 +26,10 @@ def greedy_order(instance: Instance) -> list[int]:
 def greedy(instance: Instance, start: Allocation | None = None) -> Allocation:
     """Complete `start` (or an empty allocation) greedily; placed work is never moved."""
     allocation: Allocation = list(start) if start else [() for _ in instance.jobs]
-    free = [cap - used for cap, used in zip(
-        instance.bucket_capacity, instance.usage(allocation), strict=True
-    )]
+    free = [
+        cap - used
+        for cap, used in zip(instance.bucket_capacity, instance.usage(allocation), strict=True)
+    ]
     for j in greedy_order(instance):
         info = instance.jobs[j]
         if info.splittable:
@@ -62,8 +63,10 @@ def lp_rounding(
             parts = []
             for c, p, value in fractions[j]:
                 choice = info.choices[c]
-                amount = min(int(value * instance.split_units + 1e-9),
-                             free[choice.buckets[p]] // choice.usage)
+                amount = min(
+                    int(value * instance.split_units + 1e-9),
+                    free[choice.buckets[p]] // choice.usage,
+                )
                 if amount > 0:
                     parts.append((c, p, amount))
                     free[choice.buckets[p]] -= amount * choice.usage

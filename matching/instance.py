@@ -170,8 +170,11 @@ class Instance:
             if not placement:
                 continue
             info = self.jobs[j]
-            share = (sum(amount for _, _, amount in placement) / self.split_units
-                     if info.splittable else 1.0)
+            share = (
+                sum(amount for _, _, amount in placement) / self.split_units
+                if info.splittable
+                else 1.0
+            )
             total += self.problem.jobs[j].priority * share
         return total
 
@@ -212,7 +215,11 @@ class Instance:
     # --- conversion to the contract -------------------------------------------------
 
     def plan(
-        self, allocation: Allocation, *, status: PlanStatus, bound: float | None,
+        self,
+        allocation: Allocation,
+        *,
+        status: PlanStatus,
+        bound: float | None,
         solve_s: float,
     ) -> Plan:
         problem = self.problem
@@ -431,18 +438,31 @@ def compile_problem(problem: Problem) -> Instance:
     for job in problem.jobs:
         all_hours.append(job.hours)
         all_hours.extend(o.hours for o in job.options if o.hours is not None)
-    hours = _Scaled(*decimal_scale(
-        all_hours, MAX_DECIMALS, _scale_limit(sum(capacity_hours.values()), split_units)))
+    hours = _Scaled(
+        *decimal_scale(
+            all_hours, MAX_DECIMALS, _scale_limit(sum(capacity_hours.values()), split_units)
+        )
+    )
     most_cost = sum(max((o.cost for o in j.options), default=0.0) for j in problem.jobs)
-    costs = _Scaled(*decimal_scale(
-        [o.cost for j in problem.jobs for o in j.options], MAX_DECIMALS,
-        _scale_limit(most_cost, split_units)))
-    priorities = _Scaled(*decimal_scale(
-        [j.priority for j in problem.jobs], PRIORITY_DECIMALS,
-        _scale_limit(sum(j.priority for j in problem.jobs), split_units)))
+    costs = _Scaled(
+        *decimal_scale(
+            [o.cost for j in problem.jobs for o in j.options],
+            MAX_DECIMALS,
+            _scale_limit(most_cost, split_units),
+        )
+    )
+    priorities = _Scaled(
+        *decimal_scale(
+            [j.priority for j in problem.jobs],
+            PRIORITY_DECIMALS,
+            _scale_limit(sum(j.priority for j in problem.jobs), split_units),
+        )
+    )
     # Capacity in hour units, unrounded: summed exactly (0.1 + 0.2 h is 0.3 h).
-    capacity_measure = {key: sum((hours.of(h) for h in values), 0 if hours.exact else
-                                 Decimal(0)) for key, values in entries.items()}
+    capacity_measure = {
+        key: sum((hours.of(h) for h in values), 0 if hours.exact else Decimal(0))
+        for key, values in entries.items()
+    }
     complete = True
 
     bucket_index: dict[tuple[int, str, int], int] = {}
@@ -472,16 +492,28 @@ def compile_problem(problem: Problem) -> Instance:
             option_hours = option.hours if option.hours is not None else job.hours
             latest = due - option.lead_periods
             if factory.credit < job.min_credit:
-                rejections.append(Rejection(o, f, CREDIT_TOO_LOW, (
-                    f"credit {factory.credit:g} is below the job's minimum {job.min_credit:g}"
-                )))
+                rejections.append(
+                    Rejection(
+                        o,
+                        f,
+                        CREDIT_TOO_LOW,
+                        f"credit {factory.credit:g} is below the job's minimum {job.min_credit:g}",
+                    )
+                )
                 continue
             if latest < release:
-                rejections.append(Rejection(o, f, SHIPPING_TOO_SLOW, (
-                    f"shipping takes {option.lead_periods} period(s): production would have "
-                    f"to end by {_period_name(periods, latest)}, before the release "
-                    f"{periods[release]}"
-                )))
+                rejections.append(
+                    Rejection(
+                        o,
+                        f,
+                        SHIPPING_TOO_SLOW,
+                        (
+                            f"shipping takes {option.lead_periods} period(s): production would"
+                            f" have to end by {_period_name(periods, latest)}, before the release "
+                            f"{periods[release]}"
+                        ),
+                    )
+                )
                 continue
             measure = hours.of(option_hours)
             units = hours.units(measure, ROUND_CEILING)
@@ -491,57 +523,104 @@ def compile_problem(problem: Problem) -> Instance:
             fits = _holds(bucket_capacity, usable, full, usage, job.splittable)
             if complete and (job.splittable or not hours.exact):
                 complete = _keeps_every_period(
-                    usable if fits else [], measure, job.splittable,
-                    [capacity_measure.get((f, job.resource, t), 0)
-                     for t in range(release, latest + 1)])
+                    usable if fits else [],
+                    measure,
+                    job.splittable,
+                    [
+                        capacity_measure.get((f, job.resource, t), 0)
+                        for t in range(release, latest + 1)
+                    ],
+                )
             if not fits:
-                free = sum(capacity_hours.get((f, job.resource, t), 0.0)
-                           for t in range(release, latest + 1))
+                free = sum(
+                    capacity_hours.get((f, job.resource, t), 0.0)
+                    for t in range(release, latest + 1)
+                )
                 window = f"{periods[release]}..{periods[latest]}"
                 until_due = _usable(buckets, f, job.resource, release, due, usage)
-                if latest < due and _holds(bucket_capacity, until_due, full, usage,
-                                           job.splittable):
-                    free_until_due = sum(capacity_hours.get((f, job.resource, t), 0.0)
-                                         for t in range(release, due + 1))
-                    rejections.append(Rejection(o, f, SHIPPING_TOO_SLOW, (
-                        f"shipping takes {option.lead_periods} period(s): production would "
-                        f"have to end by {periods[latest]}, and {window} has {free:g} h of "
-                        f"{job.resource} for a job of {option_hours:g} h"
-                        + ("" if job.splittable else " that cannot be split")
-                        + f" ({free_until_due:g} h up to the due period {periods[due]})"
-                    )))
+                if latest < due and _holds(bucket_capacity, until_due, full, usage, job.splittable):
+                    free_until_due = sum(
+                        capacity_hours.get((f, job.resource, t), 0.0)
+                        for t in range(release, due + 1)
+                    )
+                    rejections.append(
+                        Rejection(
+                            o,
+                            f,
+                            SHIPPING_TOO_SLOW,
+                            (
+                                f"shipping takes {option.lead_periods} period(s): production would "
+                                f"have to end by {periods[latest]}, and {window} has {free:g} h of "
+                                f"{job.resource} for a job of {option_hours:g} h"
+                                + ("" if job.splittable else " that cannot be split")
+                                + f" ({free_until_due:g} h up to the due period {periods[due]})"
+                            ),
+                        )
+                    )
                 else:
-                    rejections.append(Rejection(o, f, NO_CAPACITY, (
-                        f"{free:g} h of {job.resource} in {window} for a job of "
-                        f"{option_hours:g} h"
-                        + ("" if job.splittable else " that cannot be split")
-                    )))
+                    rejections.append(
+                        Rejection(
+                            o,
+                            f,
+                            NO_CAPACITY,
+                            (
+                                f"{free:g} h of {job.resource} in {window} for a job of "
+                                f"{option_hours:g} h"
+                                + ("" if job.splittable else " that cannot be split")
+                            ),
+                        )
+                    )
                 continue
-            choices.append(Choice(
-                option=o, factory=f, hours=option_hours, cost=option.cost,
-                periods=tuple(t for t, _ in usable), buckets=tuple(b for _, b in usable),
-                units=units,
-                cost_units=costs.units(costs.of(option.cost), ROUND_HALF_EVEN),
-                full=full, usage=usage,
-            ))
+            choices.append(
+                Choice(
+                    option=o,
+                    factory=f,
+                    hours=option_hours,
+                    cost=option.cost,
+                    periods=tuple(t for t, _ in usable),
+                    buckets=tuple(b for _, b in usable),
+                    units=units,
+                    cost_units=costs.units(costs.of(option.cost), ROUND_HALF_EVEN),
+                    full=full,
+                    usage=usage,
+                )
+            )
         priority_units = priorities.units(priorities.of(job.priority), ROUND_HALF_EVEN)
-        jobs.append(JobInfo(
-            index=j, id=job.id, hours=job.hours, splittable=job.splittable,
-            priority_units=priority_units, choices=tuple(choices),
-            rejections=tuple(rejections), fill_full=priority_units * split_units,
-        ))
+        jobs.append(
+            JobInfo(
+                index=j,
+                id=job.id,
+                hours=job.hours,
+                splittable=job.splittable,
+                priority_units=priority_units,
+                choices=tuple(choices),
+                rejections=tuple(rejections),
+                fill_full=priority_units * split_units,
+            )
+        )
     return Instance(
-        problem=problem, hours_scale=hours.scale, cost_scale=costs.scale,
-        priority_scale=priorities.scale, split_units=split_units, jobs=jobs,
-        bucket_keys=bucket_keys, bucket_capacity=bucket_capacity, bucket_hours=bucket_hours,
-        _bucket_index=bucket_index, exact=hours.exact and costs.exact and priorities.exact,
+        problem=problem,
+        hours_scale=hours.scale,
+        cost_scale=costs.scale,
+        priority_scale=priorities.scale,
+        split_units=split_units,
+        jobs=jobs,
+        bucket_keys=bucket_keys,
+        bucket_capacity=bucket_capacity,
+        bucket_hours=bucket_hours,
+        _bucket_index=bucket_index,
+        exact=hours.exact and costs.exact and priorities.exact,
         complete=complete,
     )
 
 
 def _usable(
-    buckets: tuple[dict[tuple[int, str, int], int], list[int]], f: int, resource: str,
-    release: int, end: int, usage: int,
+    buckets: tuple[dict[tuple[int, str, int], int], list[int]],
+    f: int,
+    resource: str,
+    release: int,
+    end: int,
+    usage: int,
 ) -> list[tuple[int, int]]:
     """(period, bucket) of factory f's buckets in release..end with room for one unit."""
     index, capacity = buckets
@@ -554,16 +633,20 @@ def _usable(
 
 
 def _holds(
-    capacity: list[int], usable: list[tuple[int, int]], full: int, usage: int,
+    capacity: list[int],
+    usable: list[tuple[int, int]],
+    full: int,
+    usage: int,
     splittable: bool,
 ) -> bool:
     """Whether the buckets can take the job: any of it if splittable, else all of it."""
-    return bool(usable) and (
-        splittable or sum(capacity[b] // usage for _, b in usable) >= full)
+    return bool(usable) and (splittable or sum(capacity[b] // usage for _, b in usable) >= full)
 
 
 def _keeps_every_period(
-    usable: list[tuple[int, int]], hours: int | Decimal, splittable: bool,
+    usable: list[tuple[int, int]],
+    hours: int | Decimal,
+    splittable: bool,
     window: list[int | Decimal],
 ) -> bool:
     """Whether the periods an option kept (`usable`, empty when it was dropped) are all

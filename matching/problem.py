@@ -162,11 +162,7 @@ def validate(data: Any) -> list[str]:
 
 
 def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_integer(value: Any) -> bool:
@@ -182,8 +178,15 @@ def _is_json_scalar(value: Any) -> bool:
 
 
 def _number_errors(
-    obj: dict[str, Any], key: str, path: str, *, required: bool, low: float | None = None,
-    high: float | None = None, strict_low: bool = False, integer: bool = False,
+    obj: dict[str, Any],
+    key: str,
+    path: str,
+    *,
+    required: bool,
+    low: float | None = None,
+    high: float | None = None,
+    strict_low: bool = False,
+    integer: bool = False,
 ) -> Iterator[str]:
     if key not in obj:
         if required:
@@ -232,8 +235,10 @@ def _ids(items: list[Any], kind: str) -> Iterator[tuple[int, str | None, str | N
             yield index, None, f"{path}: must be a string, got {_show(ident)}"
             continue
         if ident in first_seen:
-            yield index, None, (
-                f'{path}: duplicate id "{ident}" (first used by {kind}[{first_seen[ident]}])'
+            yield (
+                index,
+                None,
+                (f'{path}: duplicate id "{ident}" (first used by {kind}[{first_seen[ident]}])'),
             )
             continue
         first_seen[ident] = index
@@ -278,7 +283,9 @@ def _problem_errors(data: Any) -> Iterator[str]:
                 yield error
             if isinstance(jobs[index], dict):
                 yield from _job_errors(
-                    jobs[index], f"jobs[{index}]", period_index,
+                    jobs[index],
+                    f"jobs[{index}]",
+                    period_index,
                     known_factories=factory_credit if factories is not None else None,
                 )
 
@@ -350,7 +357,9 @@ def _factory_errors(
 
 
 def _job_errors(
-    job: dict[str, Any], path: str, period_index: dict[str, int],
+    job: dict[str, Any],
+    path: str,
+    period_index: dict[str, int],
     known_factories: dict[str, Any] | None,
 ) -> Iterator[str]:
     yield from _string_errors(job, "resource", f"{path}.resource")
@@ -359,8 +368,10 @@ def _job_errors(
         yield from _period_ref_errors(job, key, f"{path}.{key}", period_index, required=False)
     release, due = job.get("release_period"), job.get("due_period")
     if (
-        isinstance(release, str) and isinstance(due, str)
-        and release in period_index and due in period_index
+        isinstance(release, str)
+        and isinstance(due, str)
+        and release in period_index
+        and due in period_index
         and period_index[release] > period_index[due]
     ):
         yield f'{path}.release_period: "{release}" comes after the due period "{due}"'
@@ -400,7 +411,11 @@ def _job_errors(
         )
         yield from _number_errors(option, "cost", f"{option_path}.cost", required=True, low=0)
         yield from _number_errors(
-            option, "lead_periods", f"{option_path}.lead_periods", required=False, low=0,
+            option,
+            "lead_periods",
+            f"{option_path}.lead_periods",
+            required=False,
+            low=0,
             integer=True,
         )
 

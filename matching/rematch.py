@@ -21,6 +21,11 @@ def rematch(
     the previous plan no longer at the same job, factory and period), then least cost.
     """
     return Search.run(
-        problem, time_limit_s, workers, seed, hint=previous_plan, on_progress=on_progress,
+        problem,
+        time_limit_s,
+        workers,
+        seed,
+        hint=previous_plan,
+        on_progress=on_progress,
         keep=previous_plan,
     )

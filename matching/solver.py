@@ -114,9 +114,16 @@ class _Group:
 
 class Search:
     def __init__(
-        self, instance: Instance, allocation: Allocation, *, levels: list[str],
-        kept_amounts: dict[tuple[int, int, int], int] | None, time_limit_s: float,
-        workers: int, seed: int, on_progress: ProgressCallback | None,
+        self,
+        instance: Instance,
+        allocation: Allocation,
+        *,
+        levels: list[str],
+        kept_amounts: dict[tuple[int, int, int], int] | None,
+        time_limit_s: float,
+        workers: int,
+        seed: int,
+        on_progress: ProgressCallback | None,
     ):
         self.instance = instance
         self.allocation = allocation
@@ -149,8 +156,14 @@ class Search:
 
     @classmethod
     def run(
-        cls, problem: Problem, time_limit_s: float | None, workers: int | None, seed: int,
-        hint: Plan | None, on_progress: ProgressCallback | None, keep: Plan | None = None,
+        cls,
+        problem: Problem,
+        time_limit_s: float | None,
+        workers: int | None,
+        seed: int,
+        hint: Plan | None,
+        on_progress: ProgressCallback | None,
+        keep: Plan | None = None,
     ) -> Plan:
         started = time.perf_counter()
         time_limit_s = _first(time_limit_s, problem.params.time_limit_s, DEFAULT_TIME_LIMIT_S)
@@ -170,8 +183,14 @@ class Search:
             rounded = lp_rounding(instance, fractions)
             allocation = max(allocation, rounded, key=lambda a: _lexicographic(instance, a))
         search = cls(
-            instance, allocation, levels=levels, kept_amounts=kept_amounts,
-            time_limit_s=time_limit_s, workers=workers, seed=seed, on_progress=on_progress,
+            instance,
+            allocation,
+            levels=levels,
+            kept_amounts=kept_amounts,
+            time_limit_s=time_limit_s,
+            workers=workers,
+            seed=seed,
+            on_progress=on_progress,
         )
         search.lp_start = lp_start
         if search.reaches_lp_fill():
@@ -208,14 +227,16 @@ class Search:
         chained = [g for g in self.groups if g.chains is not None]
         total_terms = sum(g.terms for g in self.groups)
         for group in chained:
-            self._chain_burst(group, CHAIN_START_SHARE * self.remaining() * group.terms
-                              / max(total_terms, 1))
+            self._chain_burst(
+                group, CHAIN_START_SHARE * self.remaining() * group.terms / max(total_terms, 1)
+            )
         whole = sorted(
             (g for g in self.groups if g.terms <= WHOLE_MODEL_MAX_TERMS), key=lambda g: g.terms
         )
         for index, group in enumerate(whole):
             pending = sum(g.terms for g in whole[index:]) + sum(
-                g.terms for g in self.groups if g.terms > WHOLE_MODEL_MAX_TERMS)
+                g.terms for g in self.groups if g.terms > WHOLE_MODEL_MAX_TERMS
+            )
             share = self.remaining() * group.terms / max(pending, 1)
             if share <= 0:
                 break
@@ -248,8 +269,13 @@ class Search:
         residual = self._residual(group.jobs)
         sub = cpsat.build(self.instance, group.jobs, residual, None, self.kept_amounts)
         outcome = cpsat.optimize(
-            sub, self.levels, self.allocation, Budget(seconds, self.deterministic),
-            self.workers, self.seed, self._phase_reporter(group),
+            sub,
+            self.levels,
+            self.allocation,
+            Budget(seconds, self.deterministic),
+            self.workers,
+            self.seed,
+            self._phase_reporter(group),
         )
         self.spent_seconds += cpsat.seconds_of(outcome.deterministic_time) + STEP_OVERHEAD_S
         if outcome.placements is not None:
@@ -273,10 +299,10 @@ class Search:
                     return
                 group = rng.choices(open_groups, weights=[g.terms for g in open_groups])[0]
                 chain_turn = (
-                    group.chains is not None and not group.chains_busy
+                    group.chains is not None
+                    and not group.chains_busy
                     and group.chains_idle_at != group.version
-                    and group.chain_seconds <= CHAIN_SHARE / (1 - CHAIN_SHARE)
-                    * group.lns_seconds
+                    and group.chain_seconds <= CHAIN_SHARE / (1 - CHAIN_SHARE) * group.lns_seconds
                 )
                 if chain_turn:
                     jobs = []
@@ -286,7 +312,8 @@ class Search:
                     self._reserve(group, jobs, factories)
                     residual = self._residual(jobs)
                     before = cpsat.level_values(
-                        self.instance, self.allocation, jobs, self.levels, self.kept_amounts)
+                        self.instance, self.allocation, jobs, self.levels, self.kept_amounts
+                    )
                     incumbent = list(self.allocation)
             if chain_turn:
                 self._chain_burst(group, CHAIN_BURST_S)
@@ -299,8 +326,14 @@ class Search:
             seconds = min(MOVE_SECONDS, self.remaining())
             combined = rng.random() < COMBINED_MOVE_SHARE
             outcome = cpsat.optimize(
-                sub, self.levels, incumbent, Budget(seconds, self.deterministic), 1,
-                rng.randrange(1 << 30), presolve=False, combined=combined,
+                sub,
+                self.levels,
+                incumbent,
+                Budget(seconds, self.deterministic),
+                1,
+                rng.randrange(1 << 30),
+                presolve=False,
+                combined=combined,
             )
             with self.lock:
                 self.spent_seconds += cpsat.seconds_of(outcome.deterministic_time) + STEP_OVERHEAD_S
@@ -310,7 +343,8 @@ class Search:
                     for j, placement in outcome.placements.items():
                         candidate[j] = placement
                     after = cpsat.level_values(
-                        self.instance, candidate, jobs, self.levels, self.kept_amounts)
+                        self.instance, candidate, jobs, self.levels, self.kept_amounts
+                    )
                     if after >= before:
                         self._accept(outcome.placements)
                 if outcome.proven:
@@ -321,7 +355,8 @@ class Search:
                     group.neighbourhood = max(group.neighbourhood * 0.85, NEIGHBOURHOOD_MIN)
                 self.reserved_jobs.difference_update(jobs)
                 self.reserved_factories.difference_update(
-                    group.factories if factories is None else factories)
+                    group.factories if factories is None else factories
+                )
                 self.report()
 
     def _chain_burst(self, group: _Group, seconds: float) -> None:
@@ -339,8 +374,12 @@ class Search:
             loaded = chains.load(self.allocation, self.used)
         started = self.elapsed()
         try:
-            while (loaded and not self.stopped and self.remaining() > 0.05
-                   and self.elapsed() - started < seconds):
+            while (
+                loaded
+                and not self.stopped
+                and self.remaining() > 0.05
+                and self.elapsed() - started < seconds
+            ):
                 work = chains.step(CHAIN_SLICE_S * CHAIN_UNITS_PER_SECOND)
                 with self.lock:
                     if self.deterministic:
@@ -384,8 +423,7 @@ class Search:
             if self.used[b] + delta > instance.bucket_capacity[b]:
                 return False
         jobs = list(placements)
-        before = cpsat.level_values(
-            instance, self.allocation, jobs, self.levels, self.kept_amounts)
+        before = cpsat.level_values(instance, self.allocation, jobs, self.levels, self.kept_amounts)
         candidate = list(self.allocation)
         for j, placement in placements.items():
             candidate[j] = placement
@@ -445,7 +483,7 @@ class Search:
             # Prefer jobs that could do better: unplaced, or not on their cheapest option.
             weights = [3.0 if self._improvable(j) else 1.0 for j in jobs]
             keys = sorted(range(len(jobs)), key=lambda i: rng.random() ** (1 / weights[i]))
-            jobs = sorted(jobs[i] for i in keys[-(2 * target if few else target):])
+            jobs = sorted(jobs[i] for i in keys[-(2 * target if few else target) :])
         return jobs, factories
 
     def _frontier(self, j: int, taken: set[int], rng: random.Random) -> list[int]:
@@ -490,8 +528,9 @@ class Search:
         return _Group(jobs, sorted(factories), terms, jobs_with_choice_at=with_choice)
 
     def _residual(self, free_jobs: list[int]) -> list[int]:
-        residual = [cap - used for cap, used in zip(
-            self.instance.bucket_capacity, self.used, strict=True)]
+        residual = [
+            cap - used for cap, used in zip(self.instance.bucket_capacity, self.used, strict=True)
+        ]
         for j in free_jobs:
             choices = self.instance.jobs[j].choices
             for c, p, amount in self.allocation[j]:
@@ -539,12 +578,14 @@ class Search:
     def _emit(self, fill: int | None, cost: int | None) -> None:
         assert self.on_progress is not None
         instance = self.instance
-        self.on_progress({
-            "fill": None if fill is None else instance.fill_fraction(fill),
-            "cost": None if cost is None else instance.cost_value(cost),
-            "bound": None,
-            "elapsed_s": round(time.perf_counter() - self.started, 3),
-        })
+        self.on_progress(
+            {
+                "fill": None if fill is None else instance.fill_fraction(fill),
+                "cost": None if cost is None else instance.cost_value(cost),
+                "bound": None,
+                "elapsed_s": round(time.perf_counter() - self.started, 3),
+            }
+        )
 
     # --- result -----------------------------------------------------------------------
 
@@ -555,8 +596,11 @@ class Search:
         try:
             self.instance.check(self.allocation)
         except InfeasibleAllocation as error:
-            log.error("matching: the search's allocation is infeasible (%s); "
-                      "returning the constructive start's plan", error)
+            log.error(
+                "matching: the search's allocation is infeasible (%s); "
+                "returning the constructive start's plan",
+                error,
+            )
             self.allocation = self.fallback()
             self.used = self.instance.usage(self.allocation)
             proven = False
@@ -564,7 +608,9 @@ class Search:
                 group.cost_bound = None
         bound = self.cost_bound()
         return self.instance.plan(
-            self.allocation, status="OPTIMAL" if proven else "FEASIBLE", bound=bound,
+            self.allocation,
+            status="OPTIMAL" if proven else "FEASIBLE",
+            bound=bound,
             solve_s=time.perf_counter() - self.started,
         )
 
@@ -574,8 +620,11 @@ class Search:
         moving in 0.1% steps, no rounded hours, costs or priorities). Without any group
         nothing can be placed, provided rounding dropped no choice."""
         instance = self.instance
-        return all(g.proven for g in self.groups) and instance.complete and (
-            not self.groups or (instance.split_units == 1 and instance.exact))
+        return (
+            all(g.proven for g in self.groups)
+            and instance.complete
+            and (not self.groups or (instance.split_units == 1 and instance.exact))
+        )
 
     def fallback(self) -> Allocation:
         """The first feasible of: the constructive start, greedy from scratch, nothing."""
@@ -621,8 +670,9 @@ class Search:
             if exact and group.cost_bound is not None and fill >= group.bound_fill:
                 best = instance.cost_value(group.cost_bound)
             try:
-                lp = lp_min_cost(instance, instance.weighted_fill(self.allocation, group.jobs),
-                                 group.jobs)
+                lp = lp_min_cost(
+                    instance, instance.weighted_fill(self.allocation, group.jobs), group.jobs
+                )
                 best = lp if best is None else max(best, lp)
             except RuntimeError:
                 pass
@@ -646,9 +696,7 @@ def _lexicographic(instance: Instance, allocation: Allocation) -> tuple[int, int
 
 def _amounts(allocation: Allocation) -> dict[tuple[int, int, int], int]:
     return {
-        (j, c, p): amount
-        for j, placement in enumerate(allocation)
-        for c, p, amount in placement
+        (j, c, p): amount for j, placement in enumerate(allocation) for c, p, amount in placement
     }
 
 

@@ -75,11 +75,13 @@ def check_plan(problem: dict[str, Any], plan: dict[str, Any]) -> tuple[float, fl
                 option_hours = option.get("hours", job["hours"])
                 placed_hours = hours_at[job_id, factory]
                 assert abs(placed_hours - option_hours) <= TOLERANCE * max(1.0, option_hours), (
-                    f"{job_id}: {placed_hours} of its {option_hours} h placed at {factory}")
+                    f"{job_id}: {placed_hours} of its {option_hours} h placed at {factory}"
+                )
                 assert unassigned == 0, f"{job_id}: placed at {factory} and partly unassigned"
             else:
                 assert abs(unassigned - job["hours"]) <= TOLERANCE * max(1.0, job["hours"]), (
-                    f"{job_id}: not placed, yet {unassigned} of its {job['hours']} h unassigned")
+                    f"{job_id}: not placed, yet {unassigned} of its {job['hours']} h unassigned"
+                )
         placed += job.get("priority", 1) * (1 - unassigned / job["hours"])
 
     assert abs(plan["objective"] - cost) <= TOLERANCE * max(1.0, cost), "objective != cost"

@@ -38,7 +38,10 @@ def numbers_are_short(data: dict[str, Any]) -> bool:
 
 @st.composite
 def problems(
-    draw: st.DrawFn, max_periods: int = 3, max_factories: int = 4, max_jobs: int = 6,
+    draw: st.DrawFn,
+    max_periods: int = 3,
+    max_factories: int = 4,
+    max_jobs: int = 6,
     splittable: bool | None = None,
 ) -> dict[str, Any]:
     periods = [f"W{t}" for t in range(draw(st.integers(1, max_periods)))]
@@ -46,7 +49,9 @@ def problems(
     for i in range(draw(st.integers(1, max_factories))):
         capacity = [
             {"resource": r, "period": p, "hours": draw(CAPACITY)}
-            for r in RESOURCES for p in periods if draw(st.booleans())
+            for r in RESOURCES
+            for p in periods
+            if draw(st.booleans())
         ]
         factory: dict[str, Any] = {"id": f"f{i}", "capacity": capacity}
         if draw(st.booleans()):
@@ -94,7 +99,8 @@ def random_problem(seed: int, factories: int, jobs: int, periods: int) -> dict[s
             "credit": round(rng.uniform(0.4, 1), 2),
             "capacity": [
                 {"resource": r, "period": p, "hours": rng.choice([0, 10, 20, 30, 40])}
-                for r in RESOURCES for p in names
+                for r in RESOURCES
+                for p in names
             ],
         }
         for i in range(factories)
@@ -103,17 +109,28 @@ def random_problem(seed: int, factories: int, jobs: int, periods: int) -> dict[s
     for j in range(jobs):
         release = rng.randrange(periods)
         options = [
-            {"factory": f["id"], "cost": round(rng.uniform(10, 100), 2),
-             "hours": rng.choice([4, 6, 8, 12]), "lead_periods": rng.choice([0, 0, 1])}
-            for f in factory_list if rng.random() < 0.4
+            {
+                "factory": f["id"],
+                "cost": round(rng.uniform(10, 100), 2),
+                "hours": rng.choice([4, 6, 8, 12]),
+                "lead_periods": rng.choice([0, 0, 1]),
+            }
+            for f in factory_list
+            if rng.random() < 0.4
         ]
-        job_list.append({
-            "id": f"j{j}", "resource": rng.choice(RESOURCES), "hours": rng.choice([4, 6, 8, 12]),
-            "release_period": names[release],
-            "due_period": names[rng.randrange(release, periods)],
-            "splittable": rng.random() < 0.4, "priority": rng.choice([1, 1, 2]),
-            "min_credit": rng.choice([0, 0, 0.7]), "options": options,
-        })
+        job_list.append(
+            {
+                "id": f"j{j}",
+                "resource": rng.choice(RESOURCES),
+                "hours": rng.choice([4, 6, 8, 12]),
+                "release_period": names[release],
+                "due_period": names[rng.randrange(release, periods)],
+                "splittable": rng.random() < 0.4,
+                "priority": rng.choice([1, 1, 2]),
+                "min_credit": rng.choice([0, 0, 0.7]),
+                "options": options,
+            }
+        )
     return {"version": 1, "periods": names, "factories": factory_list, "jobs": job_list}
 
 
@@ -123,28 +140,40 @@ def crowded_problems(draw: st.DrawFn) -> dict[str, Any]:
     many jobs sit whole in one capacity bucket and could trade places."""
     periods = [f"W{t}" for t in range(draw(st.integers(1, 3)))]
     factories = [
-        {"id": f"f{i}", "capacity": [
-            {"resource": "r", "period": p, "hours": draw(st.sampled_from([4, 6, 8, 10]))}
-            for p in periods if draw(st.integers(0, 3))]}
+        {
+            "id": f"f{i}",
+            "capacity": [
+                {"resource": "r", "period": p, "hours": draw(st.sampled_from([4, 6, 8, 10]))}
+                for p in periods
+                if draw(st.integers(0, 3))
+            ],
+        }
         for i in range(draw(st.integers(2, 5)))
     ]
     jobs = []
     for j in range(draw(st.integers(3, 14))):
         release = draw(st.integers(0, len(periods) - 1))
-        chosen = draw(st.lists(st.sampled_from(factories), min_size=1, max_size=4,
-                               unique_by=lambda f: f["id"]))
+        chosen = draw(
+            st.lists(
+                st.sampled_from(factories), min_size=1, max_size=4, unique_by=lambda f: f["id"]
+            )
+        )
         options = []
         for factory in chosen:
             option: dict[str, Any] = {"factory": factory["id"], "cost": draw(COST)}
             if draw(st.booleans()):
                 option["hours"] = draw(st.sampled_from([2, 3, 4, 5, 6, 8]))
             options.append(option)
-        jobs.append({
-            "id": f"j{j}", "resource": "r", "hours": draw(st.sampled_from([2, 3, 4, 5, 6])),
-            "release_period": periods[release],
-            "due_period": periods[draw(st.integers(release, len(periods) - 1))],
-            "splittable": draw(st.integers(0, 5)) == 0,
-            "priority": draw(st.sampled_from([1, 1, 2])),
-            "options": options,
-        })
+        jobs.append(
+            {
+                "id": f"j{j}",
+                "resource": "r",
+                "hours": draw(st.sampled_from([2, 3, 4, 5, 6])),
+                "release_period": periods[release],
+                "due_period": periods[draw(st.integers(release, len(periods) - 1))],
+                "splittable": draw(st.integers(0, 5)) == 0,
+                "priority": draw(st.sampled_from([1, 1, 2])),
+                "options": options,
+            }
+        )
     return {"version": 1, "periods": periods, "factories": factories, "jobs": jobs}

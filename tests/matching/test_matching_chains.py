@@ -31,9 +31,15 @@ def gap_problem(cost: list[list[int]], hours: list[list[int]], capacity: list[in
             for i, cap in enumerate(capacity)
         ],
         "jobs": [
-            {"id": f"j{j}", "resource": "r", "hours": min(row[j] for row in hours),
-             "options": [{"factory": f"a{i}", "hours": hours[i][j], "cost": cost[i][j]}
-                         for i in range(len(capacity))]}
+            {
+                "id": f"j{j}",
+                "resource": "r",
+                "hours": min(row[j] for row in hours),
+                "options": [
+                    {"factory": f"a{i}", "hours": hours[i][j], "cost": cost[i][j]}
+                    for i in range(len(capacity))
+                ],
+            }
             for j in range(len(cost[0]))
         ],
     }
@@ -43,8 +49,7 @@ def random_gap(seed: int, agents: int, jobs: int) -> tuple[list, list, list]:
     """Tight instances in the style of the literature's type D: big jobs are cheap."""
     rng = random.Random(seed)
     hours = [[rng.randint(1, 100) for _ in range(jobs)] for _ in range(agents)]
-    cost = [[111 - hours[i][j] + rng.randint(-10, 10) for j in range(jobs)]
-            for i in range(agents)]
+    cost = [[111 - hours[i][j] + rng.randint(-10, 10) for j in range(jobs)] for i in range(agents)]
     capacity = [int(0.8 * sum(row) / agents) for row in hours]
     return cost, hours, capacity
 
@@ -103,9 +108,11 @@ def test_chains_keep_every_plan_feasible_and_never_dearer(data: dict, seed: int)
 def test_a_cyclic_exchange_no_shift_or_swap_finds() -> None:
     # Three full agents; each job is cheaper at the next agent, dearer at the one before,
     # so only moving all three at once (a -> B, b -> C, c -> A) pays.
-    cost = [[50, 1, 100],   # agent A: job a, b, c
-            [100, 50, 1],   # agent B
-            [1, 100, 50]]   # agent C
+    cost = [
+        [50, 1, 100],  # agent A: job a, b, c
+        [100, 50, 1],  # agent B
+        [1, 100, 50],
+    ]  # agent C
     hours = [[10, 10, 10]] * 3
     instance = compile_problem(load_problem(gap_problem(cost, hours, [10, 10, 10])))
     start: Allocation = [whole_placement(instance, j, j) for j in range(3)]
@@ -159,8 +166,16 @@ def test_chains_are_never_used_when_rematching() -> None:
     allocation = greedy(instance)
 
     def search(levels: list[str]) -> Search:
-        return Search(instance, list(allocation), levels=levels, kept_amounts={},
-                      time_limit_s=1, workers=1, seed=0, on_progress=None)
+        return Search(
+            instance,
+            list(allocation),
+            levels=levels,
+            kept_amounts={},
+            time_limit_s=1,
+            workers=1,
+            seed=0,
+            on_progress=None,
+        )
 
     assert any(g.chains is not None for g in search([FILL, COST]).groups)
     assert all(g.chains is None for g in search([FILL, KEEP, COST]).groups)
@@ -169,20 +184,41 @@ def test_chains_are_never_used_when_rematching() -> None:
 def test_a_group_whose_chains_cannot_start_is_not_offered_them_again() -> None:
     # Only two jobs can sit whole in one capacity bucket: too few for a chain.
     data = {
-        "version": 1, "periods": ["W1", "W2"],
+        "version": 1,
+        "periods": ["W1", "W2"],
         "factories": [
-            {"id": "span", "capacity": [{"resource": "r", "period": p, "hours": 4}
-                                        for p in ("W1", "W2")]},
+            {
+                "id": "span",
+                "capacity": [{"resource": "r", "period": p, "hours": 4} for p in ("W1", "W2")],
+            },
             {"id": "g", "capacity": [{"resource": "r", "period": "W1", "hours": 8}]},
             {"id": "h", "capacity": [{"resource": "r", "period": "W1", "hours": 8}]},
         ],
-        "jobs": [{"id": f"j{j}", "resource": "r", "hours": 8, "options": [
-            {"factory": "span", "cost": 1}, {"factory": "g", "cost": 50 + j},
-            {"factory": "h", "cost": 60 - j}]} for j in range(3)],
+        "jobs": [
+            {
+                "id": f"j{j}",
+                "resource": "r",
+                "hours": 8,
+                "options": [
+                    {"factory": "span", "cost": 1},
+                    {"factory": "g", "cost": 50 + j},
+                    {"factory": "h", "cost": 60 - j},
+                ],
+            }
+            for j in range(3)
+        ],
     }
     instance = compile_problem(load_problem(data))
-    search = Search(instance, greedy(instance), levels=[FILL, COST], kept_amounts=None,
-                    time_limit_s=1, workers=1, seed=0, on_progress=None)
+    search = Search(
+        instance,
+        greedy(instance),
+        levels=[FILL, COST],
+        kept_amounts=None,
+        time_limit_s=1,
+        workers=1,
+        seed=0,
+        on_progress=None,
+    )
     (group,) = search.groups
     assert group.chains is not None
     search._chain_burst(group, 1.0)
@@ -201,10 +237,14 @@ def test_gap_plans_are_reproducible_and_no_worse_than_greedy() -> None:
     assert (first.fill, -first.objective) >= (greedy_plan.fill, -greedy_plan.objective)
 
 
-@pytest.mark.parametrize("data", [
-    gap_problem(*random_gap(8, agents=10, jobs=100)),
-    random_problem(seed=9, factories=30, jobs=300, periods=3),
-], ids=["gap", "weeks"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        gap_problem(*random_gap(8, agents=10, jobs=100)),
+        random_problem(seed=9, factories=30, jobs=300, periods=3),
+    ],
+    ids=["gap", "weeks"],
+)
 def test_chains_beside_concurrent_moves_keep_plans_feasible_and_on_time(data: dict) -> None:
     started = time.perf_counter()
     plan = solve(load_problem(data), time_limit_s=1.5, workers=2, seed=1)
@@ -217,20 +257,43 @@ def test_chains_on_a_tiny_group_charge_the_reproducible_clock_what_they_cost() -
     # Python's overhead. Counted by entries alone, the first burst ran until the wall
     # clock stopped the search, before CP-SAT could prove the plan optimal.
     data = {
-        "version": 1, "periods": ["W0"],
+        "version": 1,
+        "periods": ["W0"],
         "factories": [
-            {"id": "f0", "capacity": [{"resource": "milling", "period": "W0", "hours": 20},
-                                      {"resource": "welding", "period": "W0", "hours": 4.5}]},
+            {
+                "id": "f0",
+                "capacity": [
+                    {"resource": "milling", "period": "W0", "hours": 20},
+                    {"resource": "welding", "period": "W0", "hours": 4.5},
+                ],
+            },
             {"id": "f1", "capacity": [{"resource": "welding", "period": "W0", "hours": 20}]},
         ],
         "jobs": [
-            {"id": "j0", "resource": "welding", "hours": 12.5, "priority": 2,
-             "options": [{"factory": "f1", "cost": 55, "hours": 3}]},
-            {"id": "j2", "resource": "welding", "hours": 10, "priority": 2,
-             "options": [{"factory": "f1", "cost": 20}]},
-            {"id": "j4", "resource": "welding", "hours": 4, "priority": 2,
-             "options": [{"factory": "f0", "cost": 55, "hours": 2.5},
-                         {"factory": "f1", "cost": 70}]},
+            {
+                "id": "j0",
+                "resource": "welding",
+                "hours": 12.5,
+                "priority": 2,
+                "options": [{"factory": "f1", "cost": 55, "hours": 3}],
+            },
+            {
+                "id": "j2",
+                "resource": "welding",
+                "hours": 10,
+                "priority": 2,
+                "options": [{"factory": "f1", "cost": 20}],
+            },
+            {
+                "id": "j4",
+                "resource": "welding",
+                "hours": 4,
+                "priority": 2,
+                "options": [
+                    {"factory": "f0", "cost": 55, "hours": 2.5},
+                    {"factory": "f1", "cost": 70},
+                ],
+            },
         ],
     }
     started = time.perf_counter()

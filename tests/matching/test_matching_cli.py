@@ -15,12 +15,26 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBLEM = {
     "version": 1,
     "periods": ["2026-W48", "2026-W49"],
-    "factories": [{"id": "f1", "credit": 0.92, "capacity": [
-        {"resource": "cnc_milling", "period": "2026-W48", "hours": 120}]}],
-    "jobs": [{"id": "j1", "resource": "cnc_milling", "hours": 10,
-              "release_period": "2026-W48", "due_period": "2026-W49", "min_credit": 0.5,
-              "splittable": False, "priority": 1,
-              "options": [{"factory": "f1", "hours": 12, "cost": 340.0, "lead_periods": 0}]}],
+    "factories": [
+        {
+            "id": "f1",
+            "credit": 0.92,
+            "capacity": [{"resource": "cnc_milling", "period": "2026-W48", "hours": 120}],
+        }
+    ],
+    "jobs": [
+        {
+            "id": "j1",
+            "resource": "cnc_milling",
+            "hours": 10,
+            "release_period": "2026-W48",
+            "due_period": "2026-W49",
+            "min_credit": 0.5,
+            "splittable": False,
+            "priority": 1,
+            "options": [{"factory": "f1", "hours": 12, "cost": 340.0, "lead_periods": 0}],
+        }
+    ],
     "params": {"time_limit_s": 10, "workers": 2},
 }
 
@@ -33,19 +47,23 @@ def write(tmp_path: Path, content: str) -> Path:
 
 def test_prints_the_plan(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        match_command, [str(write(tmp_path, json.dumps(PROBLEM))), "--time-limit", "2"])
+        match_command, [str(write(tmp_path, json.dumps(PROBLEM))), "--time-limit", "2"]
+    )
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     check_plan(PROBLEM, plan)
     assert plan["status"] == "OPTIMAL" and plan["objective"] == 340.0
     assert plan["assignments"] == [
-        {"job": "j1", "factory": "f1", "period": "2026-W48", "hours": 12.0}]
+        {"job": "j1", "factory": "f1", "period": "2026-W48", "hours": 12.0}
+    ]
 
 
 def test_writes_the_plan_to_out(tmp_path: Path) -> None:
     out = tmp_path / "plan.json"
-    result = CliRunner().invoke(match_command, [
-        str(write(tmp_path, json.dumps(PROBLEM))), "--workers", "1", "--out", str(out)])
+    result = CliRunner().invoke(
+        match_command,
+        [str(write(tmp_path, json.dumps(PROBLEM))), "--workers", "1", "--out", str(out)],
+    )
     assert result.exit_code == 0 and result.stdout == ""
     check_plan(PROBLEM, json.loads(out.read_text()))
 
@@ -80,10 +98,23 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-m", "matching", str(path), "--time-limit", "1"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False)
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     check_plan(PROBLEM, json.loads(done.stdout))
     path.write_text("[")
-    done = subprocess.run([sys.executable, "-m", "matching", str(path)], capture_output=True,
-                          text=True, env=env, cwd=tmp_path, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "matching", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2 and done.stderr.startswith("invalid JSON")

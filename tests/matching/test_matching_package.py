@@ -14,8 +14,16 @@ from matching import load_problem, validate
 from tests.matching.problems import crowded_problems, problems
 
 ROOT = Path(__file__).resolve().parents[2]
-FORBIDDEN = ("flask", "werkzeug", "sqlalchemy", "sqlmodel", "alembic", "psycopg",
-             "marketplace", "factories")
+FORBIDDEN = (
+    "flask",
+    "werkzeug",
+    "sqlalchemy",
+    "sqlmodel",
+    "alembic",
+    "psycopg",
+    "marketplace",
+    "factories",
+)
 
 # Imports every module of the package and solves, explains and re-matches a problem,
 # then lists the forbidden top-level packages that got imported along the way.
@@ -44,14 +52,17 @@ def test_the_engine_imports_no_web_framework_database_or_marketplace() -> None:
     # put first on the path so that `matching` is this one.
     result = subprocess.run(
         [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + PROBE],
-        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
-ROUND_TRIP = settings(max_examples=60, deadline=None,
-                      suppress_health_check=[HealthCheck.too_slow])
+ROUND_TRIP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @ROUND_TRIP

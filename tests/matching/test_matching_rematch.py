@@ -20,8 +20,9 @@ def without_factory(data: dict, factory_id: str) -> dict:
 
 def moved_hours(before, after) -> float:
     kept = {(a.job, a.factory, a.period): a.hours for a in after.assignments}
-    return sum(max(0.0, a.hours - kept.get((a.job, a.factory, a.period), 0.0))
-               for a in before.assignments)
+    return sum(
+        max(0.0, a.hours - kept.get((a.job, a.factory, a.period), 0.0)) for a in before.assignments
+    )
 
 
 def test_fewest_moved_hours_come_before_cost() -> None:
@@ -30,14 +31,28 @@ def test_fewest_moved_hours_come_before_cost() -> None:
 
     data = {
         "version": 1,
-        "factories": [{"id": "a", "capacity": cap(5)}, {"id": "b", "capacity": cap(5)},
-                      {"id": "c", "capacity": cap(5)}],
+        "factories": [
+            {"id": "a", "capacity": cap(5)},
+            {"id": "b", "capacity": cap(5)},
+            {"id": "c", "capacity": cap(5)},
+        ],
         "jobs": [
-            {"id": "ja", "resource": "r", "hours": 5, "options": [
-                {"factory": "a", "cost": 1}, {"factory": "b", "cost": 2},
-                {"factory": "c", "cost": 10}]},
-            {"id": "jb", "resource": "r", "hours": 5, "options": [
-                {"factory": "b", "cost": 1}, {"factory": "c", "cost": 1.5}]},
+            {
+                "id": "ja",
+                "resource": "r",
+                "hours": 5,
+                "options": [
+                    {"factory": "a", "cost": 1},
+                    {"factory": "b", "cost": 2},
+                    {"factory": "c", "cost": 10},
+                ],
+            },
+            {
+                "id": "jb",
+                "resource": "r",
+                "hours": 5,
+                "options": [{"factory": "b", "cost": 1}, {"factory": "c", "cost": 1.5}],
+            },
         ],
     }
     previous = solve(load_problem(data), time_limit_s=2)
@@ -62,8 +77,13 @@ def test_fill_comes_before_keeping_the_previous_plan() -> None:
         "factories": [{"id": "a", "capacity": cap(5)}, {"id": "b", "capacity": cap(5)}],
         "jobs": [
             {"id": "ja", "resource": "r", "hours": 5, "options": [{"factory": "a", "cost": 1}]},
-            {"id": "jb", "resource": "r", "hours": 5, "priority": 3, "options": [
-                {"factory": "a", "cost": 1}, {"factory": "b", "cost": 1}]},
+            {
+                "id": "jb",
+                "resource": "r",
+                "hours": 5,
+                "priority": 3,
+                "options": [{"factory": "a", "cost": 1}, {"factory": "b", "cost": 1}],
+            },
         ],
     }
     previous = solve(load_problem(data), time_limit_s=2)
@@ -80,8 +100,10 @@ def test_rematch_moves_fewer_hours_than_a_fresh_solve_and_fills_as_much() -> Non
     data = random_problem(seed=11, factories=12, jobs=50, periods=2)
     problem = load_problem(data)
     previous = solve(problem, time_limit_s=2, workers=1)
-    busiest = max({a.factory for a in previous.assignments},
-                  key=lambda f: sum(a.hours for a in previous.assignments if a.factory == f))
+    busiest = max(
+        {a.factory for a in previous.assignments},
+        key=lambda f: sum(a.hours for a in previous.assignments if a.factory == f),
+    )
     changed = without_factory(data, busiest)
     again = solve(load_problem(changed), time_limit_s=2, workers=1)
     plan = rematch(load_problem(changed), previous, time_limit_s=2, workers=1)
@@ -110,6 +132,7 @@ def test_every_rematch_plan_is_feasible(data: dict, draw: st.DataObject) -> None
         if not job.get("splittable") and any(a.factory == lost for a in parts):
             continue
         surviving += job.get("priority", 1) * sum(
-            a.hours / option_hours[a.factory] for a in parts if a.factory != lost)
+            a.hours / option_hours[a.factory] for a in parts if a.factory != lost
+        )
     total = sum(job.get("priority", 1) for job in data["jobs"])
     assert plan.fill * total >= surviving - 1e-6

@@ -14,8 +14,7 @@ from matching.solver import Search
 from tests.matching.feasibility import check_plan
 from tests.matching.problems import numbers_are_short, problems, random_problem
 
-PROPERTY = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def plan_data(plan: Plan) -> dict:
@@ -49,7 +48,8 @@ def brute_force(data: dict) -> tuple[float, float]:
     per_job = []
     for job in data["jobs"]:
         allowed = [None] + [
-            o for o in job["options"]
+            o
+            for o in job["options"]
             if factories[o["factory"]].get("credit", 1) >= job.get("min_credit", 0)
             and o.get("lead_periods", 0) == 0
         ]
@@ -98,7 +98,8 @@ def exact_split_optimum(data: dict) -> tuple[float, float]:
     factories = {f["id"]: f for f in data["factories"]}
     capacity = {
         (f["id"], c["resource"], c["period"]): c["hours"]
-        for f in data["factories"] for c in f["capacity"]
+        for f in data["factories"]
+        for c in f["capacity"]
     }
     fill_terms, cost_terms, rows = [], [], {}
     for job in data["jobs"]:
@@ -145,14 +146,28 @@ def test_splittable_jobs_near_the_exact_optimum(data: dict) -> None:
 
 def test_a_non_splittable_job_may_span_periods_of_one_factory() -> None:
     data = {
-        "version": 1, "periods": ["W1", "W2", "W3"],
+        "version": 1,
+        "periods": ["W1", "W2", "W3"],
         "factories": [
-            {"id": "f1", "capacity": [
-                {"resource": "r", "period": p, "hours": 4} for p in ("W1", "W2", "W3")]},
+            {
+                "id": "f1",
+                "capacity": [
+                    {"resource": "r", "period": p, "hours": 4} for p in ("W1", "W2", "W3")
+                ],
+            },
             {"id": "f2", "capacity": [{"resource": "r", "period": "W1", "hours": 10}]},
         ],
-        "jobs": [{"id": "j1", "resource": "r", "hours": 10, "options": [
-            {"factory": "f1", "cost": 10}, {"factory": "f2", "cost": 5, "hours": 11}]}],
+        "jobs": [
+            {
+                "id": "j1",
+                "resource": "r",
+                "hours": 10,
+                "options": [
+                    {"factory": "f1", "cost": 10},
+                    {"factory": "f2", "cost": 5, "hours": 11},
+                ],
+            }
+        ],
     }
     plan = solve(load_problem(data), time_limit_s=2)
     check_plan(data, plan_data(plan))
@@ -163,20 +178,37 @@ def test_a_non_splittable_job_may_span_periods_of_one_factory() -> None:
 
 def test_lead_time_and_min_credit_are_respected() -> None:
     data = {
-        "version": 1, "periods": ["W1", "W2"],
+        "version": 1,
+        "periods": ["W1", "W2"],
         "factories": [
-            {"id": "cheap_far", "capacity": [
-                {"resource": "r", "period": "W1", "hours": 50},
-                {"resource": "r", "period": "W2", "hours": 50}]},
-            {"id": "cheap_risky", "credit": 0.4, "capacity": [
-                {"resource": "r", "period": "W2", "hours": 50}]},
+            {
+                "id": "cheap_far",
+                "capacity": [
+                    {"resource": "r", "period": "W1", "hours": 50},
+                    {"resource": "r", "period": "W2", "hours": 50},
+                ],
+            },
+            {
+                "id": "cheap_risky",
+                "credit": 0.4,
+                "capacity": [{"resource": "r", "period": "W2", "hours": 50}],
+            },
             {"id": "dear", "capacity": [{"resource": "r", "period": "W2", "hours": 50}]},
         ],
-        "jobs": [{"id": "j1", "resource": "r", "hours": 5, "release_period": "W2",
-                  "min_credit": 0.5, "options": [
-                      {"factory": "cheap_far", "cost": 1, "lead_periods": 1},
-                      {"factory": "cheap_risky", "cost": 1},
-                      {"factory": "dear", "cost": 9}]}],
+        "jobs": [
+            {
+                "id": "j1",
+                "resource": "r",
+                "hours": 5,
+                "release_period": "W2",
+                "min_credit": 0.5,
+                "options": [
+                    {"factory": "cheap_far", "cost": 1, "lead_periods": 1},
+                    {"factory": "cheap_risky", "cost": 1},
+                    {"factory": "dear", "cost": 9},
+                ],
+            }
+        ],
     }
     plan = solve(load_problem(data), time_limit_s=2)
     check_plan(data, plan_data(plan))
@@ -192,10 +224,18 @@ def test_fill_comes_before_cost() -> None:
             {"id": "big", "capacity": [{"resource": "r", "period": "P1", "hours": 10}]},
         ],
         "jobs": [
-            {"id": "little", "resource": "r", "hours": 5, "options": [
-                {"factory": "small", "cost": 100}, {"factory": "big", "cost": 1}]},
-            {"id": "large", "resource": "r", "hours": 10, "options": [
-                {"factory": "big", "cost": 100}]},
+            {
+                "id": "little",
+                "resource": "r",
+                "hours": 5,
+                "options": [{"factory": "small", "cost": 100}, {"factory": "big", "cost": 1}],
+            },
+            {
+                "id": "large",
+                "resource": "r",
+                "hours": 10,
+                "options": [{"factory": "big", "cost": 100}],
+            },
         ],
     }
     plan = solve(load_problem(data), time_limit_s=2)
@@ -209,14 +249,17 @@ def test_jobs_without_a_usable_option_are_reported_unassigned() -> None:
         "factories": [{"id": "f1", "credit": 0.2, "capacity": []}],
         "jobs": [
             {"id": "no_options", "resource": "r", "hours": 3},
-            {"id": "no_room", "resource": "r", "hours": 4, "options": [
-                {"factory": "f1", "cost": 1}]},
+            {
+                "id": "no_room",
+                "resource": "r",
+                "hours": 4,
+                "options": [{"factory": "f1", "cost": 1}],
+            },
         ],
     }
     plan = solve(load_problem(data), time_limit_s=1)
     check_plan(data, plan_data(plan))
-    assert sorted((u.job, u.hours) for u in plan.unassigned) == [
-        ("no_options", 3), ("no_room", 4)]
+    assert sorted((u.job, u.hours) for u in plan.unassigned) == [("no_options", 3), ("no_room", 4)]
     assert plan.assignments == () and plan.fill == 0 and plan.objective == 0
 
 
@@ -265,7 +308,14 @@ def test_plan_json_has_the_contract_shape_and_round_trips() -> None:
     # The contract's six keys, in its order, then `fill`: the one extension, which the
     # marketplace reads (see matching.problem.Plan).
     assert list(dumped) == [
-        "status", "objective", "bound", "assignments", "unassigned", "solve_s", "fill"]
+        "status",
+        "objective",
+        "bound",
+        "assignments",
+        "unassigned",
+        "solve_s",
+        "fill",
+    ]
     assert plan.model_dump(mode="json") == dumped
     assert all(set(a) == {"job", "factory", "period", "hours"} for a in dumped["assignments"])
     assert all(set(u) == {"job", "hours"} for u in dumped["unassigned"])
@@ -273,9 +323,14 @@ def test_plan_json_has_the_contract_shape_and_round_trips() -> None:
 
 
 def test_plans_load_with_or_without_fill() -> None:
-    contract_only = {"status": "FEASIBLE", "objective": 3.0, "bound": None, "solve_s": 0.2,
-                     "assignments": [{"job": "j", "factory": "f", "period": "P1", "hours": 2}],
-                     "unassigned": []}
+    contract_only = {
+        "status": "FEASIBLE",
+        "objective": 3.0,
+        "bound": None,
+        "solve_s": 0.2,
+        "assignments": [{"job": "j", "factory": "f", "period": "P1", "hours": 2}],
+        "unassigned": [],
+    }
     plan = load_plan(json.dumps(contract_only))
     assert plan.fill is None and plan.assignments[0].hours == 2
     stored = {**contract_only, "fill": 1.0, "note": "keys a later version may add"}
@@ -291,10 +346,18 @@ def one_bucket(hours: float) -> list[dict]:
 def test_costs_with_more_than_cents_are_told_apart(order: tuple[float, float]) -> None:
     data = {
         "version": 1,
-        "factories": [{"id": "a", "capacity": one_bucket(10)},
-                      {"id": "b", "capacity": one_bucket(10)}],
-        "jobs": [{"id": "j", "resource": "r", "hours": 1, "options": [
-            {"factory": "a", "cost": order[0]}, {"factory": "b", "cost": order[1]}]}],
+        "factories": [
+            {"id": "a", "capacity": one_bucket(10)},
+            {"id": "b", "capacity": one_bucket(10)},
+        ],
+        "jobs": [
+            {
+                "id": "j",
+                "resource": "r",
+                "hours": 1,
+                "options": [{"factory": "a", "cost": order[0]}, {"factory": "b", "cost": order[1]}],
+            }
+        ],
     }
     plan = solve(load_problem(data), time_limit_s=2, workers=1)
     check_plan(data, plan_data(plan))
@@ -306,8 +369,15 @@ def test_hours_with_more_than_three_decimals_fit_exactly() -> None:
     data = {
         "version": 1,
         "factories": [{"id": "f", "capacity": one_bucket(1)}],
-        "jobs": [{"id": f"j{k}", "resource": "r", "hours": 0.3333,
-                  "options": [{"factory": "f", "cost": 1}]} for k in range(3)],
+        "jobs": [
+            {
+                "id": f"j{k}",
+                "resource": "r",
+                "hours": 0.3333,
+                "options": [{"factory": "f", "cost": 1}],
+            }
+            for k in range(3)
+        ],
     }
     plan = solve(load_problem(data), time_limit_s=2, workers=1)
     check_plan(data, plan_data(plan))
@@ -321,16 +391,34 @@ def test_numbers_that_must_be_rounded_are_never_called_optimal() -> None:
     third = {
         "version": 1,
         "factories": [{"id": "f", "capacity": one_bucket(1)}],
-        "jobs": [{"id": f"j{k}", "resource": "r", "hours": 1 / 3,
-                  "options": [{"factory": "f", "cost": 1}]} for k in range(3)],
+        "jobs": [
+            {
+                "id": f"j{k}",
+                "resource": "r",
+                "hours": 1 / 3,
+                "options": [{"factory": "f", "cost": 1}],
+            }
+            for k in range(3)
+        ],
     }
     # Costs a ten-millionth apart round to the same unit: the dearer may be chosen.
     close = {
         "version": 1,
-        "factories": [{"id": "a", "capacity": one_bucket(10)},
-                      {"id": "b", "capacity": one_bucket(10)}],
-        "jobs": [{"id": "j", "resource": "r", "hours": 1, "options": [
-            {"factory": "a", "cost": 10.0000004}, {"factory": "b", "cost": 10.0000001}]}],
+        "factories": [
+            {"id": "a", "capacity": one_bucket(10)},
+            {"id": "b", "capacity": one_bucket(10)},
+        ],
+        "jobs": [
+            {
+                "id": "j",
+                "resource": "r",
+                "hours": 1,
+                "options": [
+                    {"factory": "a", "cost": 10.0000004},
+                    {"factory": "b", "cost": 10.0000001},
+                ],
+            }
+        ],
     }
     for data in (third, close):
         plan = solve(load_problem(data), time_limit_s=2, workers=1)
@@ -346,8 +434,9 @@ def test_rounding_that_drops_a_usable_option_gives_no_bound() -> None:
     data = {
         "version": 1,
         "factories": [{"id": "f", "capacity": one_bucket(1 / 3)}],
-        "jobs": [{"id": "j", "resource": "r", "hours": 1 / 3,
-                  "options": [{"factory": "f", "cost": 5}]}],
+        "jobs": [
+            {"id": "j", "resource": "r", "hours": 1 / 3, "options": [{"factory": "f", "cost": 5}]}
+        ],
     }
     assert compile_problem(load_problem(data)).complete is False
     plan = solve(load_problem(data), time_limit_s=1, workers=1)
@@ -363,8 +452,15 @@ def test_an_infeasible_search_result_falls_back_to_the_constructive_plan(
     data = {
         "version": 1,
         "factories": [{"id": "f", "capacity": one_bucket(10)}],
-        "jobs": [{"id": f"j{k}", "resource": "r", "hours": 6,
-                  "options": [{"factory": "f", "cost": 1 + k}]} for k in range(3)],
+        "jobs": [
+            {
+                "id": f"j{k}",
+                "resource": "r",
+                "hours": 6,
+                "options": [{"factory": "f", "cost": 1 + k}],
+            }
+            for k in range(3)
+        ],
     }
     problem = load_problem(data)
     instance = compile_problem(problem)
@@ -392,20 +488,37 @@ def test_the_checker_rejects_a_non_splittable_job_placed_in_part() -> None:
     # The contract: "false: all of the job's hours go to one factory". The engine places
     # such a job whole or not at all, and the checker holds every plan to that.
     data = {
-        "version": 1, "periods": ["W1", "W2"],
-        "factories": [{"id": "f", "capacity": [{"resource": "r", "period": p, "hours": 4}
-                                               for p in ("W1", "W2")]}],
-        "jobs": [{"id": "j", "resource": "r", "hours": 6, "options": [
-            {"factory": "f", "cost": 12}]}],
+        "version": 1,
+        "periods": ["W1", "W2"],
+        "factories": [
+            {
+                "id": "f",
+                "capacity": [{"resource": "r", "period": p, "hours": 4} for p in ("W1", "W2")],
+            }
+        ],
+        "jobs": [
+            {"id": "j", "resource": "r", "hours": 6, "options": [{"factory": "f", "cost": 12}]}
+        ],
     }
-    whole = {"status": "OPTIMAL", "objective": 12.0, "bound": 12.0, "solve_s": 0.0,
-             "assignments": [{"job": "j", "factory": "f", "period": "W1", "hours": 4},
-                             {"job": "j", "factory": "f", "period": "W2", "hours": 2}],
-             "unassigned": []}
+    whole = {
+        "status": "OPTIMAL",
+        "objective": 12.0,
+        "bound": 12.0,
+        "solve_s": 0.0,
+        "assignments": [
+            {"job": "j", "factory": "f", "period": "W1", "hours": 4},
+            {"job": "j", "factory": "f", "period": "W2", "hours": 2},
+        ],
+        "unassigned": [],
+    }
     check_plan(data, whole)
-    partial = {**whole, "objective": 8.0, "bound": None,
-               "assignments": whole["assignments"][:1],
-               "unassigned": [{"job": "j", "hours": 2}]}
+    partial = {
+        **whole,
+        "objective": 8.0,
+        "bound": None,
+        "assignments": whole["assignments"][:1],
+        "unassigned": [{"job": "j", "hours": 2}],
+    }
     with pytest.raises(AssertionError, match="of its 6 h placed at f"):
         check_plan(data, partial)
     plan = solve(load_problem(data), time_limit_s=1, workers=1)
