@@ -67,11 +67,13 @@ LIMITED_METHODS = {"accounts.oidc_login": ["GET"]}
 
 def init_security(app: Flask, csrf: CSRFProtect) -> None:
     _init_proxies(app)
+    # Before the CSRF check: Flask-WTF looks through the form's field names for the token
+    # and fails on a multipart part that has none.
+    _init_text_input(app)
     _init_csrf(app, csrf)
     _init_headers(app)
     _init_rate_limits(app)
     _init_id_range(app)
-    _init_text_input(app)
 
 
 # Proxies -------------------------------------------------------------------------------
@@ -116,6 +118,7 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 NO_NUL = "must not contain NUL characters"
 NO_SURROGATE = "must not contain lone surrogates"
 BAD_BASIC = "must be base64-encoded UTF-8"
+NAMELESS_PART = "every part of a multipart body needs a name"
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,11 @@ def _in_basic_credentials() -> Unstorable | None:
 def unstorable_input() -> Unstorable | None:
     """The first input of the request (header, credentials, query, form, file name, JSON
     body, URL part) that PostgreSQL text cannot hold, or None. Refused up front, it is a
-    4xx naming the field instead of a database or encoding error."""
+    4xx naming the field instead of a database or encoding error. A multipart part
+    without a name (werkzeug files it under None) is refused here too: no view can read
+    it, and code that expects field names to be text would fail on it."""
+    if None in request.form or None in request.files:
+        return Unstorable("body", NAMELESS_PART)
     for name, value in request.headers.items():
         reason = unstorable(value)
         if reason:
@@ -245,6 +252,8 @@ def unstorable_input() -> Unstorable | None:
 
 
 def _web_message(problem: Unstorable) -> str:
+    if problem.message == NAMELESS_PART:
+        return _("The form sent a part without a name.")
     if problem.message == NO_NUL:
         return _("%(field)s: must not contain NUL characters", field=problem.field)
     return _("%(field)s: must not contain lone surrogates", field=problem.field)

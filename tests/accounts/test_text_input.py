@@ -162,3 +162,36 @@ def test_unusable_basic_credentials_are_an_invalid_client(client, endpoint, head
     # The same answer as for a client that does not exist.
     unknown = client.post(endpoint, data=data, headers=basic(b"fwc_unknown:secret"))
     assert (unknown.status_code, unknown.get_json()["error"]) == (401, "invalid_client")
+
+
+def _multipart(*parts: tuple[str, str]) -> tuple[bytes, str]:
+    boundary = "factoryweb-boundary"
+    body = "".join(
+        f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n{value}\r\n"
+        for disposition, value in parts
+    )
+    return f"{body}--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_a_multipart_part_without_a_name_is_refused(browser, make_member, db_session):
+    """werkzeug files a part without a name under None, which the CSRF check (looking
+    through field names for the token) could not handle: a 500 before this guard."""
+    browser.login(make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER))
+    token = browser.csrf_token()
+    for disposition in ("form-data", 'form-data; filename="evidence.txt"'):
+        body, content_type = _multipart(('form-data; name="reason"', "late"), (disposition, "x"))
+        response = browser.client.post(
+            "/api/v1/orders/1/dispute",
+            data=body,
+            content_type=content_type,
+            headers={"X-CSRFToken": token},
+        )
+        assert response.status_code == 422, disposition
+        assert response.get_json()["fields"] == [
+            {"field": "body", "message": "every part of a multipart body needs a name"}
+        ]
+        body, content_type = _multipart(('form-data; name="csrf_token"', token), (disposition, "x"))
+        response = browser.client.post("/orders/new", data=body, content_type=content_type)
+        assert response.status_code == 400, disposition
+        assert "The form sent a part without a name." in response.get_data(as_text=True)
+    assert db_session.exec(select(Order)).all() == []
