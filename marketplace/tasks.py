@@ -23,7 +23,7 @@ from marketplace.orders import deadline, settings_from, webhook_settings
 from marketplace.orders.dispatch import CeleryDispatcher
 
 QUEUE = os.environ.get("CELERY_QUEUE", "factoryweb")
-HOUSEKEEPING_INTERVAL_S = float(os.environ.get("ORDERS_HOUSEKEEPING_INTERVAL_S", "60"))
+HOUSEKEEPING_INTERVAL_S = settings_from(os.environ)["ORDERS_HOUSEKEEPING_INTERVAL_S"]
 
 app = Celery("factoryweb")
 app.conf.update(
