@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from factories.taxonomy import CERTIFICATIONS, MATERIALS, PROCESSES
+
 # Values under these names are taxonomy codes: the English text shows their English
 # label, a page their label in the reader's language. A `resource` (a capacity line) keeps
 # its code in English, where API clients know it by that name.
@@ -11,8 +13,6 @@ LABELLED_VALUES = ("process", "material", "certification")
 
 
 def english_label(name: str, value: object) -> object:
-    from factories.taxonomy import CERTIFICATIONS, MATERIALS, PROCESSES
-
     table = {"process": PROCESSES, "material": MATERIALS, "certification": CERTIFICATIONS}
     entry = table[name].get(value) if isinstance(value, str) else None  # type: ignore[attr-defined]
     return entry.en if entry is not None else value
@@ -41,11 +41,13 @@ def N_(template: str, **values: object) -> Message:
     return Message(template, values)
 
 
-class FactoryError(ValueError):
-    """A rule of the supply side was broken; nothing has been written.
+class InputError(ValueError):
+    """Input a service refuses; nothing has been written.
 
     `field` and `message` name the first problem; `problems` lists all of them, so that a
-    form or an API answer can point at every faulty input at once.
+    form or an API answer can point at every faulty input at once. Every area's input
+    error derives from this one class, and the web and the API each have one place that
+    turns it into a form message or a 422 answer.
     """
 
     def __init__(
@@ -54,6 +56,36 @@ class FactoryError(ValueError):
         self.problems: list[tuple[str, str]] = list(problems or [(field, message)])
         self.field, self.message = self.problems[0]
         super().__init__("; ".join(f"{f}: {m}" for f, m in self.problems))
+
+    @classmethod
+    def of(cls, problems: Iterable[tuple[str, str]]) -> InputError:
+        """One error carrying every problem (there must be at least one)."""
+        items = list(problems)
+        return cls(items[0][0], items[0][1], items)
+
+    def renamed(self, names: Mapping[str, str]) -> InputError:
+        """The same problems with fields named as the caller knows them."""
+        return type(self).of((names.get(f, f), m) for f, m in self.problems)
+
+
+class FactoryError(InputError):
+    """A rule of the supply side was broken."""
+
+
+class NotFound(LookupError):
+    """No such object, or not one the caller may see (both answer 404)."""
+
+
+class Conflict(RuntimeError):
+    """The request is valid but the object's current state does not allow it (409).
+
+    `code` names the kind of conflict for API clients; `details` adds what they need to
+    act on it (for an order: its state and the states it may go to)."""
+
+    code = "conflict"
+
+    def details(self) -> dict[str, object]:
+        return {}
 
 
 class Problems:

@@ -76,7 +76,7 @@ def init_app(app: Flask, database: Database) -> None:
         if session is None:
             return response
         try:
-            if response.status_code < 400:
+            if response.status_code < 400 and not g.pop("db_discard", False):
                 session.commit()
             else:
                 session.rollback()
@@ -101,3 +101,11 @@ def session() -> Session:
     if "db_session" not in g:
         g.db_session = database().session_factory()
     return g.db_session
+
+
+def discard_changes() -> None:
+    """The request failed part-way (a page that redirects after a refused step): undo
+    what it wrote so far, and commit nothing of it when the request ends."""
+    g.db_discard = True
+    if "db_session" in g:
+        g.db_session.rollback()

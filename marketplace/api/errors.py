@@ -1,12 +1,24 @@
-"""One JSON error shape for the whole API: what went wrong and which field caused it."""
+"""One JSON error shape for the whole API, and the one place that produces it.
+
+Services raise `InputError` (and its subclasses in each area), `NotFound` and
+`Conflict`; API views let them through, and the handlers here answer 422 naming each
+field, 404, or 409 with the conflict's details. A view whose fields have other names
+than the service's wraps its call in `api_field_names`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import Conflict as ConflictPage
+from werkzeug.exceptions import NotFound as NotFoundPage
+
+from factories.errors import Conflict, InputError, NotFound
 
 
 class FieldProblem(BaseModel):
@@ -32,21 +44,37 @@ def field_path(location: tuple[Any, ...]) -> str:
 
 
 def error_response(
-    status: int, error: str, message: str, fields: list[FieldProblem] = ()
+    status: int,
+    error: str,
+    message: str,
+    fields: list[FieldProblem] = (),  # type: ignore[assignment]
+    **details: Any,
 ) -> Response:
-    body = ErrorBody(error=error, message=message, fields=list(fields))
-    response = jsonify(body.model_dump())
+    body = {**ErrorBody(error=error, message=message, fields=list(fields)).model_dump(), **details}
+    response = jsonify(body)
     response.status_code = status
     return response
 
 
+def problems_response(problems: list[tuple[str, str]]) -> Response:
+    fields = [FieldProblem(field=f, message=str(m)) for f, m in problems]
+    summary = "; ".join(f"{p.field}: {p.message}" for p in fields)
+    return error_response(422, "validation_failed", summary, fields)
+
+
 def validation_error_response(error: ValidationError) -> Response:
-    problems = [
-        FieldProblem(field=field_path(e["loc"]) or "body", message=e["msg"])
-        for e in error.errors(include_url=False)
-    ]
-    summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
-    return error_response(422, "validation_failed", summary, problems)
+    return problems_response(
+        [(field_path(e["loc"]) or "body", e["msg"]) for e in error.errors(include_url=False)]
+    )
+
+
+@contextmanager
+def api_field_names(names: Mapping[str, str]) -> Iterator[None]:
+    """Service fields named as this API knows them (`pointInTime` for `week`)."""
+    try:
+        yield
+    except InputError as error:
+        raise error.renamed(names) from error
 
 
 def wants_json() -> bool:
@@ -63,3 +91,23 @@ def init_errors(app: Flask) -> None:
             (error.name or "error").lower().replace(" ", "_"),
             error.description or "",
         )
+
+    # Pages catch these where they can say more (a form message); what reaches here is
+    # still an answer of the right kind, never a 500.
+    @app.errorhandler(InputError)
+    def input_error(error: InputError):  # type: ignore[no-untyped-def]
+        if not wants_json():
+            return http_error(BadRequest(str(error)))
+        return problems_response(error.problems)
+
+    @app.errorhandler(NotFound)
+    def not_found(error: NotFound):  # type: ignore[no-untyped-def]
+        if not wants_json():
+            return http_error(NotFoundPage())
+        return error_response(404, "not_found", "no such object")
+
+    @app.errorhandler(Conflict)
+    def conflict(error: Conflict):  # type: ignore[no-untyped-def]
+        if not wants_json():
+            return http_error(ConflictPage(str(error)))
+        return error_response(409, error.code, str(error), **error.details())

@@ -43,7 +43,7 @@ from marketplace.orders.models import (
     ProposalState,
 )
 from marketplace.orders.service import NotFound, OrderError
-from marketplace.supply.texts import money
+from marketplace.web.labels import money
 
 log = logging.getLogger(__name__)
 

@@ -82,7 +82,7 @@ from marketplace.orders.service import (
     orders_of,
 )
 from marketplace.orders.transitions import TransitionError, allowed_targets
-from marketplace.supply.texts import money
+from marketplace.web.labels import money, state_label
 from marketplace.web.messages import say
 
 blueprint = Blueprint("orders", __name__)
@@ -104,34 +104,6 @@ def orders_context() -> dict[str, Any]:
         "money": money,
         "notification_text": notification_text,
     }
-
-
-def state_label(state: str) -> str:
-    return {
-        "draft": _("draft"),
-        "open": _("open"),
-        "matching": _("matching"),
-        "proposed": _("proposed"),
-        "confirmed": _("confirmed"),
-        "in_production": _("in production"),
-        "shipped": _("shipped"),
-        "delivered": _("delivered"),
-        "closed": _("closed"),
-        "cancelled": _("cancelled"),
-        "disputed": _("disputed"),
-        "pending": _("pending"),
-        "accepted": _("accepted"),
-        "declined": _("declined"),
-        "expired": _("expired"),
-        "superseded": _("superseded"),
-        "withdrawn": _("withdrawn"),
-        "queued": _("queued"),
-        "running": _("running"),
-        "succeeded": _("succeeded"),
-        "failed": _("failed"),
-        "started": _("production started"),
-        "qa_passed": _("quality check passed"),
-    }.get(state, state)
 
 
 def notification_text(n: Any) -> str:

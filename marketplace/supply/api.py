@@ -75,6 +75,7 @@ from marketplace.api.errors import ErrorBody, FieldProblem, error_response
 from marketplace.supply import texts
 from marketplace.supply.access import can_edit_profile, load_factory
 from marketplace.supply.views import read_profile_file
+from marketplace.web import labels
 
 FACTORIES = Tag(name="factories", description="Factories, certifications and capabilities")
 CAPACITY = Tag(name="capacity", description="The capacity calendar (Catena-X DCM field names)")
@@ -380,8 +381,8 @@ def capability_out(c: Capability, materials: list[str]) -> CapabilityOut:
         id=c.id,
         process_code=c.process_code,
         labels={
-            "en": texts.process_label(c.process_code, "en"),
-            "zh": texts.process_label(c.process_code, "zh"),
+            "en": labels.process_label(c.process_code, "en"),
+            "zh": labels.process_label(c.process_code, "zh"),
         },
         materials=materials,
         tolerance_class=c.tolerance_class,

@@ -1,51 +1,19 @@
-"""Words for the supply side's figures: statuses, search reasons, service messages."""
+"""Words of the supply side: factory statuses and why a search result matches."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from factories.capability import major_units
 from factories.search import Reason
-from factories.taxonomy import CERTIFICATIONS, MATERIALS, PROCESSES
+from marketplace.web.labels import certification_label, hours, material_label, money, process_label
 
 STATUS_LABELS = {
     "pending": _l("Pending verification"),
     "verified": _l("Verified"),
     "suspended": _l("Suspended"),
 }
-
-
-def process_label(code: str, locale: str) -> str:
-    process = PROCESSES.get(code)
-    return process.label(locale) if process else code
-
-
-def material_label(code: str, locale: str) -> str:
-    material = MATERIALS.get(code)
-    return material.label(locale) if material else code
-
-
-def certification_label(code: str, locale: str) -> str:
-    certification = CERTIFICATIONS.get(code)
-    if certification is None:
-        return code
-    return certification.zh if locale.startswith("zh") else certification.en
-
-
-def hours(value: Decimal | float | int) -> str:
-    return format_decimal(Decimal(value).quantize(Decimal("0.01")).normalize() + 0, "#,##0.##")
-
-
-def money(minor: int | float | None, currency: str = "EUR") -> str:
-    """In the currency's own minor units: 150000 JPY is 150,000 yen, 150000 EUR 1,500.00."""
-    if minor is None:
-        return "—"
-    major = major_units(round(minor), currency)
-    return f"{major:,.{max(-major.as_tuple().exponent, 0)}f} {currency}"
 
 
 def reason_text(reason: Reason, locale: str) -> str:

@@ -94,6 +94,7 @@ from marketplace.supply.forms import (
     material_choices,
     process_choices,
 )
+from marketplace.web import labels
 from marketplace.web.messages import say
 
 blueprint = Blueprint("supply", __name__, url_prefix="/supply")
@@ -255,7 +256,7 @@ def _factory_page(
         stale=is_stale(factory, now),
         days_since_update=days_since_capacity_update(factory, now),
         status_labels=texts.STATUS_LABELS,
-        money=texts.money,
+        money=labels.money,
         exports=list(EXPORTS),
     ), status
 
@@ -435,7 +436,7 @@ def _calendar(
     today, now = clock()
     grid = capacity_grid(db.session(), factory, today, now)
     week_choices = choices((w.isoformat(), week_label(w)) for w in grid.weeks)
-    resource_choices = choices((r, texts.process_label(r, locale())) for r in grid.resources)
+    resource_choices = choices((r, labels.process_label(r, locale())) for r in grid.resources)
     forms = forms or {}
     fill = forms.get("fill") or FillForm(formdata=None)
     copy = forms.get("copy") or CopyWeekForm(formdata=None)
@@ -460,8 +461,8 @@ def _calendar(
         confirm_form=ConfirmForm(formdata=None),
         can_edit=can_edit_capacity(principal) and principal.acts_for(factory.organization_id),
         days_since_update=days_since_capacity_update(factory, now),
-        hours=texts.hours,
-        process_label=lambda code: texts.process_label(code, locale()),
+        hours=labels.hours,
+        process_label=lambda code: labels.process_label(code, locale()),
     ), status
 
 
@@ -522,7 +523,7 @@ def save_capacity(factory_id: int):  # type: ignore[no-untyped-def]
             error=errors.get(name),
             value=values[name] if name in errors else None,
             can_edit=True,
-            hours=texts.hours,
+            hours=labels.hours,
             saved=not errors,
             post_url=url_for("supply.save_capacity", factory_id=factory.id),
         )
@@ -565,7 +566,7 @@ def fill_view(factory_id: int):  # type: ignore[no-untyped-def]
             flash(
                 _(
                     "%(hours)s h per week for %(weeks)s weeks published.",
-                    hours=texts.hours(form.hours.data),
+                    hours=labels.hours(form.hours.data),
                     weeks=form.weeks.data,
                 )
             )
@@ -625,7 +626,7 @@ def close_view(factory_id: int):  # type: ignore[no-untyped-def]
                         "Week %(week)s closed. %(hours)s h already booked stay booked; "
                         "closing cannot go below them.",
                         week=week_label(week),
-                        hours=texts.hours(kept),
+                        hours=labels.hours(kept),
                     )
                 )
             else:
@@ -795,9 +796,9 @@ def search():  # type: ignore[no-untyped-def]
         form=form,
         page=page,
         reason_text=lambda reason: texts.reason_text(reason, current),
-        process_label=lambda code: texts.process_label(code, current),
-        money=texts.money,
-        hours=texts.hours,
+        process_label=lambda code: labels.process_label(code, current),
+        money=labels.money,
+        hours=labels.hours,
         page_url=lambda n: url_for("supply.search", **{**request.args.to_dict(), "page": n}),
     ), status
 

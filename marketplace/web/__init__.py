@@ -8,6 +8,8 @@ from flask import Flask, request
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 
+from marketplace.web import labels
+
 LOCALES = {"en": "English", "zh": "简体中文"}
 csrf = CSRFProtect()
 LOCALE_COOKIE = "lang"
@@ -39,8 +41,6 @@ def init_web(app: Flask) -> None:
 
     @app.context_processor
     def layout_context() -> dict[str, object]:
-        from marketplace.supply import texts
-
         current = str(get_locale())
         return {
             "locales": LOCALES,
@@ -48,7 +48,7 @@ def init_web(app: Flask) -> None:
             "principal": current_principal(),
             "user": current_user(),
             # Taxonomy codes in the reader's language, on any page.
-            "process_label": lambda code: texts.process_label(code, current),
-            "material_label": lambda code: texts.material_label(code, current),
-            "certification_label": lambda code: texts.certification_label(code, current),
+            "process_label": lambda code: labels.process_label(code, current),
+            "material_label": lambda code: labels.material_label(code, current),
+            "certification_label": lambda code: labels.certification_label(code, current),
         }

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 
 from factories.errors import Message
-from marketplace.supply import texts
+from marketplace.web import labels
 
 LABELS: dict[str, Callable[[str, str], str]] = {
-    "process": texts.process_label,
-    "resource": texts.process_label,
-    "material": texts.material_label,
-    "certification": texts.certification_label,
+    "process": labels.process_label,
+    "resource": labels.process_label,
+    "material": labels.material_label,
+    "certification": labels.certification_label,
 }
 
 
@@ -27,15 +27,13 @@ def say(message: object) -> str:
     if isinstance(message, BaseException):
         message = message.args[0] if message.args else str(message)
     if isinstance(message, Message):
-        from marketplace.orders.views import state_label
-
-        locale = str(get_locale())
+        locale = labels.current_locale()
         values = {}
         for name, value in message.values.items():
             if name in LABELS and isinstance(value, str):
                 value = LABELS[name](value, locale)
             elif name == "state" and isinstance(value, str):
-                value = state_label(value)  # an order's, a proposal's or a milestone's
+                value = labels.state_label(value)  # an order's, a proposal's or a milestone's
             values[name] = value
         return gettext(message.template, **values)
     text = str(message)

@@ -1,0 +1,105 @@
+"""Does a capability fit a line of work, how far is it, and what do its hours cost.
+
+One rule each, used by the buyers' search and by matching eligibility alike, so that
+search never hides a factory the engine would use (or shows one it would not):
+
+* a part fits a capability's envelope in any axis-aligned orientation (sorted sizes
+  compared pairwise); a size left open counts as the smallest;
+* a capability holds a tolerance class if its own class is as fine or finer;
+* a batch fits between the capability's minimum and maximum batch size;
+* distance is the great-circle distance on the mean Earth radius, shipping takes a day
+  per started 500 km, rounded up to whole weeks;
+* the price of hours at an hourly rate is in whole minor units, rounded half up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
+
+from factories.taxonomy import tolerance_rank
+
+# IUGG mean Earth radius.
+EARTH_RADIUS_KM = 6371.0088
+KM_PER_TRANSPORT_DAY = 500
+
+ENVELOPE = "envelope"
+TOLERANCE = "tolerance"
+BATCH = "batch"
+
+
+class CapabilityShape(Protocol):
+    """What the fit rule reads of a capability (a `Capability` row has it all)."""
+
+    max_length_mm: int
+    max_width_mm: int
+    max_height_mm: int
+    tolerance_class: str
+    batch_min: int
+    batch_max: int
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a line of work (or a search) asks of a capability; None asks nothing."""
+
+    part_mm: Sequence[int | None] = ()
+    tolerance_class: str | None = None
+    quantity: int | None = None
+
+
+def fits_envelope(part_mm: Sequence[int | None], envelope_mm: Sequence[int]) -> bool:
+    """The part fits the envelope in some axis-aligned orientation."""
+    sizes = sorted((size or 0 for size in part_mm), reverse=True)
+    room = sorted(envelope_mm, reverse=True)
+    if len(sizes) > len(room):
+        return False
+    return all(s <= r for s, r in zip(sizes, room, strict=False))
+
+
+def holds_tolerance(capability_class: str, needed_class: str) -> bool:
+    return tolerance_rank(capability_class) <= tolerance_rank(needed_class)
+
+
+def misfits(capability: CapabilityShape, need: Need) -> list[str]:
+    """The checks the capability fails for this need (empty: it fits)."""
+    failed = []
+    envelope = (capability.max_length_mm, capability.max_width_mm, capability.max_height_mm)
+    if need.part_mm and not fits_envelope(need.part_mm, envelope):
+        failed.append(ENVELOPE)
+    if need.tolerance_class is not None and not holds_tolerance(
+        capability.tolerance_class, need.tolerance_class
+    ):
+        failed.append(TOLERANCE)
+    if need.quantity is not None and not (
+        capability.batch_min <= need.quantity <= capability.batch_max
+    ):
+        failed.append(BATCH)
+    return failed
+
+
+def fits(capability: CapabilityShape, need: Need) -> bool:
+    return not misfits(capability, need)
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def lead_weeks(km: float) -> int:
+    """Shipping time in weeks: a day per started 500 km, rounded up to whole weeks."""
+    days = math.ceil(km / KM_PER_TRANSPORT_DAY - 1e-9)
+    return math.ceil(days / 7)
+
+
+def price_minor(hours: Decimal | int | str, rate_minor: int) -> int:
+    """What `hours` cost at `rate_minor` per hour, in whole minor units (half up)."""
+    amount = Decimal(str(hours)) * rate_minor
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))

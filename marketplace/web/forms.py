@@ -1,0 +1,120 @@
+"""The one way pages show what a service refused.
+
+A service raises an `InputError` naming each field (`title`, `lines[1].hours`); a page
+either puts each message under its form field (`field_errors`, `submit`) or, for a
+button that redirects, flashes them (`refused`). Either way the request's changes are
+discarded: nothing is half-saved.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from flask import flash
+from flask_babel import gettext as _
+from wtforms import Field, FieldList, Form, FormField
+
+from factories.errors import Conflict, InputError
+from marketplace import db
+from marketplace.web.labels import state_label
+from marketplace.web.messages import say
+
+T = TypeVar("T")
+_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?")
+
+
+def _field_at(form: Form, path: str) -> Field | None:
+    """The form field a service's field path names: `lines[1].hours` is the `hours`
+    field of the second entry of the `lines` list; None when the form has no such field."""
+    target: Any = form
+    for part in path.split("."):
+        match = _PART.fullmatch(part)
+        if match is None or not isinstance(target, Form):
+            return None
+        target = target._fields.get(match.group(1))
+        if match.group(2) is not None:
+            if not isinstance(target, FieldList) or int(match.group(2)) >= len(target.entries):
+                return None
+            target = target.entries[int(match.group(2))]
+        if isinstance(target, FormField):
+            target = target.form
+    return target if isinstance(target, Field) else None
+
+
+def field_errors(form: Form, error: InputError, names: Mapping[str, str] | None = None) -> None:
+    """Each problem under its field (`names` maps a service field to the form's name);
+    problems of fields the form does not have are flashed, naming the field. A field
+    that already has a message from parsing keeps just that one."""
+    db.discard_changes()
+    parsed_badly = {id(f) for f in _all_fields(form) if f.errors}
+    for field, message in error.problems:
+        target = _field_at(form, (names or {}).get(field, field))
+        text = say(message)
+        if target is None:
+            flash(f"{field}: {text}", "error")
+        elif id(target) not in parsed_badly and text not in target.errors:
+            target.errors = [*target.errors, text]
+
+
+def _all_fields(fields: Iterable[Field]) -> Iterator[Field]:
+    """Every field, the fields of nested forms and list entries included."""
+    for field in fields:
+        yield field
+        if isinstance(field, FieldList | FormField):
+            yield from _all_fields(field)
+
+
+def has_errors(form: Form) -> bool:
+    return any(f.errors for f in _all_fields(form))
+
+
+def submit(form: Form, action: Callable[[], T], names: Mapping[str, str] | None = None) -> T | None:
+    """Parse the form, then let the service check every field, so that all messages show
+    at once. The result, or None when any field has a message (the request then answers
+    400 and its changes are discarded)."""
+    form.validate()
+    try:
+        result = action()
+    except InputError as error:
+        field_errors(form, error, names)
+        return None
+    if has_errors(form):
+        db.discard_changes()
+        return None
+    return result
+
+
+def refused(error: InputError | Conflict) -> None:
+    """A step of a button that redirects was refused: say why, keep nothing of it."""
+    db.discard_changes()
+    if isinstance(error, InputError):
+        for field, message in error.problems:
+            flash(f"{field}: {say(message)}", "error")
+    elif getattr(error, "code", "") == "invalid_transition":
+        details = error.details()
+        allowed = ", ".join(state_label(s) for s in details["allowed"]) or _("none")
+        flash(
+            _(
+                "This order is %(state)s and cannot become %(target)s. "
+                "Possible next states: %(allowed)s.",
+                state=state_label(str(details["state"])),
+                target=state_label(str(details["target"])),
+                allowed=allowed,
+            ),
+            "error",
+        )
+    else:
+        flash(say(error), "error")
+
+
+def perform(step: Callable[[], Any], done: str) -> bool:
+    """Run a button's step: flash `done` when it worked, or why it was refused."""
+    try:
+        step()
+    except (InputError, Conflict) as error:
+        refused(error)
+        return False
+    flash(done)
+    return True

@@ -1,0 +1,74 @@
+"""Words for codes and figures, in the reader's language: taxonomy codes, states,
+hours and money. Every page and message of every area takes its labels from here."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask_babel import format_decimal, get_locale
+from flask_babel import gettext as _
+
+from factories.capability import major_units
+from factories.taxonomy import CERTIFICATIONS, MATERIALS, PROCESSES
+
+
+def current_locale() -> str:
+    return str(get_locale() or "en")
+
+
+def process_label(code: str, locale: str) -> str:
+    process = PROCESSES.get(code)
+    return process.label(locale) if process else code
+
+
+def material_label(code: str, locale: str) -> str:
+    material = MATERIALS.get(code)
+    return material.label(locale) if material else code
+
+
+def certification_label(code: str, locale: str) -> str:
+    certification = CERTIFICATIONS.get(code)
+    if certification is None:
+        return code
+    return certification.zh if locale.startswith("zh") else certification.en
+
+
+def hours(value: Decimal | float | int) -> str:
+    return format_decimal(Decimal(value).quantize(Decimal("0.01")).normalize() + 0, "#,##0.##")
+
+
+def money(minor: int | float | None, currency: str = "EUR") -> str:
+    """In the currency's own minor units: 150000 JPY is 150,000 yen, 150000 EUR 1,500.00."""
+    if minor is None:
+        return "—"
+    major = major_units(round(minor), currency)
+    return f"{major:,.{max(-major.as_tuple().exponent, 0)}f} {currency}"
+
+
+def state_label(state: str) -> str:
+    """An order's, a proposal's, a run's or a milestone's state."""
+    return {
+        "draft": _("draft"),
+        "open": _("open"),
+        "matching": _("matching"),
+        "proposed": _("proposed"),
+        "confirmed": _("confirmed"),
+        "in_production": _("in production"),
+        "shipped": _("shipped"),
+        "delivered": _("delivered"),
+        "closed": _("closed"),
+        "cancelled": _("cancelled"),
+        "disputed": _("disputed"),
+        "pending": _("pending"),
+        "accepted": _("accepted"),
+        "declined": _("declined"),
+        "expired": _("expired"),
+        "superseded": _("superseded"),
+        "withdrawn": _("withdrawn"),
+        "queued": _("queued"),
+        "running": _("running"),
+        "succeeded": _("succeeded"),
+        "failed": _("failed"),
+        "started": _("production started"),
+        "qa_passed": _("quality check passed"),
+    }.get(state, state)
