@@ -1,5 +1,5 @@
 """Entry point for `flask --app app ...` and WSGI servers (`gunicorn app:app`)."""
 
-from marketplace import create_app
+from marketplace.app import create_app
 
 app = create_app()

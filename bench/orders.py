@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from marketplace.migrate import scratch_database
-from marketplace.tasks import worker_command
+from marketplace.orders.workers.queue import worker_command
 
 ROOT = Path(__file__).resolve().parents[1]
 

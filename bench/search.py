@@ -39,13 +39,14 @@ from factories.capacity import parse_week, week_label, weeks_from  # noqa: E402
 from factories.models import Factory, FactoryStatus, utcnow  # noqa: E402
 from factories.search import SearchFilters, search_factories  # noqa: E402
 from factories.taxonomy import CERTIFICATIONS, PROCESSES, materials_for  # noqa: E402
-from marketplace import create_app  # noqa: E402
 from marketplace.accounts.models import Organization  # noqa: E402
 from marketplace.accounts.oauth import create_client  # noqa: E402
+from marketplace.app import create_app  # noqa: E402
 from marketplace.config import Settings, normalize_database_url  # noqa: E402
 from marketplace.db import Database  # noqa: E402
-from marketplace.demo import DemoSpec, seed_marketplace  # noqa: E402
 from marketplace.migrate import scratch_database  # noqa: E402
+from marketplace.tools.demo.data import DemoSpec  # noqa: E402
+from marketplace.tools.demo.seed import seed_marketplace  # noqa: E402
 
 TARGET_P95_MS = 100.0
 OPTIONAL_FILTERS = (

@@ -18,8 +18,9 @@ import time
 import sqlalchemy as sa
 
 from marketplace.db import Database
-from marketplace.demo import DemoSpec, seed_marketplace
 from marketplace.migrate import scratch_database
+from marketplace.tools.demo.data import DemoSpec
+from marketplace.tools.demo.seed import seed_marketplace
 
 
 def main() -> None:

@@ -22,9 +22,9 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 from werkzeug.test import TestResponse
 
-from marketplace import create_app
 from marketplace.accounts.models import Organization, OrganizationKind, Role, User
 from marketplace.accounts.service import add_member, create_organization, create_user
+from marketplace.app import create_app
 from marketplace.config import Settings, normalize_database_url
 from marketplace.db import Database
 from marketplace.migrate import scratch_database

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 from werkzeug.serving import make_server
 
-from marketplace import create_app
+from marketplace.app import create_app
 from marketplace.config import Settings
 from marketplace.db import Database
 from marketplace.migrate import scratch_database

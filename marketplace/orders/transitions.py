@@ -6,10 +6,12 @@
 `matching` is a solver run in flight; `proposed` means factories are deciding on
 proposals; `open` means work is still unplaced and nothing is pending. An order is
 `confirmed` once every hour is accepted: that is where escrow payment will be taken.
+The states and what each party may do in them: docs/order-lifecycle.md.
 """
 
 from __future__ import annotations
 
+from factories.errors import Conflict
 from marketplace.orders.models import Order, OrderState
 
 S = OrderState
@@ -29,8 +31,10 @@ TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
 }
 
 
-class TransitionError(Exception):
+class TransitionError(Conflict):
     """The order cannot go to `target` from where it is; `allowed` says where it can."""
+
+    code = "invalid_transition"
 
     def __init__(self, order: Order, target: OrderState) -> None:
         self.order_id = order.id
@@ -41,6 +45,13 @@ class TransitionError(Exception):
             f"order {order.id} cannot go from {self.state} to {target}; "
             f"allowed: {', '.join(self.allowed) or 'none'}"
         )
+
+    def details(self) -> dict[str, object]:
+        return {
+            "state": str(self.state),
+            "target": str(self.target),
+            "allowed": [str(s) for s in self.allowed],
+        }
 
 
 def allowed_targets(order: Order) -> list[OrderState]:

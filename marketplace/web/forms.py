@@ -12,9 +12,12 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
-from flask import flash
+from flask import abort, flash, redirect
 from flask_babel import gettext as _
-from wtforms import Field, FieldList, Form, FormField
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import Field, FieldList, Form, FormField, SelectMultipleField
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from factories.errors import Conflict, InputError
 from marketplace import db
@@ -22,6 +25,23 @@ from marketplace.web.labels import state_label
 from marketplace.web.messages import say
 
 T = TypeVar("T")
+
+
+class ActionForm(FlaskForm):
+    """A button that changes state: only the CSRF token travels."""
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def require_valid(form: FlaskForm) -> None:
+    """A button's form must come back whole (its CSRF token above all): else 400."""
+    if not form.validate_on_submit():
+        abort(400)
+
+
 _PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?")
 
 
@@ -118,3 +138,9 @@ def perform(step: Callable[[], Any], done: str) -> bool:
         return False
     flash(done)
     return True
+
+
+def step_then_redirect(step: Callable[[], Any], done: str, target: str) -> Response:
+    """A button: run its step, say how it went, and go (303) to `target`."""
+    perform(step, done)
+    return redirect(target, code=303)

@@ -17,7 +17,7 @@ import requests
 import werkzeug.serving
 from aiosmtpd.controller import Controller
 
-from marketplace import create_app
+from marketplace.app import create_app
 from marketplace.db import Database
 from tests.conftest import Browser, savepoint_sessions
 

@@ -25,7 +25,6 @@ from sqlmodel import Session, SQLModel, select
 import marketplace.models  # noqa: F401  (every table on the metadata)
 from factories.capability import CapabilityDetails, create_capability
 from factories.models import Factory, utcnow
-from marketplace import create_app
 from marketplace.accounts.models import (
     Membership,
     OAuthClient,
@@ -37,13 +36,16 @@ from marketplace.accounts.models import (
 from marketplace.accounts.oauth import SCOPES, create_client
 from marketplace.accounts.service import principal_for
 from marketplace.accounts.tokens import digest, new_secret
+from marketplace.app import create_app
 from marketplace.db import EXTENSION_KEY, Database
-from marketplace.demo import DemoSpec, seed_marketplace
-from marketplace.orders.documents import Upload
-from marketplace.orders.lifecycle import open_dispute, request_matching
 from marketplace.orders.models import Order, OrderState
-from marketplace.orders.runs import execute_run
-from marketplace.orders.service import LineInput, OrderInput, create_order
+from marketplace.orders.posting.service import LineInput, OrderInput, create_order
+from marketplace.orders.production.disputes import open_dispute
+from marketplace.orders.production.documents import Upload
+from marketplace.orders.runs.service import request_matching
+from marketplace.orders.workers.matching import execute_run
+from marketplace.tools.demo.data import DemoSpec
+from marketplace.tools.demo.seed import seed_marketplace
 from tests.conftest import savepoint_sessions
 
 IN_LIST = re.compile(r"^\s*\(?\s*(\w+)\s+IN\s*\((.*)\)\s*\)?\s*$", re.IGNORECASE | re.DOTALL)

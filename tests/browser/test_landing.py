@@ -7,7 +7,9 @@ from sqlmodel import select
 
 from factories.capacity import monday_of
 from factories.models import Factory
-from marketplace.demo import DemoSpec, demo_logins, seed_marketplace
+from marketplace.tools.demo.cluster import demo_logins
+from marketplace.tools.demo.data import DemoSpec
+from marketplace.tools.demo.seed import seed_marketplace
 
 
 def seed(database, **kwargs):

@@ -1,7 +1,7 @@
 import sqlalchemy as sa
 from openapi_spec_validator import validate
 
-from marketplace import create_app
+from marketplace.app import create_app
 from marketplace.db import Database
 
 

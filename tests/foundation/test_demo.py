@@ -7,8 +7,9 @@ from factories.models import Capability, CapacityBucket, Certification, Factory
 from factories.taxonomy import PROCESSES, Din8580Group
 from marketplace.accounts.models import Membership, Role, User
 from marketplace.accounts.passwords import verify_password
-from marketplace.demo import DemoSpec, seed_marketplace
 from marketplace.orders.models import Order, OrderLine, Proposal
+from marketplace.tools.demo.data import DemoSpec
+from marketplace.tools.demo.seed import seed_marketplace
 
 MONDAY = date(2026, 11, 23)
 

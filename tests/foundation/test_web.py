@@ -1,7 +1,8 @@
 from datetime import UTC, datetime
 
 from factories.capacity import monday_of
-from marketplace.demo import DemoSpec, seed_marketplace
+from marketplace.tools.demo.data import DemoSpec
+from marketplace.tools.demo.seed import seed_marketplace
 
 
 def test_landing_page_shows_the_marketplace_in_numbers(client, db_session):

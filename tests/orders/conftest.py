@@ -28,7 +28,6 @@ from factories.models import (
     FactoryStatus,
     utcnow,
 )
-from marketplace import create_app
 from marketplace.accounts.models import OrganizationKind, Role
 from marketplace.accounts.service import (
     Principal,
@@ -37,12 +36,13 @@ from marketplace.accounts.service import (
     create_user,
     principal_for,
 )
+from marketplace.app import create_app
 from marketplace.config import Settings
 from marketplace.db import Database
 from marketplace.migrate import scratch_database
-from marketplace.orders.dispatch import set_process_default
-from marketplace.orders.service import LineInput, OrderInput
-from marketplace.tasks import worker_command
+from marketplace.orders.outbox import set_process_default
+from marketplace.orders.posting.service import LineInput, OrderInput
+from marketplace.orders.workers.queue import worker_command
 from tests.conftest import PASSWORD, Member, savepoint_sessions, service_reachable
 
 REDIS = ("127.0.0.1", 6379)

@@ -14,13 +14,11 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from factories.booking import BucketChange, ChangeKind, apply_changes
+from factories.errors import Conflict
 from factories.models import CapacityBucket
 from marketplace.accounts.models import OrganizationKind, Role
 from marketplace.accounts.service import Principal
-from marketplace.orders import proposals as proposals_service
-from marketplace.orders.dispatch import ManualDispatcher
-from marketplace.orders.eligibility import work_of_lines
-from marketplace.orders.lifecycle import request_matching
+from marketplace.orders.coverage import work_of_lines
 from marketplace.orders.models import (
     Order,
     OrderLine,
@@ -30,8 +28,11 @@ from marketplace.orders.models import (
     ProposalState,
     SlotState,
 )
-from marketplace.orders.runs import execute_run
-from marketplace.orders.service import Conflict, create_order
+from marketplace.orders.posting.service import create_order
+from marketplace.orders.proposals import service as proposals_service
+from marketplace.orders.runs.service import request_matching
+from marketplace.orders.workers.dispatchers import ManualDispatcher
+from marketplace.orders.workers.matching import execute_run
 from tests.orders.conftest import create_shop, line, order_input, organization
 
 THREADS = 16

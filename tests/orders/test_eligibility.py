@@ -11,14 +11,14 @@ import pytest
 import matching
 from factories.capacity import monday_of, week_label
 from factories.models import FactoryStatus, utcnow
-from marketplace.orders.eligibility import (
+from marketplace.orders.posting.service import create_order
+from marketplace.orders.runs.problem import (
     RESOURCE,
     build_problem,
     capacity_line_id,
     distance_km,
     lead_weeks,
 )
-from marketplace.orders.service import create_order
 from tests.orders.conftest import MILAN, SHENZHEN, line, order_input, principal
 
 

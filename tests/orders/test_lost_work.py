@@ -12,14 +12,15 @@ import pytest
 from sqlmodel import select
 
 import matching
+from factories.errors import NotFound
 from marketplace.accounts.models import OrganizationKind, Role
-from marketplace.orders import lost
-from marketplace.orders.eligibility import capacity_line_id
-from marketplace.orders.lifecycle import request_matching
 from marketplace.orders.models import LostWork, MatchRun, Proposal
-from marketplace.orders.proposals import decline
-from marketplace.orders.runs import execute_run, start_run
-from marketplace.orders.service import NotFound, create_order, lines_of
+from marketplace.orders.posting.service import create_order, lines_of
+from marketplace.orders.proposals import lost
+from marketplace.orders.proposals.service import decline
+from marketplace.orders.runs.problem import capacity_line_id
+from marketplace.orders.runs.service import request_matching, start_run
+from marketplace.orders.workers.matching import execute_run
 from tests.orders.conftest import SHENZHEN, line, order_input, principal
 
 
@@ -137,7 +138,7 @@ def test_each_losing_factory_sees_its_own_binding_reason(db_session, contest):
 
 
 def order_run(db_session, order):
-    from marketplace.orders.runs import latest_run
+    from marketplace.orders.runs.service import latest_run
 
     return latest_run(db_session, order.id).id
 

@@ -17,7 +17,6 @@ from factories.models import Factory
 from marketplace.accounts.models import OrganizationKind, Role
 from marketplace.accounts.service import Principal
 from marketplace.cli import main
-from marketplace.orders.dispatch import CeleryDispatcher
 from marketplace.orders.models import (
     MatchRun,
     MatchRunOrder,
@@ -26,9 +25,11 @@ from marketplace.orders.models import (
     OrderState,
     Proposal,
 )
-from marketplace.orders.proposals import decline
-from marketplace.orders.runs import execute_run, latest_run
-from marketplace.orders.service import create_order
+from marketplace.orders.posting.service import create_order
+from marketplace.orders.proposals.service import decline
+from marketplace.orders.runs.service import latest_run
+from marketplace.orders.workers.dispatchers import CeleryDispatcher
+from marketplace.orders.workers.matching import execute_run
 from tests.conftest import Browser
 from tests.orders.conftest import create_shop, line, order_input, person, principal
 

@@ -14,8 +14,6 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from marketplace.orders import proposals as service
-from marketplace.orders.lifecycle import request_matching
 from marketplace.orders.models import (
     DeliveryState,
     MatchRunOrder,
@@ -24,9 +22,11 @@ from marketplace.orders.models import (
     Proposal,
     WebhookDelivery,
 )
-from marketplace.orders.runs import execute_run
-from marketplace.orders.service import create_order
-from marketplace.orders.webhooks import SIGNATURE_HEADER, attempt_delivery, verify
+from marketplace.orders.notify.webhooks import SIGNATURE_HEADER, attempt_delivery, verify
+from marketplace.orders.posting.service import create_order
+from marketplace.orders.proposals import service as service
+from marketplace.orders.runs.service import request_matching
+from marketplace.orders.workers.matching import execute_run
 from tests.orders.conftest import line, order_input, principal
 
 
@@ -161,8 +161,8 @@ def test_signed_webhooks_retried_with_backoff_and_logged(
 
 def test_backoff_doubles_and_gives_up(db_session, make_member, database, dispatcher):
     from marketplace.accounts.models import OrganizationKind, Role
-    from marketplace.orders import events
-    from marketplace.orders.webhooks import create_endpoint
+    from marketplace.orders.notify import events
+    from marketplace.orders.notify.webhooks import create_endpoint
 
     member = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
     with Receiver([500] * 10) as failing:
@@ -183,8 +183,8 @@ def test_backoff_doubles_and_gives_up(db_session, make_member, database, dispatc
 
 def test_unreachable_endpoint_is_retried(db_session, make_member, database, dispatcher):
     from marketplace.accounts.models import OrganizationKind, Role
-    from marketplace.orders import events
-    from marketplace.orders.webhooks import create_endpoint
+    from marketplace.orders.notify import events
+    from marketplace.orders.notify.webhooks import create_endpoint
 
     member = make_member(OrganizationKind.FACTORY, Role.FACTORY_OWNER)
     # A port bound but not listening refuses connections, and stays ours (a port merely
@@ -261,9 +261,9 @@ def test_background_retries_wait_and_then_succeed(committed):
     import time
 
     from marketplace.accounts.models import OrganizationKind
-    from marketplace.orders import events
-    from marketplace.orders.dispatch import ThreadDispatcher
-    from marketplace.orders.webhooks import create_endpoint
+    from marketplace.orders.notify import events
+    from marketplace.orders.notify.webhooks import create_endpoint
+    from marketplace.orders.workers.dispatchers import ThreadDispatcher
     from tests.orders.conftest import organization
 
     dispatcher = ThreadDispatcher(committed, webhook_settings={"backoff_base_s": 0.2})
@@ -336,9 +336,9 @@ def test_a_receiver_answering_garbage_is_a_failed_attempt_retried_then_given_up(
     attempt like any other: counted, logged, kept in the history, retried with backoff
     up to the maximum; not a rolled-back attempt that a periodic sweep retries forever."""
     from marketplace.accounts.models import OrganizationKind, Role
-    from marketplace.orders import events
     from marketplace.orders.models import WebhookAttempt
-    from marketplace.orders.webhooks import create_endpoint, deliver_due
+    from marketplace.orders.notify import events
+    from marketplace.orders.notify.webhooks import create_endpoint, deliver_due
 
     member = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
     with Garbage(b"\x00SPAM \xff\r\n\r\n") as garbage:
@@ -346,7 +346,7 @@ def test_a_receiver_answering_garbage_is_a_failed_attempt_retried_then_given_up(
         events.publish(db_session, member.organization.id, events.ORDER_DELIVERED, {"order_id": 1})
         db_session.commit()
         [delivery_id] = dispatcher.take_deliveries()
-        with caplog.at_level("WARNING", logger="marketplace.orders.webhooks"):
+        with caplog.at_level("WARNING", logger="marketplace.orders.notify.webhooks"):
             for _ in range(2):
                 delivery = attempt_delivery(
                     database, delivery_id, dispatcher=dispatcher, backoff_base_s=2, max_attempts=3
@@ -424,10 +424,10 @@ def test_milestones_and_delivery_reach_each_party_of_its_own_work_only(
     the order (no other) hears of the delivery."""
     from pathlib import Path
 
-    from marketplace.orders import documents
-    from marketplace.orders.lifecycle import add_milestone
     from marketplace.orders.models import Notification
-    from marketplace.orders.webhooks import create_endpoint
+    from marketplace.orders.notify.webhooks import create_endpoint
+    from marketplace.orders.production import documents
+    from marketplace.orders.production.service import add_milestone
     from tests.orders.test_production import PDF, confirmed_order
 
     a = make_shop(hours=20, rate_minor=5000)
@@ -542,10 +542,10 @@ def test_without_celery_the_serving_process_keeps_house(committed, committed_app
 
     from factories.models import utcnow
     from marketplace.accounts.models import OrganizationKind, Role
-    from marketplace.orders import events
-    from marketplace.orders.dispatch import ManualDispatcher
     from marketplace.orders.models import MatchRun, MatchRunKind, MatchRunState, ProposalState
-    from marketplace.orders.webhooks import create_endpoint
+    from marketplace.orders.notify import events
+    from marketplace.orders.notify.webhooks import create_endpoint
+    from marketplace.orders.workers.dispatchers import ManualDispatcher
     from tests.conftest import Browser
     from tests.orders.conftest import create_shop, organization, person
 
@@ -615,10 +615,10 @@ def test_a_celery_retry_the_sweep_already_made_waits_for_the_next_one(
     import time
 
     from marketplace.accounts.models import OrganizationKind
-    from marketplace.orders import events
-    from marketplace.orders.dispatch import CeleryDispatcher
     from marketplace.orders.models import WebhookAttempt
-    from marketplace.orders.webhooks import create_endpoint
+    from marketplace.orders.notify import events
+    from marketplace.orders.notify.webhooks import create_endpoint
+    from marketplace.orders.workers.dispatchers import CeleryDispatcher
     from tests.orders.conftest import organization
 
     broker, queue, worker, log = start_celery_worker(WEBHOOK_BACKOFF_BASE_S="3")

@@ -11,11 +11,11 @@ from pathlib import Path
 import jsonschema
 from sqlmodel import select
 
-from marketplace.orders import proposals as service
-from marketplace.orders.lifecycle import request_matching
 from marketplace.orders.models import Document, Milestone, Order, OrderState, Rating
-from marketplace.orders.runs import execute_run
-from marketplace.orders.service import create_order
+from marketplace.orders.posting.service import create_order
+from marketplace.orders.proposals import service as service
+from marketplace.orders.runs.service import request_matching
+from marketplace.orders.workers.matching import execute_run
 from tests.orders.conftest import line, order_input, principal
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -188,7 +188,7 @@ def test_dispute_with_evidence_and_resolution(
 def test_uploads_are_checked_for_type_and_size(
     browser, new_browser, db_session, make_shop, buyer, dispatcher, database, app
 ):
-    from marketplace.orders import documents
+    from marketplace.orders.production import documents
 
     shop = make_shop(hours=40)
     order = confirmed_order(db_session, dispatcher, database, buyer, shop)
@@ -277,9 +277,9 @@ def test_every_text_too_long_for_its_column_is_named_never_a_server_error(
     """Carrier and tracking number are checked on every milestone (not only `shipped`),
     each under its own name; so are the other free texts of the order's life."""
     from marketplace.accounts.models import OrganizationKind, Role
-    from marketplace.orders.lifecycle import resolve_dispute
+    from marketplace.orders.errors import OrderError
     from marketplace.orders.models import Dispute
-    from marketplace.orders.service import OrderError
+    from marketplace.orders.production.disputes import resolve_dispute
 
     shop = make_shop(hours=40)
     order = confirmed_order(db_session, dispatcher, database, buyer, shop)

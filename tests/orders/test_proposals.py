@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
+from factories.errors import Conflict, NotFound
 from factories.models import CapacityBucket, utcnow
 from marketplace.cli import main
-from marketplace.orders import proposals as service
+from marketplace.orders.errors import OrderError
 from marketplace.orders.models import (
     MatchRun,
     MatchRunKind,
@@ -25,9 +26,10 @@ from marketplace.orders.models import (
     ProposalState,
     SlotState,
 )
-from marketplace.orders.proposals import round_to_cents
-from marketplace.orders.runs import execute_run
-from marketplace.orders.service import Conflict, NotFound, OrderError, create_order
+from marketplace.orders.posting.service import create_order
+from marketplace.orders.proposals import service as service
+from marketplace.orders.proposals.apply import round_to_cents
+from marketplace.orders.workers.matching import execute_run
 from tests.orders.conftest import line, order_input, principal
 
 
@@ -44,7 +46,7 @@ def booked(db_session, shop):
 
 def matched(db_session, dispatcher, database, buyer, *lines, **kw):
     """Post an order, match it, and return it with its proposals."""
-    from marketplace.orders.lifecycle import request_matching
+    from marketplace.orders.runs.service import request_matching
 
     who = principal(db_session, buyer)
     order = create_order(db_session, who, order_input(*lines, **kw), submit=True)
@@ -304,7 +306,7 @@ def test_machine_client_needs_the_proposal_scopes(
 def test_cancelling_gives_back_held_and_booked_hours(
     db_session, make_shop, buyer, dispatcher, database
 ):
-    from marketplace.orders.lifecycle import cancel
+    from marketplace.orders.proposals.service import cancel_order as cancel
 
     a = make_shop(hours=10, rate_minor=5000)
     b = make_shop(hours=30, rate_minor=6000)

@@ -9,7 +9,9 @@ from sqlmodel import select
 from factories.capacity import monday_of
 from factories.models import CapacityBucket, Factory, utcnow
 from marketplace.accounts.models import Membership, User
-from marketplace.demo import DEMO_PASSWORD, DemoSpec, demo_logins, seed_marketplace
+from marketplace.tools.demo.cluster import demo_logins
+from marketplace.tools.demo.data import DEMO_PASSWORD, DemoSpec
+from marketplace.tools.demo.seed import seed_marketplace
 
 
 def test_owner_edits_the_calendar_in_place(page, live_server, live_database):

@@ -6,7 +6,9 @@ from sqlmodel import select
 
 from factories.capacity import monday_of
 from factories.models import Factory, utcnow
-from marketplace.demo import DEMO_PASSWORD, DemoSpec, demo_logins, seed_marketplace
+from marketplace.tools.demo.cluster import demo_logins
+from marketplace.tools.demo.data import DEMO_PASSWORD, DemoSpec
+from marketplace.tools.demo.seed import seed_marketplace
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""The public landing page and the language switch (later: a home for each role)."""

@@ -1,0 +1,80 @@
+"""How much of each order line is accepted, offered in pending proposals, and unplaced:
+what matching places next, and where an order stands."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from marketplace.orders.models import OrderLine, Proposal, ProposalSlot, ProposalState, SlotState
+
+# Per order line: its pending proposals, each with the slots it holds.
+PendingWork = dict[int, list[tuple[Proposal, list[ProposalSlot]]]]
+
+
+def work_of_lines(
+    session: Session, order_ids: Sequence[int]
+) -> tuple[dict[int, Decimal], PendingWork]:
+    """Accepted hours per line, and each line's pending proposals with their held slots."""
+    accepted: dict[int, Decimal] = defaultdict(Decimal)
+    pending: PendingWork = defaultdict(list)
+    if not order_ids:
+        return accepted, pending
+    proposals = session.exec(
+        select(Proposal)
+        .where(
+            Proposal.order_id.in_(order_ids),  # type: ignore[attr-defined]
+            Proposal.state.in_((ProposalState.ACCEPTED, ProposalState.PENDING)),  # type: ignore[attr-defined]
+        )
+        .order_by(Proposal.id)
+    ).all()
+    slots: dict[int, list[ProposalSlot]] = defaultdict(list)
+    pending_ids = [p.id for p in proposals if p.state == ProposalState.PENDING]
+    if pending_ids:
+        for slot in session.exec(
+            select(ProposalSlot)
+            .where(
+                ProposalSlot.proposal_id.in_(pending_ids),  # type: ignore[attr-defined]
+                ProposalSlot.state == SlotState.HELD,
+            )
+            .order_by(ProposalSlot.id)
+        ).all():
+            slots[slot.proposal_id].append(slot)
+    for proposal in proposals:
+        if proposal.state == ProposalState.ACCEPTED:
+            accepted[proposal.order_line_id] += proposal.hours
+        else:
+            pending[proposal.order_line_id].append((proposal, slots[proposal.id]))  # type: ignore[index]
+    return accepted, pending
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Hours of one order line: ordered, accepted, offered in pending proposals, unplaced."""
+
+    hours: Decimal
+    accepted: Decimal
+    pending: Decimal
+
+    @property
+    def unplaced(self) -> Decimal:
+        return max(Decimal(0), self.hours - self.accepted - self.pending)
+
+
+def coverage(session: Session, order_ids: list[int]) -> dict[int, Coverage]:
+    """Per line of the orders, how much of its work is accepted, pending and unplaced."""
+    accepted, pending = work_of_lines(session, order_ids)
+    return {
+        line.id: Coverage(  # type: ignore[misc]
+            hours=line.hours,
+            accepted=accepted.get(line.id, Decimal(0)),  # type: ignore[arg-type]
+            pending=sum((p.hours for p, _ in pending.get(line.id, [])), Decimal(0)),  # type: ignore[arg-type]
+        )
+        for line in session.exec(
+            select(OrderLine).where(OrderLine.order_id.in_(order_ids))  # type: ignore[attr-defined]
+        )
+    }

@@ -1,0 +1,118 @@
+"""What organizations hear about their orders: notifications in the web UI, and webhook
+events (`order.proposed`, `order.confirmed`, `milestone.added`, `order.delivered`).
+
+Both are written in the same transaction as the change they report (the outbox): a
+webhook delivery row exists exactly when the change committed, and is sent after.
+The events and their payloads: docs/webhooks.md.
+Each recipient gets only its own view: a factory hears of its own proposals and never of
+another factory's work or prices.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from factories.models import utcnow
+from marketplace.orders import outbox
+from marketplace.orders.models import (
+    DeliveryState,
+    Notification,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+ORDER_PROPOSED = "order.proposed"
+ORDER_CONFIRMED = "order.confirmed"
+MILESTONE_ADDED = "milestone.added"
+ORDER_DELIVERED = "order.delivered"
+WEBHOOK_EVENTS = (ORDER_PROPOSED, ORDER_CONFIRMED, MILESTONE_ADDED, ORDER_DELIVERED)
+
+
+def notify(
+    session: Session,
+    organization_ids: Iterable[int],
+    kind: str,
+    *,
+    order_id: int | None = None,
+    **params: Any,
+) -> None:
+    """A notification for each organization; `kind` and `params` make its text."""
+    for organization_id in sorted(set(organization_ids)):
+        session.add(
+            Notification(
+                organization_id=organization_id, kind=kind, order_id=order_id, params=params
+            )
+        )
+
+
+def publish(session: Session, organization_id: int, event: str, data: dict[str, Any]) -> int:
+    """Queue the event for every active endpoint of the organization that wants it."""
+    assert event in WEBHOOK_EVENTS, event
+    endpoints = session.exec(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.organization_id == organization_id,
+            WebhookEndpoint.active == sa.true(),
+        )
+    ).all()
+    now = utcnow()
+    deliveries = []
+    for endpoint in endpoints:
+        if endpoint.events and event not in endpoint.events:
+            continue
+        event_id = str(uuid.uuid4())
+        delivery = WebhookDelivery(
+            endpoint_id=endpoint.id,  # type: ignore[arg-type]
+            event=event,
+            event_id=event_id,
+            payload={
+                "id": event_id,
+                "event": event,
+                "created_at": now.isoformat(),
+                "organization_id": organization_id,
+                "data": data,
+            },
+            state=DeliveryState.PENDING,
+            next_attempt_at=now,
+        )
+        session.add(delivery)
+        deliveries.append(delivery)
+    if deliveries:
+        session.flush()
+        outbox.later(session, deliveries=[d.id for d in deliveries])  # type: ignore[misc]
+    return len(deliveries)
+
+
+def unread_count(session: Session, organization_id: int) -> int:
+    return session.exec(
+        select(sa.func.count(Notification.id)).where(
+            Notification.organization_id == organization_id,
+            Notification.read_at.is_(None),  # type: ignore[union-attr]
+        )
+    ).one()
+
+
+def notifications_of(session: Session, organization_id: int, limit: int = 100) -> list:
+    return list(
+        session.exec(
+            select(Notification)
+            .where(Notification.organization_id == organization_id)
+            .order_by(Notification.id.desc())  # type: ignore[union-attr]
+            .limit(limit)
+        ).all()
+    )
+
+
+def mark_read(session: Session, organization_id: int, notification_id: int | None = None) -> int:
+    """Mark one (or, without an id, every) notification of the organization read."""
+    statement = sa.update(Notification).where(
+        Notification.organization_id == organization_id,  # type: ignore[arg-type]
+        Notification.read_at.is_(None),  # type: ignore[union-attr]
+    )
+    if notification_id is not None:
+        statement = statement.where(Notification.id == notification_id)  # type: ignore[arg-type]
+    return session.execute(statement.values(read_at=utcnow())).rowcount

@@ -1,0 +1,60 @@
+"""Notifications in words, in the reader's language."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_babel import gettext as _
+
+from marketplace.web.labels import state_label
+
+
+def notification_text(n: Any) -> str:
+    p = n.params or {}
+    title = p.get("title", "")
+    texts: dict[str, Callable[[], str]] = {
+        "order.proposed": lambda: _(
+            "%(count)s proposal(s) made for your order “%(title)s”.",
+            count=p.get("proposals", 0),
+            title=title,
+        ),
+        "proposal.received": lambda: _(
+            "New work proposed to you on “%(title)s”: please accept or decline.", title=title
+        ),
+        "proposal.accepted": lambda: _("A factory accepted its part of “%(title)s”.", title=title),
+        "proposal.declined": lambda: _(
+            "A factory declined its part of “%(title)s”; the work is being re-matched.",
+            title=title,
+        ),
+        "proposal.expired": lambda: _(
+            "A proposal on “%(title)s” expired unanswered; the work is being re-matched.",
+            title=title,
+        ),
+        "proposal.superseded": lambda: _(
+            "A proposal to you was withdrawn: re-matching moved the work elsewhere."
+        ),
+        "order.unplaced": lambda: _(
+            "%(hours)s hours of “%(title)s” could not be placed; start matching again or cancel.",
+            hours=p.get("hours", "?"),
+            title=title,
+        ),
+        "order.confirmed": lambda: _(
+            "“%(title)s” is confirmed: all work is accepted.", title=title
+        ),
+        "order.cancelled": lambda: _("The buyer cancelled “%(title)s”.", title=title),
+        "milestone.added": lambda: _(
+            "Milestone on “%(title)s”: %(kind)s.",
+            title=title,
+            kind=state_label(p.get("milestone", "")),
+        ),
+        "order.delivered": lambda: _("The buyer confirmed delivery of “%(title)s”.", title=title),
+        "order.closed": lambda: _("“%(title)s” is closed: you can rate the buyer.", title=title),
+        "dispute.opened": lambda: _("A dispute was opened on “%(title)s”.", title=title),
+        "dispute.resolved": lambda: _("The dispute on “%(title)s” was resolved.", title=title),
+        "rating.received": lambda: _(
+            "You were rated %(score)s/5 for “%(title)s”.", score=p.get("score", "?"), title=title
+        ),
+    }
+    text = texts.get(n.kind)
+    return text() if text else n.kind

@@ -1,0 +1,81 @@
+"""The order form. The service validates again; the form only parses."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.i18n import translations as wtforms_translations
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    FieldList,
+    FloatField,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from factories.taxonomy import CERTIFICATIONS, MATERIALS, PROCESSES, TOLERANCE_CLASSES
+from marketplace.web.forms import CheckboxesField
+
+MAX_FORM_LINES = 20
+
+
+class LineForm(Form):
+    class Meta:
+        def get_translations(self, form):  # type: ignore[no-untyped-def]
+            # A plain Form: without this its built-in messages stay English on every page.
+            return wtforms_translations
+
+    process_code = SelectField(_l("Process"), validators=[DataRequired()])
+    material = SelectField(_l("Material"), validators=[DataRequired()])
+    quantity = IntegerField(_l("Quantity"), validators=[InputRequired(), NumberRange(min=1)])
+    hours = DecimalField(_l("Hours (whole line)"), places=2, validators=[Optional()])
+    hours_per_part = DecimalField(_l("or hours per part"), places=4, validators=[Optional()])
+    length_mm = IntegerField(_l("Length (mm)"), default=1, validators=[InputRequired()])
+    width_mm = IntegerField(_l("Width (mm)"), default=1, validators=[InputRequired()])
+    height_mm = IntegerField(_l("Height (mm)"), default=1, validators=[InputRequired()])
+    tolerance_class = SelectField(_l("Tolerance"), default="ISO 2768-m")
+    certifications_required = CheckboxesField(_l("Certifications required"))
+    splittable = BooleanField(_l("May be split across factories"))
+
+    def fill_choices(self, locale: str) -> None:
+        self.process_code.choices = [
+            SelectChoice(p.code, p.label(locale)) for p in PROCESSES.values()
+        ]
+        self.material.choices = [SelectChoice(m.code, m.label(locale)) for m in MATERIALS.values()]
+        self.tolerance_class.choices = [SelectChoice(t, t) for t in TOLERANCE_CLASSES]
+        self.certifications_required.choices = [
+            SelectChoice(c.code, c.zh if locale.startswith("zh") else c.en)
+            for c in CERTIFICATIONS.values()
+        ]
+
+
+class OrderForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    due_date = DateField(_l("Due date"), validators=[InputRequired()])
+    delivery_country = StringField(
+        _l("Delivery country (ISO code)"), validators=[DataRequired(), Length(min=2, max=2)]
+    )
+    delivery_city = StringField(_l("Delivery city"), validators=[Optional(), Length(max=120)])
+    delivery_latitude = FloatField(_l("Latitude"), validators=[InputRequired()])
+    delivery_longitude = FloatField(_l("Longitude"), validators=[InputRequired()])
+    budget = DecimalField(_l("Budget"), places=2, validators=[Optional(), NumberRange(min=0)])
+    currency = StringField(_l("Currency"), default="EUR", validators=[Length(min=3, max=3)])
+    min_credit = DecimalField(
+        _l("Minimum credit score (0 to 1)"), places=2, default=0, validators=[Optional()]
+    )
+    lines = FieldList(FormField(LineForm), min_entries=1, max_entries=MAX_FORM_LINES)
+    add_line = SubmitField(_l("Add a line"))
+    save_draft = SubmitField(_l("Save as draft"))
+    post = SubmitField(_l("Post order"))
+
+    def fill_choices(self, locale: str) -> None:
+        for entry in self.lines:
+            entry.form.fill_choices(locale)

@@ -1,0 +1,201 @@
+"""Order pages: the list, posting an order, the order page, and the buyer's buttons on it
+(post a draft, cancel). Each handler loads, checks access (`marketplace.orders.access`),
+calls a service and renders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from factories.capability import minor_units
+from factories.errors import InputError
+from factories.taxonomy import MATERIALS, PROCESSES
+from marketplace import db
+from marketplace.accounts.access import login_required, require_principal
+from marketplace.orders import access, presenters
+from marketplace.orders.blueprints import pages
+from marketplace.orders.models import OrderState
+from marketplace.orders.posting.forms import MAX_FORM_LINES, OrderForm
+from marketplace.orders.posting.service import (
+    LineInput,
+    OrderInput,
+    create_order,
+    orders_of,
+)
+from marketplace.orders.posting.service import (
+    submit as submit_order,
+)
+from marketplace.orders.production.forms import (
+    DisputeForm,
+    MilestoneForm,
+    RatingForm,
+    ResolveForm,
+)
+from marketplace.orders.proposals.service import cancel_order, expire_due
+from marketplace.orders.runs.forms import MatchForm
+from marketplace.web.forms import ActionForm, field_errors, require_valid, step_then_redirect
+from marketplace.web.labels import current_locale
+from marketplace.web.messages import say
+
+ORDER_STATES = [s.value for s in OrderState]
+
+
+def order_page_url(order_id: int) -> str:
+    return url_for("orders.detail", order_id=order_id)
+
+
+@pages.get("/orders")
+@login_required
+def index():  # type: ignore[no-untyped-def]
+    session, principal = db.session(), require_principal()
+    state = request.args.get("state") or None
+    if state is not None and state not in ORDER_STATES:
+        state = None
+    return render_template(
+        "orders/index.html",
+        orders=orders_of(session, principal, state),
+        state=state,
+        states=ORDER_STATES,
+    )
+
+
+def _line_inputs(form: OrderForm) -> list[LineInput]:
+    return [
+        LineInput(
+            process_code=entry.process_code.data or "",
+            material=entry.material.data or "",
+            quantity=entry.quantity.data or 0,
+            hours=entry.hours.data,
+            hours_per_part=entry.hours_per_part.data,
+            length_mm=entry.length_mm.data or 0,
+            width_mm=entry.width_mm.data or 0,
+            height_mm=entry.height_mm.data or 0,
+            tolerance_class=entry.tolerance_class.data or "",
+            certifications_required=list(entry.certifications_required.data or []),
+            splittable=bool(entry.splittable.data),
+        )
+        for entry in (e.form for e in form.lines)
+    ]
+
+
+# The order form's fields that the service knows by another name.
+FORM_NAMES = {"budget_minor": "budget"}
+
+
+@pages.route("/orders/new", methods=["GET", "POST"])
+@login_required
+def new():  # type: ignore[no-untyped-def]
+    session, principal = db.session(), require_principal()
+    if not principal.is_buyer:
+        abort(403)
+    form = OrderForm()
+    form.fill_choices(current_locale())
+    if request.method == "POST" and form.add_line.data:
+        if len(form.lines.entries) < MAX_FORM_LINES:
+            form.lines.append_entry()
+            form.fill_choices(current_locale())
+        return render_template("orders/new.html", form=form)
+    status = 200
+    currency = (form.currency.data or "EUR").upper()
+    budget_minor = None
+    valid = form.validate_on_submit()
+    if valid and form.budget.data is not None:
+        # In the currency's own minor units (none for JPY, two for EUR).
+        try:
+            budget_minor = minor_units(form.budget.data, currency)
+        except ValueError as error:
+            form.budget.errors = [*form.budget.errors, say(error)]
+            valid = False
+    if valid:
+        data = OrderInput(
+            title=form.title.data or "",
+            due_date=form.due_date.data,  # type: ignore[arg-type]
+            delivery_country=(form.delivery_country.data or "").upper(),
+            delivery_city=form.delivery_city.data or "",
+            delivery_latitude=form.delivery_latitude.data,  # type: ignore[arg-type]
+            delivery_longitude=form.delivery_longitude.data,  # type: ignore[arg-type]
+            budget_minor=budget_minor,
+            currency=currency,
+            min_credit=float(form.min_credit.data or 0),
+            lines=_line_inputs(form),
+        )
+        try:
+            order = create_order(session, principal, data, submit=bool(form.post.data))
+        except InputError as error:
+            field_errors(form, error, FORM_NAMES)
+            status = 400
+        else:
+            flash(_("Order posted.") if form.post.data else _("Draft saved."))
+            return redirect(order_page_url(order.id), code=303)  # type: ignore[arg-type]
+    elif form.is_submitted():
+        status = 400
+    return render_template("orders/new.html", form=form), status
+
+
+def _page_context(page: presenters.OrderPage) -> dict[str, Any]:
+    return {
+        "order": page.order,
+        "lines": page.lines,
+        "proposals": page.proposals,
+        "factories": page.factories,
+        "milestones": page.milestones,
+        "documents": page.documents,
+        "disputes": page.disputes,
+        "ratings": page.ratings,
+        "run": page.run,
+        "runs": page.runs,
+        "is_buyer": page.is_buyer,
+        "see_all": page.sees_whole,
+        "participants": page.participants,
+        "my_participation": page.my_participation,
+        "coverage": page.coverage,
+        "accepted_total": page.accepted_total,
+        "allowed": page.allowed,
+        "rated": page.rated,
+        "processes": PROCESSES,
+        "materials": MATERIALS,
+        "action_form": ActionForm(),
+        "match_form": MatchForm(),
+        "milestone_form": MilestoneForm(),
+        "dispute_form": DisputeForm(),
+        "rating_form": RatingForm(),
+        "resolve_form": ResolveForm(),
+    }
+
+
+@pages.get("/orders/<int:order_id>")
+@login_required
+def detail(order_id: int):  # type: ignore[no-untyped-def]
+    session, principal = db.session(), require_principal()
+    order = access.order_for(session, principal, order_id)
+    # Between the periodic runs, a page that shows deadlines enforces them itself.
+    if expire_due(session, order_id=order.id):
+        session.refresh(order)
+    page = presenters.order_page(session, principal, order)
+    return render_template("orders/detail.html", **_page_context(page))
+
+
+@pages.post("/orders/<int:order_id>/submit")
+@login_required
+def submit(order_id: int):  # type: ignore[no-untyped-def]
+    session, principal = db.session(), require_principal()
+    require_valid(ActionForm())
+    return step_then_redirect(
+        lambda: submit_order(session, principal, order_id),
+        _("Order posted."),
+        order_page_url(order_id),
+    )
+
+
+@pages.post("/orders/<int:order_id>/cancel")
+@login_required
+def cancel(order_id: int):  # type: ignore[no-untyped-def]
+    session, principal = db.session(), require_principal()
+    require_valid(ActionForm())
+    return step_then_redirect(
+        lambda: cancel_order(session, principal, order_id),
+        _("Order cancelled."),
+        order_page_url(order_id),
+    )

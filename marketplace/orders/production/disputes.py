@@ -1,0 +1,106 @@
+"""Disputes: the buyer opens one with evidence after production started; an operator
+settles it and the order closes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from factories.errors import N_, Conflict
+from factories.models import utcnow
+from marketplace.accounts.models import Organization, OrganizationKind
+from marketplace.accounts.service import Principal
+from marketplace.orders import access
+from marketplace.orders.errors import OrderError
+from marketplace.orders.models import (
+    Dispute,
+    DisputeState,
+    OrderState,
+)
+from marketplace.orders.notify import events
+from marketplace.orders.posting.service import buyer_step, lock_orders, touch
+from marketplace.orders.production import documents
+
+
+def _operator_orgs(session: Session) -> list[int]:
+    return list(
+        session.exec(
+            select(Organization.id).where(Organization.kind == OrganizationKind.OPERATOR)
+        ).all()
+    )
+
+
+def open_dispute(
+    session: Session,
+    principal: Principal,
+    order_id: int,
+    reason: str,
+    *,
+    upload_folder: Path,
+    uploads: Sequence[documents.Upload] = (),
+) -> Dispute:
+    order = buyer_step(session, principal, order_id)
+    reason = reason.strip()
+    if not reason:
+        raise OrderError("reason", N_("say what went wrong"))
+    if len(reason) > 4000:
+        raise OrderError("reason", N_("must be at most %(maximum)s characters", maximum=4000))
+    if len(uploads) > documents.MAX_DOCUMENTS:
+        raise OrderError(
+            "evidence", N_("at most %(maximum)s files", maximum=documents.MAX_DOCUMENTS)
+        )
+    touch(order, OrderState.DISPUTED)
+    dispute = Dispute(
+        order_id=order_id,
+        opened_by_organization_id=principal.organization_id,
+        opened_by_id=principal.user_id,
+        reason=reason,
+    )
+    session.add(dispute)
+    session.flush()
+    documents.attach(session, principal, upload_folder, uploads, "evidence", dispute=dispute)
+    events.notify(
+        session,
+        access.participant_organizations(session, order_id) + _operator_orgs(session),
+        "dispute.opened",
+        order_id=order_id,
+        title=order.title,
+    )
+    session.flush()
+    return dispute
+
+
+def resolve_dispute(
+    session: Session, principal: Principal, dispute_id: int, resolution: str
+) -> Dispute:
+    """An operator settles a dispute; the order closes."""
+    dispute = access.dispute_for_operator(session, principal, dispute_id)
+    resolution = resolution.strip()
+    if not resolution:
+        raise OrderError("resolution", N_("say how the dispute was settled"))
+    if len(resolution) > 4000:
+        raise OrderError("resolution", N_("must be at most %(maximum)s characters", maximum=4000))
+    if dispute.state != DisputeState.OPEN:
+        raise Conflict(N_("the dispute is already resolved"))
+    order = lock_orders(session, [dispute.order_id])[0]
+    touch(order, OrderState.CLOSED)
+    order.closed_at = utcnow()
+    dispute.state = DisputeState.RESOLVED
+    dispute.resolution = resolution
+    dispute.resolved_at = utcnow()
+    events.notify(
+        session,
+        [order.buyer_organization_id, *access.participant_organizations(session, order.id)],  # type: ignore[arg-type]
+        "dispute.resolved",
+        order_id=order.id,
+        title=order.title,
+    )
+    return dispute
+
+
+def disputes_of(session: Session, order_id: int) -> list[Dispute]:
+    return list(
+        session.exec(select(Dispute).where(Dispute.order_id == order_id).order_by(Dispute.id)).all()
+    )

@@ -1,0 +1,81 @@
+"""Ratings: after an order closes, the buyer rates each factory that worked on it and
+each factory rates the buyer, once."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from factories.errors import N_, Conflict, NotFound
+from marketplace.accounts.service import Principal
+from marketplace.orders import access
+from marketplace.orders.errors import OrderError
+from marketplace.orders.models import (
+    OrderState,
+    Rating,
+)
+from marketplace.orders.notify import events
+
+
+def rate(
+    session: Session,
+    principal: Principal,
+    order_id: int,
+    score: int,
+    comment: str = "",
+    factory_id: int | None = None,
+) -> Rating:
+    """After closing: the buyer rates a factory of the order, a factory rates the buyer."""
+    order = access.order_for(session, principal, order_id)
+    if order.state != OrderState.CLOSED:
+        raise Conflict(N_("ratings open once the order is closed"))
+    if not 1 <= score <= 5:
+        raise OrderError("score", N_("must be between 1 and 5"))
+    comment = comment.strip()
+    if len(comment) > 2000:
+        raise OrderError("comment", N_("must be at most %(maximum)s characters", maximum=2000))
+    factories = access.participants(session, order_id)
+    if principal.acts_for(order.buyer_organization_id):
+        target = next((f for f in factories if f.id == factory_id), None)
+        if target is None:
+            raise OrderError("factory_id", N_("name a factory that worked on this order"))
+        to_organization, rated_factory = target.organization_id, target.id
+    elif principal.is_factory and any(principal.acts_for(f.organization_id) for f in factories):
+        to_organization, rated_factory = order.buyer_organization_id, None
+    else:
+        raise NotFound(f"order {order_id}")
+    exists = session.exec(
+        select(sa.func.count(Rating.id)).where(
+            Rating.order_id == order_id,
+            Rating.from_organization_id == principal.organization_id,
+            Rating.to_organization_id == to_organization,
+        )
+    ).one()
+    if exists:
+        raise Conflict(N_("you have already rated this order"))
+    rating = Rating(
+        order_id=order_id,
+        from_organization_id=principal.organization_id,
+        to_organization_id=to_organization,
+        factory_id=rated_factory,
+        score=score,
+        comment=comment,
+        created_by_id=principal.user_id,
+    )
+    session.add(rating)
+    events.notify(
+        session,
+        [to_organization],
+        "rating.received",
+        order_id=order_id,
+        title=order.title,
+        score=score,
+    )
+    session.flush()
+    return rating
+
+
+def ratings_of(session: Session, order_id: int) -> list[Rating]:
+    return list(
+        session.exec(select(Rating).where(Rating.order_id == order_id).order_by(Rating.id)).all()
+    )

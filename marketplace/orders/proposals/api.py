@@ -1,0 +1,183 @@
+"""Proposals in the REST API: a factory's work, its answers, and the work it lost."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from marketplace import db
+from marketplace.accounts.access import require_principal, scope_required
+from marketplace.orders import access, presenters
+from marketplace.orders.blueprints import PROPOSALS, api
+from marketplace.orders.proposals import lost
+from marketplace.orders.proposals.service import accept, decline
+from marketplace.orders.schemas import ProposalOut, ProposalPath
+
+
+class DeclineIn(BaseModel):
+    note: str = Field("", max_length=500)
+
+
+class ProposalList(BaseModel):
+    proposals: list[ProposalOut]
+
+
+class ProposalsQuery(BaseModel):
+    state: str | None = None
+
+
+@api.get("/proposals", tags=[PROPOSALS], responses={200: ProposalList})
+@scope_required("proposals:read")
+def list_proposals(query: ProposalsQuery):  # type: ignore[no-untyped-def]
+    """Work proposed to the caller's factories, newest first."""
+    session, principal = db.session(), require_principal()
+    items = access.proposals_of_factories(session, principal, query.state)
+    return {"proposals": [presenters.proposal_out(principal, p) for p in items]}
+
+
+@api.get("/proposals/<int:proposal_id>", tags=[PROPOSALS], responses={200: ProposalOut})
+@scope_required("proposals:read")
+def get_proposal(path: ProposalPath):  # type: ignore[no-untyped-def]
+    session, principal = db.session(), require_principal()
+    return presenters.proposal_out(
+        principal, access.proposal_for(session, principal, path.proposal_id)
+    )
+
+
+@api.post("/proposals/<int:proposal_id>/accept", tags=[PROPOSALS], responses={200: ProposalOut})
+@scope_required("proposals:write")
+def accept_proposal(path: ProposalPath):  # type: ignore[no-untyped-def]
+    """Accept before the deadline: the held hours become booked."""
+    session, principal = db.session(), require_principal()
+    return presenters.proposal_out(principal, accept(session, principal, path.proposal_id))
+
+
+@api.post("/proposals/<int:proposal_id>/decline", tags=[PROPOSALS], responses={200: ProposalOut})
+@scope_required("proposals:write")
+def decline_proposal(path: ProposalPath, body: DeclineIn):  # type: ignore[no-untyped-def]
+    """Decline: the hours are released and the work is re-matched elsewhere."""
+    session, principal = db.session(), require_principal()
+    proposal = decline(session, principal, path.proposal_id, body.note)
+    return presenters.proposal_out(principal, proposal)
+
+
+# --- lost work ---
+
+
+class LostReasonOut(BaseModel):
+    resource: str | None = Field(None, description="your capacity line (process code)")
+    reason: str = Field(
+        description="credit_below_minimum, shipping_too_slow, no_capacity_in_window, "
+        "no_free_capacity_in_window, more_expensive, not_needed, not_used, not_held "
+        "(the plan chose you but the hours were booked meanwhile) or unexplained"
+    )
+    text: str = Field(description="the reason in one English sentence")
+    credit: float | None = Field(None, description="credit_below_minimum: your credit score")
+    min_credit: float | None = Field(None, description="credit_below_minimum: the minimum")
+    lead_weeks: int | None = Field(None, description="shipping_too_slow: your shipping time")
+    due_week: str | None = Field(None, description="shipping_too_slow: the ISO due week")
+    free_hours: float | None = Field(
+        None, description="capacity reasons: your free hours in the window"
+    )
+    needed_hours: float | None = Field(None, description="capacity reasons: hours needed")
+    window: list[str] | None = Field(
+        None, description="capacity reasons: first and last ISO week production could use"
+    )
+    splittable: bool | None = None
+    extra_cost_minor: int | None = Field(
+        None,
+        description="more_expensive: how much more your price was than the chosen "
+        "factory's, in minor units of `currency`",
+    )
+    hours: float | None = Field(None, description="not_held: hours the plan gave you")
+
+
+class LostWorkOut(BaseModel):
+    id: int
+    factory_id: int
+    order_id: int
+    order_title: str
+    order_line_id: int
+    line_no: int
+    process_code: str
+    material: str
+    quantity: int
+    hours: Decimal
+    due_date: date
+    currency: str
+    match_run_id: int
+    lost_at: datetime
+    reason: LostReasonOut = Field(description="the binding reason (the closest to winning)")
+    reasons: list[LostReasonOut] = Field(description="one per capacity line that was an option")
+
+
+class LostWorkPage(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    results: list[LostWorkOut]
+
+
+class LostWorkQuery(BaseModel):
+    page: int = Field(default=1, ge=1)
+    per_page: int = Field(default=20, ge=1, le=lost.MAX_PER_PAGE)
+
+
+class LostWorkPath(BaseModel):
+    lost_work_id: int
+
+
+def _lost_reason_out(reason: dict[str, Any], currency: str) -> LostReasonOut:
+    known = {k: v for k, v in reason.items() if k in LostReasonOut.model_fields and k != "text"}
+    return LostReasonOut(**known, text=str(lost.reason_message(reason, currency)))
+
+
+def _lost_work_out(item: lost.LostItem) -> LostWorkOut:
+    currency = item.order.currency
+    return LostWorkOut(
+        id=item.id,
+        factory_id=item.factory.id,  # type: ignore[arg-type]
+        order_id=item.order.id,  # type: ignore[arg-type]
+        order_title=item.order.title,
+        order_line_id=item.line.id,  # type: ignore[arg-type]
+        line_no=item.line.line_no,
+        process_code=item.line.process_code,
+        material=item.line.material,
+        quantity=item.line.quantity,
+        hours=item.line.hours,
+        due_date=item.order.due_date,
+        currency=currency,
+        match_run_id=item.match_run_id,
+        lost_at=item.lost_at,
+        reason=_lost_reason_out(item.reason, currency),
+        reasons=[_lost_reason_out(r, currency) for r in item.reasons],
+    )
+
+
+@api.get("/lost-work", tags=[PROPOSALS], responses={200: LostWorkPage})
+@scope_required("proposals:read")
+def list_lost_work(query: LostWorkQuery):  # type: ignore[no-untyped-def]
+    """Order lines the caller's factories were an option for and got none of, latest
+    first, each with the engine's binding reason (never who got the work, or their price).
+    Only factories have lost work; anyone else gets 404."""
+    session, principal = db.session(), require_principal()
+    result = lost.lost_work_of(session, principal, query.page, query.per_page)
+    return LostWorkPage(
+        total=result.total,
+        page=result.page,
+        per_page=result.per_page,
+        pages=result.pages,
+        results=[_lost_work_out(item) for item in result.items],
+    ).model_dump(mode="json")
+
+
+@api.get("/lost-work/<int:lost_work_id>", tags=[PROPOSALS], responses={200: LostWorkOut})
+@scope_required("proposals:read")
+def get_lost_work(path: LostWorkPath):  # type: ignore[no-untyped-def]
+    session, principal = db.session(), require_principal()
+    item = lost.lost_work_for(session, principal, path.lost_work_id)
+    return _lost_work_out(item).model_dump(mode="json")

@@ -1,0 +1,408 @@
+"""The factories' answers to proposals, and where an order stands after them.
+
+Every path that changes the proposals of an order first locks the order row (in id
+order when there are several), so accepting, declining, expiring, cancelling and
+applying a run's plan never interleave on one order; capacity itself changes through
+`factories.booking`, whose conditional updates make over-booking impossible even across
+orders.
+
+* Accepting confirms the held hours; declining or expiring releases them and starts a
+  re-match of the order (or asks the run in flight to start one when it ends).
+* When nothing is pending any more, the order is confirmed if every hour is accepted,
+  and goes back to open otherwise.
+* Cancelling gives back every hour the order holds or booked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, select
+
+from factories.booking import BucketChange, ChangeKind, apply_changes
+from factories.errors import N_, Conflict
+from factories.models import Factory, utcnow
+from marketplace.accounts.service import Principal
+from marketplace.orders import access
+from marketplace.orders.coverage import coverage
+from marketplace.orders.errors import OrderError
+from marketplace.orders.models import (
+    MatchRun,
+    MatchRunKind,
+    Order,
+    OrderState,
+    Proposal,
+    ProposalSlot,
+    ProposalState,
+    SlotState,
+)
+from marketplace.orders.notify import events
+from marketplace.orders.posting.service import buyer_step, lock_orders, touch
+from marketplace.orders.runs.service import start_run
+from marketplace.orders.transitions import move
+
+log = logging.getLogger(__name__)
+
+MAX_NOTE = 500  # a factory's reason for declining (Proposal.decision_note)
+
+
+def slots_of(session: Session, proposal_ids: list[int]) -> dict[int, list[ProposalSlot]]:
+    result: dict[int, list[ProposalSlot]] = defaultdict(list)
+    if proposal_ids:
+        for slot in session.exec(
+            select(ProposalSlot)
+            .where(ProposalSlot.proposal_id.in_(proposal_ids))  # type: ignore[attr-defined]
+            .order_by(ProposalSlot.id)
+        ).all():
+            result[slot.proposal_id].append(slot)
+    return result
+
+
+def factory_organizations(session: Session, factory_ids: set[int]) -> dict[int, int]:
+    if not factory_ids:
+        return {}
+    return dict(
+        session.exec(
+            select(Factory.id, Factory.organization_id).where(Factory.id.in_(sorted(factory_ids)))  # type: ignore[union-attr]
+        ).all()
+    )
+
+
+def tell_parties(
+    session: Session,
+    order: Order,
+    event: str,
+    proposals: list[Proposal],
+    factory_orgs: dict[int, int],
+    *,
+    buyer_notice: str,
+    factory_notice: str,
+    **buyer_data: Any,
+) -> None:
+    """Notify and publish `event` to the buyer (every proposal, with `buyer_data`) and to
+    each factory organization (its own proposals only: never another's work or prices)."""
+    events.notify(
+        session,
+        [order.buyer_organization_id],
+        buyer_notice,
+        order_id=order.id,
+        title=order.title,
+        proposals=len(proposals),
+    )
+    events.publish(
+        session,
+        order.buyer_organization_id,
+        event,
+        {
+            "order_id": order.id,
+            "state": order.state,
+            **buyer_data,
+            "proposals": [proposal_data(p) for p in proposals],
+        },
+    )
+    by_org: dict[int, list[Proposal]] = defaultdict(list)
+    for p in proposals:
+        by_org[factory_orgs[p.factory_id]].append(p)
+    for organization_id, mine in sorted(by_org.items()):
+        events.notify(
+            session,
+            [organization_id],
+            factory_notice,
+            order_id=order.id,
+            title=order.title,
+            proposals=len(mine),
+        )
+        events.publish(
+            session,
+            organization_id,
+            event,
+            {"order_id": order.id, "proposals": [proposal_data(p) for p in mine]},
+        )
+
+
+def proposal_data(proposal: Proposal) -> dict[str, Any]:
+    return {
+        "proposal_id": proposal.id,
+        "order_line_id": proposal.order_line_id,
+        "factory_id": proposal.factory_id,
+        "state": proposal.state,
+        "hours": str(proposal.hours),
+        "price_minor": proposal.price_minor,
+        "currency": proposal.currency,
+        "expires_at": proposal.expires_at.isoformat(),
+    }
+
+
+# --- settling an order ---
+
+
+def settle_after_run(
+    session: Session, orders: list[Order], run: MatchRun, attempt: int = 0
+) -> None:
+    """After a run (or its failure): start the re-match that a decline, or holds refused
+    by a concurrent booking, asked for; settle the other orders."""
+    for order in orders:
+        if order.rematch_requested:
+            follow_up = start_run(
+                session,
+                [order],
+                kind=MatchRunKind.REMATCH,
+                organization_id=order.buyer_organization_id,
+                time_limit_s=run.time_limit_s,
+                requeue=True,
+            )
+            follow_up.outcome = {"attempt": attempt}
+        else:
+            settle(session, order)
+
+
+def settle(session: Session, order: Order) -> None:
+    """Put a matching or proposed order where its proposals say it is."""
+    lines = coverage(session, [order.id]).values()  # type: ignore[list-item]
+    if any(c.pending for c in lines):
+        target = OrderState.PROPOSED
+    elif all(c.accepted >= c.hours for c in lines):
+        target = OrderState.CONFIRMED
+    else:
+        target = OrderState.OPEN
+    if order.state == target:
+        return
+    move(order, target)
+    order.updated_at = utcnow()
+    if target == OrderState.CONFIRMED:
+        _confirm(session, order)
+    elif target == OrderState.OPEN:
+        unplaced = sum((c.unplaced for c in lines), Decimal(0))
+        events.notify(
+            session,
+            [order.buyer_organization_id],
+            "order.unplaced",
+            order_id=order.id,
+            title=order.title,
+            hours=str(unplaced),
+        )
+
+
+def _confirm(session: Session, order: Order) -> None:
+    """Every hour is accepted. Escrow payment will be captured here, before the events."""
+    order.confirmed_at = utcnow()
+    proposals = list(
+        session.exec(
+            select(Proposal).where(
+                Proposal.order_id == order.id, Proposal.state == ProposalState.ACCEPTED
+            )
+        ).all()
+    )
+    tell_parties(
+        session,
+        order,
+        events.ORDER_CONFIRMED,
+        proposals,
+        factory_organizations(session, {p.factory_id for p in proposals}),
+        buyer_notice="order.confirmed",
+        factory_notice="order.confirmed",
+        price_minor=sum(p.price_minor for p in proposals),
+        currency=order.currency,
+    )
+
+
+# --- the factories' answers ---------------------------------------------------------------
+
+
+def _locked(session: Session, proposal: Proposal) -> tuple[Order, Proposal]:
+    [order] = lock_orders(session, [proposal.order_id])
+    fresh = session.exec(
+        select(Proposal).where(Proposal.id == proposal.id).execution_options(populate_existing=True)
+    ).one()
+    return order, fresh
+
+
+def _held_slots(session: Session, proposal: Proposal, state: SlotState) -> list[ProposalSlot]:
+    return list(
+        session.exec(
+            select(ProposalSlot)
+            .where(ProposalSlot.proposal_id == proposal.id, ProposalSlot.state == state)
+            .order_by(ProposalSlot.bucket_id)
+            .execution_options(populate_existing=True)
+        ).all()
+    )
+
+
+def accept(
+    session: Session, principal: Principal, proposal_id: int, now: datetime | None = None
+) -> Proposal:
+    now = now or utcnow()
+    order, proposal = _locked(session, access.own_proposal(session, principal, proposal_id))
+    if proposal.state != ProposalState.PENDING:
+        raise Conflict(N_("the proposal is already %(state)s", state=proposal.state))
+    if proposal.expires_at <= now:
+        raise Conflict(N_("the deadline to answer this proposal has passed"))
+    slots = _held_slots(session, proposal, SlotState.HELD)
+    apply_changes(session, [BucketChange(s.bucket_id, ChangeKind.CONFIRM, s.hours) for s in slots])
+    for slot in slots:
+        slot.state = SlotState.CONFIRMED
+    proposal.state = ProposalState.ACCEPTED
+    proposal.decided_at = now
+    events.notify(
+        session,
+        [order.buyer_organization_id],
+        "proposal.accepted",
+        order_id=order.id,
+        title=order.title,
+        proposal_id=proposal.id,
+    )
+    if order.state == OrderState.PROPOSED:
+        settle(session, order)
+    session.flush()
+    return proposal
+
+
+def decline(
+    session: Session,
+    principal: Principal,
+    proposal_id: int,
+    note: str = "",
+    now: datetime | None = None,
+) -> Proposal:
+    now = now or utcnow()
+    note = note.strip()
+    if len(note) > MAX_NOTE:
+        raise OrderError("note", N_("must be at most %(maximum)s characters", maximum=MAX_NOTE))
+    order, proposal = _locked(session, access.own_proposal(session, principal, proposal_id))
+    if proposal.state != ProposalState.PENDING:
+        raise Conflict(N_("the proposal is already %(state)s", state=proposal.state))
+    _refuse(session, order, [proposal], ProposalState.DECLINED, now, note=note)
+    return proposal
+
+
+def _refuse(
+    session: Session,
+    order: Order,
+    proposals: list[Proposal],
+    state: ProposalState,
+    now: datetime,
+    note: str = "",
+) -> None:
+    """Decline or expire pending proposals of one (locked) order and re-match their work."""
+    changes = []
+    for proposal in proposals:
+        for slot in _held_slots(session, proposal, SlotState.HELD):
+            slot.state = SlotState.RELEASED
+            changes.append(BucketChange(slot.bucket_id, ChangeKind.RELEASE, slot.hours))
+        proposal.state = state
+        proposal.decided_at = now
+        proposal.decision_note = note
+    apply_changes(session, changes)
+    kind = "proposal.declined" if state == ProposalState.DECLINED else "proposal.expired"
+    events.notify(
+        session,
+        [order.buyer_organization_id],
+        kind,
+        order_id=order.id,
+        title=order.title,
+        proposals=len(proposals),
+    )
+    if state == ProposalState.EXPIRED:
+        factory_orgs = factory_organizations(session, {p.factory_id for p in proposals})
+        events.notify(
+            session,
+            factory_orgs.values(),
+            "proposal.expired",
+            order_id=order.id,
+            title=order.title,
+            proposals=len(proposals),
+        )
+    if order.state == OrderState.PROPOSED:
+        start_run(
+            session,
+            [order],
+            kind=MatchRunKind.REMATCH,
+            organization_id=order.buyer_organization_id,
+        )
+    elif order.state == OrderState.MATCHING:
+        order.rematch_requested = True
+    session.flush()
+
+
+def expire_due(
+    session: Session,
+    now: datetime | None = None,
+    limit: int = 500,
+    order_id: int | None = None,
+) -> int:
+    """Expire pending proposals past their deadline, order by order (or of one order);
+    returns how many."""
+    now = now or utcnow()
+    query = select(Proposal.order_id).where(
+        Proposal.state == ProposalState.PENDING, Proposal.expires_at <= now
+    )
+    if order_id is not None:
+        query = query.where(Proposal.order_id == order_id)
+    due = session.exec(query.distinct().limit(limit)).all()
+    if not due:
+        return 0
+    expired = 0
+    for order in lock_orders(session, list(due)):
+        proposals = list(
+            session.exec(
+                select(Proposal)
+                .where(
+                    Proposal.order_id == order.id,
+                    Proposal.state == ProposalState.PENDING,
+                    Proposal.expires_at <= now,
+                )
+                .order_by(Proposal.id)
+                .execution_options(populate_existing=True)
+            ).all()
+        )
+        if proposals:
+            _refuse(session, order, proposals, ProposalState.EXPIRED, now)
+            expired += len(proposals)
+    return expired
+
+
+def withdraw_all(session: Session, order: Order, now: datetime) -> int:
+    """The buyer cancelled: give back every hour the order holds or booked."""
+    proposals = list(
+        session.exec(
+            select(Proposal)
+            .where(
+                Proposal.order_id == order.id,
+                Proposal.state.in_((ProposalState.PENDING, ProposalState.ACCEPTED)),  # type: ignore[attr-defined]
+            )
+            .execution_options(populate_existing=True)
+        ).all()
+    )
+    changes = []
+    for proposal in proposals:
+        for slot in session.exec(
+            select(ProposalSlot)
+            .where(
+                ProposalSlot.proposal_id == proposal.id,
+                ProposalSlot.state.in_((SlotState.HELD, SlotState.CONFIRMED)),  # type: ignore[attr-defined]
+            )
+            .execution_options(populate_existing=True)
+        ).all():
+            kind = ChangeKind.RELEASE if slot.state == SlotState.HELD else ChangeKind.UNBOOK
+            changes.append(BucketChange(slot.bucket_id, kind, slot.hours))
+            slot.state = SlotState.RELEASED
+        proposal.state = ProposalState.WITHDRAWN
+        proposal.decided_at = now
+    apply_changes(session, changes)
+    factory_orgs = factory_organizations(session, {p.factory_id for p in proposals})
+    events.notify(
+        session, factory_orgs.values(), "order.cancelled", order_id=order.id, title=order.title
+    )
+    return len(proposals)
+
+
+def cancel_order(session: Session, principal: Principal, order_id: int) -> Order:
+    """The buyer cancels before production: every held or booked hour goes back."""
+    order = buyer_step(session, principal, order_id)
+    touch(order, OrderState.CANCELLED)
+    withdraw_all(session, order, utcnow())
+    return order

@@ -1,0 +1,80 @@
+"""Settings of the orders area: config keys, their defaults, and where they are read.
+
+Each key may come from the application's config or from the environment (web processes
+read both; Celery workers and command lines, which have no request, read the
+environment through `settings_from`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+
+from marketplace.config import INSTANCE_DIR, ConfigurationError
+
+EXTENSION_KEY = "factoryweb.orders.settings"
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+
+DEFAULTS: dict[str, Any] = {
+    "PROPOSAL_DEADLINE_HOURS": 48.0,
+    "MATCH_TIME_LIMIT_S": 5.0,
+    "WEBHOOK_BACKOFF_BASE_S": 30.0,
+    "WEBHOOK_MAX_ATTEMPTS": 8,
+    "WEBHOOK_TIMEOUT_S": 5.0,
+    "ORDERS_MAX_DOCUMENT_BYTES": MAX_DOCUMENT_BYTES,
+    # Without Celery: how often the web process itself expires proposals, recovers lost
+    # runs and retries due webhooks (0: never; then run `factoryweb orders expire` and
+    # `factoryweb orders deliver-webhooks` from cron).
+    "ORDERS_HOUSEKEEPING_INTERVAL_S": 60.0,
+}
+OTHER_KEYS = ("WEBHOOK_ALLOW_PRIVATE", "ORDERS_UPLOAD_FOLDER")
+
+
+def settings_from(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The orders settings from a config mapping (app.config or os.environ)."""
+    result = {}
+    for key, default in DEFAULTS.items():
+        value = config.get(key, default)
+        try:
+            result[key] = type(default)(value)
+        except (TypeError, ValueError) as error:
+            raise ConfigurationError(f"{key}: not a number: {value!r}") from error
+    production = config.get("FACTORYWEB_ENV", "development") == "production"
+    allow = config.get("WEBHOOK_ALLOW_PRIVATE", not production)
+    result["WEBHOOK_ALLOW_PRIVATE"] = allow if isinstance(allow, bool) else allow == "1"
+    result["ORDERS_UPLOAD_FOLDER"] = config.get(
+        "ORDERS_UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads")
+    )
+    return result
+
+
+def webhook_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of a webhook delivery attempt."""
+    return {
+        "backoff_base_s": settings["WEBHOOK_BACKOFF_BASE_S"],
+        "max_attempts": settings["WEBHOOK_MAX_ATTEMPTS"],
+        "timeout_s": settings["WEBHOOK_TIMEOUT_S"],
+        "allow_private": settings["WEBHOOK_ALLOW_PRIVATE"],
+    }
+
+
+def deadline(settings: Mapping[str, Any]) -> timedelta:
+    """How long a factory has to answer a proposal."""
+    return timedelta(hours=settings["PROPOSAL_DEADLINE_HOURS"])
+
+
+def current_settings() -> dict[str, Any]:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def max_document_bytes() -> int:
+    return current_settings()["ORDERS_MAX_DOCUMENT_BYTES"]
+
+
+def upload_folder() -> Path:
+    return Path(
+        current_app.config.get("ORDERS_UPLOAD_FOLDER") or current_settings()["ORDERS_UPLOAD_FOLDER"]
+    )

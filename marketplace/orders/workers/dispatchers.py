@@ -1,0 +1,230 @@
+"""Where committed work goes: the dispatchers the outbox hands runs and webhook
+deliveries to (`marketplace.orders.outbox`).
+
+* `celery`: to Celery workers through the broker (`CELERY_BROKER_URL`);
+* `thread`: to a background thread of this process (the embedded default), which also
+  keeps house every few minutes (what Celery beat does otherwise);
+* `manual`: nowhere; the caller runs them (tests, `factoryweb simulate`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from marketplace.db import Database
+from marketplace.orders.notify.webhooks import attempt_delivery, deliver_due
+from marketplace.orders.outbox import Work
+from marketplace.orders.workers.housekeeping import run_housekeeping
+from marketplace.orders.workers.matching import execute_run
+from marketplace.orders.workers.queue import (
+    DELIVER_WEBHOOK,
+    QUEUE,
+    RUN_MATCH,
+    celery_app,
+    use_broker,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ManualDispatcher:
+    """Keeps what was submitted; whoever holds it runs the work."""
+
+    mode = "manual"
+
+    def __init__(self) -> None:
+        self.runs: list[int] = []
+        self.deliveries: list[int] = []
+        self.retries: list[tuple[int, float]] = []
+        self._lock = threading.Lock()
+
+    def submit(self, work: Work) -> None:
+        with self._lock:
+            self.runs.extend(work.runs)
+            self.deliveries.extend(work.deliveries)
+
+    def retry_delivery(self, delivery_id: int, delay_s: float) -> None:
+        with self._lock:
+            self.retries.append((delivery_id, delay_s))
+
+    def take_runs(self) -> list[int]:
+        with self._lock:
+            runs, self.runs = self.runs, []
+        return runs
+
+    def take_deliveries(self) -> list[int]:
+        with self._lock:
+            deliveries, self.deliveries = self.deliveries, []
+        return deliveries
+
+
+class ThreadDispatcher:
+    """Runs each piece of work in a daemon thread of this process, and (once
+    `start_housekeeping` is called) the periodic upkeep Celery beat runs otherwise:
+    expiring proposals, recovering lost runs, retrying due webhooks."""
+
+    mode = "thread"
+
+    def __init__(
+        self,
+        database: Database,
+        webhook_settings: dict | None = None,
+        deadline: timedelta | None = None,
+    ) -> None:
+        self.database = database
+        self.webhook_settings = webhook_settings or {}
+        self.run_settings = {"deadline": deadline} if deadline is not None else {}
+        self.threads: list[threading.Thread] = []
+        # Work is started from request threads and from the dispatcher's own threads at
+        # once: the list changes under this lock only, so no started thread is lost.
+        self._lock = threading.Lock()
+        self._housekeeper: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def _start(self, target: Callable[[], object], delay_s: float = 0.0) -> None:
+        thread: threading.Thread
+        if delay_s > 0:
+            thread = threading.Timer(delay_s, target)
+        else:
+            thread = threading.Thread(target=target)
+        thread.daemon = True
+        with self._lock:
+            thread.start()
+            self.threads = [t for t in self.threads if t.is_alive()] + [thread]
+
+    def submit(self, work: Work) -> None:
+        for run_id in work.runs:
+            self._start(
+                _logged(
+                    lambda r=run_id: execute_run(
+                        self.database, r, dispatcher=self, **self.run_settings
+                    )
+                )
+            )
+        for delivery_id in work.deliveries:
+            self._start(
+                _logged(
+                    lambda d=delivery_id: attempt_delivery(
+                        self.database, d, dispatcher=self, **self.webhook_settings
+                    )
+                )
+            )
+
+    def retry_delivery(self, delivery_id: int, delay_s: float) -> None:
+        # due_only: the housekeeping round may have made this attempt already.
+        self._start(
+            _logged(
+                lambda: attempt_delivery(
+                    self.database,
+                    delivery_id,
+                    dispatcher=self,
+                    due_only=True,
+                    **self.webhook_settings,
+                )
+            ),
+            delay_s,
+        )
+
+    def start_housekeeping(self, interval_s: float) -> bool:
+        """Every `interval_s` seconds, in a daemon thread: expire proposals past their
+        deadline (re-matching their work), recover lost runs and attempt the webhook
+        deliveries that are due (after a restart their timers are gone). Several
+        processes may each run it: every step locks or skips what another one holds.
+        Started once per dispatcher; False if it already runs."""
+        if self._housekeeper is not None or interval_s <= 0:
+            return False
+        with self._lock:
+            if self._housekeeper is not None:
+                return False
+            self._stop.clear()
+            self._housekeeper = threading.Thread(
+                target=self._keep_house, args=(interval_s,), name="orders-housekeeping"
+            )
+            self._housekeeper.daemon = True
+            self._housekeeper.start()
+        return True
+
+    def _keep_house(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            self.housekeeping()
+
+    def housekeeping(self) -> dict[str, int]:
+        """One round of upkeep (what the housekeeping thread does each interval)."""
+        result: dict[str, int] = {}
+        try:
+            result.update(run_housekeeping(self.database, self))
+        except Exception:  # the next round tries again
+            log.exception("housekeeping failed")
+        try:
+            result["webhook_attempts"] = deliver_due(
+                self.database, dispatcher=self, **self.webhook_settings
+            )
+        except Exception:
+            log.exception("delivering due webhooks failed")
+        return result
+
+    def stop_housekeeping(self, timeout: float = 30.0) -> bool:
+        """Stop the housekeeping thread after its current round; False if that round is
+        still running after `timeout` seconds."""
+        with self._lock:
+            housekeeper, self._housekeeper = self._housekeeper, None
+        if housekeeper is None:
+            return True
+        self._stop.set()
+        housekeeper.join(timeout)
+        return not housekeeper.is_alive()
+
+    def join(self, timeout: float = 30.0) -> bool:
+        """Wait for the work started so far, and for the work it starts in turn; False
+        if some of it is still running after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                alive = [t for t in self.threads if t.is_alive()]
+            if not alive:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            for thread in alive:
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+
+class CeleryDispatcher:
+    """Sends the work to Celery workers (`marketplace.tasks`) through the broker."""
+
+    mode = "celery"
+
+    def __init__(self, broker_url: str | None = None, queue: str | None = None) -> None:
+        if broker_url:
+            use_broker(broker_url)
+        self.queue = queue or QUEUE
+
+    def submit(self, work: Work) -> None:
+        for run_id in work.runs:
+            celery_app.send_task(RUN_MATCH, (run_id,), queue=self.queue)
+        for delivery_id in work.deliveries:
+            celery_app.send_task(DELIVER_WEBHOOK, (delivery_id,), queue=self.queue)
+
+    def retry_delivery(self, delivery_id: int, delay_s: float) -> None:
+        # due_only: beat's sweep of due deliveries may have made this attempt already.
+        celery_app.send_task(
+            DELIVER_WEBHOOK,
+            (delivery_id,),
+            {"due_only": True},
+            countdown=delay_s,
+            queue=self.queue,
+        )
+
+
+def _logged(target: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            target()
+        except Exception:  # a background thread has no one else to tell
+            log.exception("background work failed")
+
+    return run

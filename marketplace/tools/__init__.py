@@ -1,0 +1,1 @@
+"""Development tools: demo data and the end-to-end simulation. Not domain code."""

@@ -1,0 +1,1 @@
+"""The demo marketplace: `factoryweb seed-demo` and `make demo`."""

@@ -1,0 +1,39 @@
+"""Bulk inserts for seeding: ten thousand factories take seconds, not minutes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+BATCH = 5000
+
+
+def insert_rows(session: Session, model: type, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert in batches and return the new primary keys in the order of `rows`."""
+    table = model.__table__  # type: ignore[attr-defined]
+    if "id" not in table.c:
+        insert_without_ids(session, table, rows)
+        return []
+    ids: list[int] = []
+    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    for start in range(0, len(rows), BATCH):
+        ids.extend(session.execute(statement, rows[start : start + BATCH]).scalars())
+    return ids
+
+
+def insert_without_ids(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Rows nobody needs the keys of; PostgreSQL's COPY takes them several times faster."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        for start in range(0, len(rows), BATCH):
+            session.execute(sa.insert(table), rows[start : start + BATCH])
+        return
+    columns = list(rows[0])
+    copy_sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])

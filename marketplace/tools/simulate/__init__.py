@@ -1,0 +1,1 @@
+"""`factoryweb simulate`: the whole marketplace flow, for load and correctness."""
