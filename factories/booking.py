@@ -54,19 +54,26 @@ _booked, _held, _maximum = _table.c.booked_hours, _table.c.held_hours, _table.c.
 _h = sa.bindparam("h", type_=sa.Numeric(10, 2))
 _id = sa.bindparam("bucket_id", type_=sa.Integer)
 
+# Every new figure is rounded to the cent in the statement itself: PostgreSQL's numeric
+# is exact anyway, but SQLite keeps hours as binary floats, whose sums drift (29.2 - 14.6
+# is 14.599999999999998) until a bucket seems to hold less than it does.
+def _cents(value: sa.ColumnElement) -> sa.ColumnElement:
+    return sa.func.round(value, 2)
+
+
 _STATEMENTS = {
     ChangeKind.HOLD: sa.update(_table)
-    .where(_table.c.id == _id, _booked + _h <= _maximum)
-    .values(booked_hours=_booked + _h, held_hours=_held + _h),
+    .where(_table.c.id == _id, _cents(_booked + _h) <= _cents(_maximum))
+    .values(booked_hours=_cents(_booked + _h), held_hours=_cents(_held + _h)),
     ChangeKind.CONFIRM: sa.update(_table)
-    .where(_table.c.id == _id, _held >= _h)
-    .values(held_hours=_held - _h),
+    .where(_table.c.id == _id, _cents(_held) >= _h)
+    .values(held_hours=_cents(_held - _h)),
     ChangeKind.RELEASE: sa.update(_table)
-    .where(_table.c.id == _id, _held >= _h, _booked >= _h)
-    .values(booked_hours=_booked - _h, held_hours=_held - _h),
+    .where(_table.c.id == _id, _cents(_held) >= _h, _cents(_booked) >= _h)
+    .values(booked_hours=_cents(_booked - _h), held_hours=_cents(_held - _h)),
     ChangeKind.UNBOOK: sa.update(_table)
-    .where(_table.c.id == _id, _booked - _held >= _h)
-    .values(booked_hours=_booked - _h),
+    .where(_table.c.id == _id, _cents(_booked - _held) >= _h)
+    .values(booked_hours=_cents(_booked - _h)),
 }
 
 

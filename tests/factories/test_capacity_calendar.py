@@ -4,7 +4,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
 
+from factories.booking import confirm, hold, release
 from factories.capacity import (
     CALENDAR_WEEKS,
     CapacityChange,
@@ -19,6 +22,7 @@ from factories.capacity import (
     weeks_from,
 )
 from factories.errors import FactoryError
+from factories.models import CapacityBucket, Factory
 from tests.factories.conftest import NOW, THIS_WEEK, TODAY, capability_details, week
 
 D = Decimal
@@ -187,3 +191,32 @@ def test_weeks_past_the_end_of_the_calendar_are_refused_once_at_the_field(db_ses
     with pytest.raises(FactoryError) as caught:
         close_week(db_session, factory, LAST_WEEK, TODAY, NOW)
     assert caught.value.field == "week" and "two years ahead" in caught.value.message
+
+
+def test_bookings_add_up_to_the_cent_on_sqlite(tmp_path):
+    """SQLite keeps hours as floats: 14.6 + 14.6 - 14.6 must still hold 14.6 hours."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/b.db")
+    SQLModel.metadata.create_all(engine, tables=[Factory.__table__, CapacityBucket.__table__])
+    with Session(engine) as session:
+        factory = Factory(
+            organization_id=1, name="Shop", country="DE", region="Bayern", city="Munich",
+            latitude=48.1, longitude=11.6,
+        )  # fmt: skip
+        session.add(factory)
+        session.flush()
+        bucket = CapacityBucket(
+            factory_id=factory.id, resource="milling_3axis", point_in_time=date(2026, 11, 30),
+            maximum_hours=Decimal("40"), actual_hours=Decimal("40"),
+        )  # fmt: skip
+        session.add(bucket)
+        session.flush()
+        for hours in ("14.6", "14.6", "0.1", "0.2"):
+            assert hold(session, bucket.id, Decimal(hours))
+        release(session, bucket.id, Decimal("14.6"))
+        release(session, bucket.id, Decimal("0.1"))
+        confirm(session, bucket.id, Decimal("0.2"))
+        confirm(session, bucket.id, Decimal("14.6"))
+        session.refresh(bucket)
+        assert Decimal(str(bucket.booked_hours)) == Decimal("14.8")
+        assert Decimal(str(bucket.held_hours)) == 0
+    engine.dispose()

@@ -86,3 +86,74 @@ def test_simulate_refuses_bad_options(committed_app):
         main, ["simulate", "--orders", "0"], obj=ScriptInfo(create_app=lambda: app)
     )
     assert result.exit_code == 2 and "--orders" in result.output
+
+
+def _simulate(runner, app, *args):
+    return runner.invoke(
+        main, ["simulate", *args, "--json"], obj=ScriptInfo(create_app=lambda: app)
+    )
+
+
+def test_simulate_beside_other_data_answers_only_for_its_own_factories(committed_app, committed):
+    """A database that already holds a marketplace: the simulation's orders may be offered
+    to its factories, but the simulation never answers for them, and still finishes."""
+    app = committed_app("thread")
+    runner = CliRunner()
+    seeded = runner.invoke(
+        main,
+        ["seed-demo", "--factories", "25", "--orders", "30", "--weeks", "4", "--seed", "3"],
+        obj=ScriptInfo(create_app=lambda: app),
+    )
+    assert seeded.exit_code == 0, seeded.output
+    with committed.session() as session:
+        before = dict(session.execute(sa.text("SELECT id, state FROM proposal")).all())
+        other_factories = {
+            row[0] for row in session.execute(sa.text("SELECT id FROM factory")).all()
+        }
+
+    result = _simulate(
+        runner, app, "--factories", "20", "--orders", "40", "--weeks", "4", "--seed", "3",
+        "--batch", "20", "--time-limit", "1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["overbooked_buckets"] == 0 and summary["booking_mismatches"] == 0
+    assert summary["failed_runs"] == 0 and summary["delivered"] > 0
+    with committed.session() as session:
+        # Nothing the demo had changed; work the simulation offered to the demo's
+        # factories still waits for their answer.
+        after = dict(session.execute(sa.text("SELECT id, state FROM proposal")).all())
+        assert {i: after[i] for i in before} == before
+        answered_for_others = session.execute(
+            sa.text(
+                "SELECT count(*) FROM proposal WHERE factory_id = ANY(:others) "
+                "AND state IN ('accepted', 'declined') AND id <> ALL(:before)"
+            ),
+            {"others": sorted(other_factories), "before": sorted(before) or [0]},
+        ).scalar()
+        assert answered_for_others == 0
+    assert summary["pending_with_other_factories"] >= 0
+
+
+def test_simulate_finishes_on_sqlite_beside_demo_data(tmp_path):
+    """On SQLite, hours are binary floats: the books must still add up to the cent, so
+    that no acceptance is refused for 14.599999999999998 held hours."""
+    env = {"FACTORYWEB_INSTANCE": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/fw.db"}
+    runner = CliRunner()
+    for args in (
+        ["db", "upgrade"],
+        ["seed-demo", "--factories", "20", "--orders", "30", "--weeks", "4", "--seed", "3"],
+    ):
+        result = runner.invoke(main, args, env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        main,
+        ["simulate", "--factories", "20", "--orders", "60", "--weeks", "4", "--seed", "3",
+         "--batch", "30", "--time-limit", "1", "--json"],
+        env=env,
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["booking_mismatches"] == 0 and summary["overbooked_buckets"] == 0
+    assert summary["delivered"] > 0

@@ -63,7 +63,7 @@ def insert_operator_and_buyers(
 
 
 def insert_factories(
-    session: Session, rng: random.Random, count: int, now: datetime
+    session: Session, rng: random.Random, count: int, now: datetime, namespace: str = ""
 ) -> list[dict[str, Any]]:
     archetype_weights = [a.weight for a in ARCHETYPES]
     factories: list[dict[str, Any]] = []
@@ -123,7 +123,7 @@ def insert_factories(
             days_since_capacity_update = 0
         factory_rows.append(
             {
-                "global_id": _deterministic_global_id(rng),
+                "global_id": _deterministic_global_id(rng, namespace),
                 "organization_id": org_id,
                 "name": f["name"],
                 "country": f["country"],
@@ -144,8 +144,13 @@ def insert_factories(
     return factories
 
 
-def _deterministic_global_id(rng: random.Random) -> str:
-    return f"urn:factoryweb:factory:{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+def _deterministic_global_id(rng: random.Random, namespace: str = "") -> str:
+    """The same id for the same seed; another namespace (the simulation's) gives other
+    ids, so that its cluster can sit beside the demo's of the same seed."""
+    bits = rng.getrandbits(128)
+    if namespace:
+        bits ^= int.from_bytes(uuid.uuid5(uuid.NAMESPACE_URL, namespace).bytes, "big")
+    return f"urn:factoryweb:factory:{uuid.UUID(int=bits, version=4)}"
 
 
 def insert_certifications(

@@ -234,6 +234,7 @@ class DemoSpec:
     buyers: int = 12
     start: date | None = None  # Monday of the first week; default: this week
     logins: bool = True  # the demo accounts (one per database: their emails are unique)
+    namespace: str = ""  # of the factories' global ids: "" is the demo's own
 
 
 @dataclass

@@ -48,7 +48,7 @@ def seed_marketplace(session: Session, spec: DemoSpec) -> DemoSummary:
     summary = DemoSummary()
 
     operator_org, buyer_orgs = insert_operator_and_buyers(session, rng, spec.buyers)
-    factories = insert_factories(session, rng, spec.factories, now)
+    factories = insert_factories(session, rng, spec.factories, now, spec.namespace)
     summary.factories = len(factories)
     summary.regions = len({f["region"] for f in factories})
     capabilities = insert_capabilities(session, rng, factories, now)

@@ -18,6 +18,7 @@ import queue
 import random
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -71,6 +72,7 @@ from marketplace.tools.demo.seed import seed_marketplace
 
 T = TypeVar("T")
 RETRYABLE = (exc.OperationalError,)  # deadlocks and serialization failures: try again
+MAX_ANSWER_TRIES = 50
 
 
 class SimulationError(ValueError):
@@ -193,6 +195,7 @@ class Simulation:
                     weeks=self.spec.weeks,
                     seed=self.spec.seed,
                     logins=False,
+                    namespace="simulation",
                 ),
             )
             self.factory_ids = list(
@@ -333,15 +336,19 @@ class Simulation:
             pending = session.exec(
                 select(sa.func.count(Proposal.id)).where(
                     Proposal.order_id.in_(self.order_ids),  # type: ignore[attr-defined]
+                    Proposal.factory_id.in_(self.factory_ids),  # type: ignore[attr-defined]
                     Proposal.state == ProposalState.PENDING,
                 )
             ).one()
         return runs, pending
 
     def decide(self) -> None:
-        """K workers answer pending proposals until no run is in flight and none is pending."""
+        """K workers answer the pending proposals to the simulation's own factories until
+        no run is in flight and none is pending. An answer the order's state did not allow
+        yet (a conflict) is tried again a little later; a failure stops the simulation."""
         work: queue.Queue[int | None] = queue.Queue()
         seen: set[int] = set()
+        tries: dict[int, int] = defaultdict(int)
         lock = threading.Lock()
         errors: list[BaseException] = []
 
@@ -351,9 +358,22 @@ class Simulation:
                 if proposal_id is None:
                     return
                 try:
-                    self._answer(proposal_id, lock)
+                    answered = self._answer(proposal_id, lock)
                 except BaseException as error:
                     errors.append(error)
+                    continue
+                if not answered:
+                    with lock:
+                        tries[proposal_id] += 1
+                        if tries[proposal_id] >= MAX_ANSWER_TRIES:
+                            errors.append(
+                                SimulationError(
+                                    "proposals",
+                                    f"proposal {proposal_id} could not be answered "
+                                    f"in {MAX_ANSWER_TRIES} tries",
+                                )
+                            )
+                        seen.discard(proposal_id)
 
         threads = [
             threading.Thread(target=worker, name=f"sim-factory-{k}")
@@ -362,7 +382,7 @@ class Simulation:
         for thread in threads:
             thread.start()
         idle_since: float | None = None
-        while True:
+        while not errors:
             with self.unit_of_work() as session:
                 fresh = [
                     pid
@@ -370,15 +390,17 @@ class Simulation:
                         select(Proposal.id)
                         .where(
                             Proposal.order_id.in_(self.order_ids),  # type: ignore[attr-defined]
+                            Proposal.factory_id.in_(self.factory_ids),  # type: ignore[attr-defined]
                             Proposal.state == ProposalState.PENDING,
                         )
                         .order_by(Proposal.id)
                     )
                     if pid not in seen
                 ]
-            for pid in fresh:
-                seen.add(pid)  # type: ignore[arg-type]
-                work.put(pid)
+            with lock:
+                for pid in fresh:
+                    seen.add(pid)  # type: ignore[arg-type]
+                    work.put(pid)
             runs, pending = self.busy()
             if runs == 0 and pending == 0 and work.empty():
                 # Nothing in flight: done once a second look agrees.
@@ -395,16 +417,18 @@ class Simulation:
         if errors:
             raise errors[0]
 
-    def _answer(self, proposal_id: int, lock: threading.Lock) -> None:
+    def _answer(self, proposal_id: int, lock: threading.Lock) -> bool:
+        """Accept or decline as the proposal's factory would; False if the order's state
+        did not allow the answer yet."""
         # The same seed gives the same answers, whatever the thread interleaving.
         accept = random.Random(self.spec.seed * 1_000_003 + proposal_id).random() < (
             self.spec.accept_rate
         )
 
-        def step(session: Session) -> None:
+        def step(session: Session) -> bool:
             proposal = session.get(Proposal, proposal_id)
             if proposal is None or proposal.state != ProposalState.PENDING:
-                return
+                return True
             factory = session.get(Factory, proposal.factory_id)
             assert factory is not None
             owner = Principal(
@@ -418,14 +442,15 @@ class Simulation:
                 else:
                     proposals_service.decline(session, owner, proposal_id, "simulated")
             except Conflict:
-                return
+                return False
             with lock:
                 if accept:
                     self.accepted += 1
                 else:
                     self.declined += 1
+            return True
 
-        self.with_retries(step)
+        return self.with_retries(step)
 
     def produce_and_deliver(self) -> None:
         confirmed = self.orders_in(OrderState.CONFIRMED)
@@ -525,6 +550,15 @@ class Simulation:
                 )
             ).one()
             mismatches = self._mismatches(session)
+            # The simulation answers for its own factories only: work offered to the
+            # database's other factories waits for their answer (or their deadline).
+            elsewhere = session.exec(
+                select(sa.func.count(Proposal.id)).where(
+                    Proposal.order_id.in_(ids),  # type: ignore[attr-defined]
+                    Proposal.factory_id.not_in(self.factory_ids),  # type: ignore[attr-defined]
+                    Proposal.state == ProposalState.PENDING,
+                )
+            ).one()
         delivered = states.get(OrderState.DELIVERED, 0)
         return {
             "orders": len(ids),
@@ -545,6 +579,7 @@ class Simulation:
             "rematched": runs.get(MatchRunKind.REMATCH, 0),
             "failed_runs": failed_runs,
             "delivered": delivered,
+            "pending_with_other_factories": elsewhere,
             "orders_by_state": {str(k): v for k, v in sorted(states.items())},
             "retries": self.retries,
             "mode": self.dispatcher.mode,
