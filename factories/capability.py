@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from babel.numbers import get_currency_precision, list_currencies
 from sqlmodel import Session, select
 
-from factories.capacity import monday_of
+from factories.capacity.weeks import monday_of
 from factories.errors import N_, FactoryError, Problems
 from factories.models import Capability, CapabilityMaterial, CapacityBucket, Factory, utcnow
 from factories.taxonomy import MATERIALS, PROCESSES, TOLERANCE_CLASSES, materials_for

@@ -1,6 +1,6 @@
 """Supply-side tables: factories, their certifications, capabilities and capacity.
 
-Field names follow the factory profile (specs/factory-profile-v1.md): Catena-X and
+Field names follow the factory profile (docs/factory-profile.md): Catena-X and
 IDTA names where a standard has one, ours elsewhere. The organization a factory
 belongs to lives on the marketplace side; it is referenced by table name only so that
 this package stays independent of the web application.
@@ -19,6 +19,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
 
+from factories.capacity.hours import free_hours
+
 # Deterministic constraint names, so that migrations can refer to them on every backend.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -34,6 +36,15 @@ def utcnow() -> datetime:
 
 
 ROW = TypeVar("ROW", bound=SQLModel)
+
+
+def text_limit(model: type[SQLModel], name: str) -> int:
+    """The most characters the text column `name` of `model` holds (its `max_length`),
+    so that services, forms and documents check the length the table stores."""
+    length = model.__table__.c[name].type.length  # type: ignore[attr-defined]
+    if length is None:
+        raise ValueError(f"{model.__name__}.{name} has no length limit")
+    return int(length)
 
 
 def get_by_id(session: Session, model: type[ROW], ident: int) -> ROW | None:
@@ -195,7 +206,7 @@ class CapacityBucket(SQLModel, table=True):
 
     @property
     def free_hours(self) -> Decimal:
-        return self.maximum_hours - self.booked_hours
+        return free_hours(self.maximum_hours, self.booked_hours)
 
 
 class LedgerEvent(SQLModel, table=True):

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from factories.capacity import monday_of, weeks_from
+from factories.capacity.weeks import monday_of, weeks_from
 from factories.models import (
     Capability,
     CapabilityMaterial,

@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from factories.capacity import monday_of, week_label, weeks_from
+from factories.capacity.weeks import monday_of, week_label, weeks_from
 from factories.certifications import valid_certificate_types
 from factories.models import (
     Capability,

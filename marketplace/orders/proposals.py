@@ -31,8 +31,8 @@ from typing import Any
 from ortools.graph.python import max_flow
 from sqlmodel import Session, select
 
-from factories.booking import BucketChange, ChangeKind, apply_changes
-from factories.capacity import monday_of_week_label
+from factories.capacity.booking import BucketChange, ChangeKind, apply_changes
+from factories.capacity.weeks import monday_of_week_label
 from factories.errors import N_
 from factories.models import CapacityBucket, Factory, utcnow
 from marketplace.accounts.service import Principal

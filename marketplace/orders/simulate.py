@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlmodel import Session, select
 
-from factories.capacity import monday_of
+from factories.capacity.weeks import monday_of
 from factories.models import (
     Capability,
     CapabilityMaterial,

@@ -13,7 +13,7 @@ from flask_babel import get_locale
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from factories import aas
+from factories.aas import writer as aas_writer
 from factories.capability import (
     CapabilityDetails,
     capabilities_of,
@@ -26,7 +26,7 @@ from factories.capability import (
     minor_units,
     update_capability,
 )
-from factories.capacity import (
+from factories.capacity.calendar import (
     CALENDAR_WEEKS,
     HORIZON_WEEKS,
     CapacityChange,
@@ -36,10 +36,9 @@ from factories.capacity import (
     copy_week,
     fill_capacity,
     is_stale,
-    parse_week,
     set_capacity,
-    week_label,
 )
+from factories.capacity.weeks import parse_week, week_label
 from factories.certifications import certifications_of, is_valid_on
 from factories.errors import FactoryError, Problems
 from factories.models import Capability, Certification, Factory, utcnow
@@ -54,13 +53,9 @@ from factories.onboarding import (
     update_factory,
     verify_factory,
 )
-from factories.profile import (
-    HOUR_UNIT,
-    FactoryProfile,
-    export_profile,
-    import_profile,
-    profile_json_schema,
-)
+from factories.profile.reader import import_profile
+from factories.profile.schema import HOUR_UNIT, FactoryProfile, profile_json_schema
+from factories.profile.writer import export_profile
 from factories.search import MAX_PER_PAGE, SearchFilters, check_filters, search_factories
 from marketplace import db
 from marketplace.accounts.access import (
@@ -908,7 +903,7 @@ def get_aas(path: FactoryPath, query: AasQuery):  # type: ignore[no-untyped-def]
     """The factory as an Asset Administration Shell environment (AAS JSON or XML)."""
     factory = load_factory(path.factory_id)
     fmt = f"aas-{query.format}"
-    body = aas.write(export_profile(db.session(), factory), fmt)
+    body = aas_writer.write(export_profile(db.session(), factory), fmt)
     return Response(
         body,
         mimetype="application/json" if query.format == "json" else "application/xml",

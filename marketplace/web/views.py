@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from factories.capacity import free_hours_by_process, monday_of, week_label
+from factories.capacity.calendar import free_hours_by_process
+from factories.capacity.weeks import monday_of, week_label
 from factories.taxonomy import PROCESSES
 from marketplace import db
 from marketplace.orders.stats import marketplace_numbers

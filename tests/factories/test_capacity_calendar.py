@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from factories.capacity import (
+from factories.capacity.calendar import (
     CALENDAR_WEEKS,
     CapacityChange,
     capacity_grid,
@@ -13,11 +13,10 @@ from factories.capacity import (
     copy_week,
     fill_capacity,
     is_stale,
-    parse_hours,
-    parse_week,
     set_capacity,
-    weeks_from,
 )
+from factories.capacity.hours import parse_hours
+from factories.capacity.weeks import parse_week, weeks_from
 from factories.errors import FactoryError
 from tests.factories.conftest import NOW, THIS_WEEK, TODAY, capability_details, week
 

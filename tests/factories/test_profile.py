@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from factories.capacity import capacity_grid
+from factories.capacity.calendar import capacity_grid
 from factories.errors import FactoryError
-from factories.profile import (
+from factories.profile.reader import import_profile
+from factories.profile.schema import (
     ENVELOPE_PROPERTIES,
     CapabilityEntry,
     CapacityBlock,
@@ -26,10 +27,9 @@ from factories.profile import (
     Price,
     RangeProperty,
     canonical,
-    export_profile,
-    import_profile,
     profile_json_schema,
 )
+from factories.profile.writer import export_profile
 from factories.taxonomy import CERTIFICATIONS, PROCESSES, TOLERANCE_CLASSES, materials_for
 from tests.factories.conftest import (
     NOW,

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
-from factories.capacity import monday_of
+from factories.capacity.weeks import monday_of
 from factories.models import Factory, utcnow
 from marketplace.demo import DEMO_PASSWORD, DemoSpec, demo_logins, seed_marketplace
 

@@ -1,0 +1,7 @@
+"""The standardized factory profile (docs/factory-profile.md): export and import.
+
+- `schema`: the pydantic models, from which the published JSON Schema is generated,
+  and the canonical order of a profile;
+- `writer`: a factory as a profile (export);
+- `reader`: a profile into a factory (import and restore).
+"""
