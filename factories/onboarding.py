@@ -238,7 +238,7 @@ def replace_certifications(
 
 
 def remove_certification(session: Session, factory: Factory, certification_id: int) -> None:
-    certification = session.get(Certification, certification_id)
+    certification = get_by_id(session, Certification, certification_id)
     if certification is None or certification.factory_id != factory.id:
         raise FactoryError("certification", N_("no such certification of this factory"))
     session.delete(certification)

@@ -29,18 +29,13 @@ from factories.aas.schema import (
     our_iri,
     semantic_of,
 )
-from factories.errors import N_, FactoryError
+from factories.errors import N_, FactoryError, field_path
 from factories.profile.schema import (
     BATCH_CONSTRAINT,
     ENVELOPE_PROPERTIES,
     CapabilityEntry,
-    CapacityBlock,
-    CapacityEntry,
-    CertificationEntry,
     Constraint,
-    Credit,
     FactoryProfile,
-    Location,
     MaterialEntry,
     Price,
     RangeProperty,
@@ -222,26 +217,30 @@ def store_to_profile(store: model.AbstractObjectStore) -> FactoryProfile:
         score = reader.value(standing, "CreditScore", "MarketplaceStanding", False)
         credit = {"score": score} if score is not None else None
 
+    # Validated as one document, so that every problem is reported, each at its place
+    # in the profile (location.country, capacity.capacities[3].maximumCapacity ...).
     try:
-        profile = FactoryProfile(
-            factoryId=factory_id,
-            name=name,
-            status=status,
-            statusReason=reason,
-            location=Location(**location),
-            certifications=[CertificationEntry(**c) for c in certifications],
-            capabilities=capabilities,
-            capacity=CapacityBlock(
-                unitOfMeasure=reader.value(capacity, "UnitOfMeasure", "Capacity"),
-                updatedAt=reader.value(capacity, "UpdatedAt", "Capacity", False),
-                capacities=[CapacityEntry(**c) for c in capacities],
-            ),
-            credit=Credit(**credit) if credit is not None else None,
+        profile = FactoryProfile.model_validate(
+            {
+                "factoryId": factory_id,
+                "name": name,
+                "status": status,
+                "statusReason": reason,
+                "location": location,
+                "certifications": certifications,
+                "capabilities": capabilities,
+                "capacity": {
+                    "unitOfMeasure": reader.value(capacity, "UnitOfMeasure", "Capacity"),
+                    "updatedAt": reader.value(capacity, "UpdatedAt", "Capacity", False),
+                    "capacities": capacities,
+                },
+                "credit": credit,
+            }
         )
     except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        raise FactoryError(
-            ".".join(str(p) for p in first["loc"]) or "file", first["msg"]
+        raise FactoryError.of(
+            (field_path(problem["loc"]) or "file", problem["msg"])
+            for problem in error.errors(include_url=False)
         ) from error
     return canonical(profile)
 

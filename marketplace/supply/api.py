@@ -38,10 +38,10 @@ from factories.capacity.calendar import (
     is_stale,
     set_capacity,
 )
-from factories.capacity.weeks import parse_week, week_label
+from factories.capacity.weeks import parse_week, week_count, week_label
 from factories.certifications import certifications_of, is_valid_on
 from factories.errors import FactoryError, Problems
-from factories.models import Capability, Certification, Factory, utcnow
+from factories.models import Capability, Certification, Factory, text_limit, utcnow
 from factories.onboarding import (
     CertificationDetails,
     FactoryDetails,
@@ -135,10 +135,10 @@ class CapabilityPath(BaseModel):
 class FactoryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=text_limit(Factory, "name"))
     country: str = Field(description="ISO 3166-1 alpha-2", max_length=2)
-    region: str = Field(max_length=80)
-    city: str = Field(default="", max_length=120)
+    region: str = Field(max_length=text_limit(Factory, "region"))
+    city: str = Field(default="", max_length=text_limit(Factory, "city"))
     latitude: float
     longitude: float
 
@@ -147,9 +147,11 @@ class CertificationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     certificate_type: str = Field(description="taxonomy code, e.g. ISO9001")
-    certificate_version: str = Field(default="", max_length=32)
-    registration_number: str = Field(max_length=80)
-    issuer: str = Field(max_length=200)
+    certificate_version: str = Field(
+        default="", max_length=text_limit(Certification, "certificate_version")
+    )
+    registration_number: str = Field(max_length=text_limit(Certification, "registration_number"))
+    issuer: str = Field(max_length=text_limit(Certification, "issuer"))
     valid_from: date
     valid_until: date
 
@@ -295,7 +297,7 @@ class AasQuery(BaseModel):
 class SuspendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(max_length=500)
+    reason: str = Field(max_length=text_limit(Factory, "status_reason"))
 
 
 class SearchQuery(BaseModel):
@@ -781,7 +783,7 @@ def put_capacity(path: FactoryPath, body: CapacityIn):  # type: ignore[no-untype
         return problem_response(error)
     first = min(c.pointInTime for c in body.capacities)
     last = max(c.pointInTime for c in body.capacities)
-    weeks = (last - first).days // 7 + 1
+    weeks = week_count(first, last)
     return grid_out(
         factory, capacity_grid(db.session(), factory, today, now, weeks=weeks, first_week=first)
     )
