@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -321,28 +322,41 @@ def _apply_profile(
     return factory
 
 
+class DcmCapacity(Protocol):
+    """One resource in one week in Catena-X DCM names (a profile's CapacityEntry, or an
+    API request's)."""
+
+    capabilityId: str
+    pointInTime: date
+    maximumCapacity: Decimal
+    actualCapacity: Decimal | None
+
+
+def capacity_change(entry: DcmCapacity, prefix: str) -> CapacityChange:
+    """The entry as a calendar change whose problems name the entry's own fields
+    (`<prefix>.maximumCapacity` ...)."""
+    return CapacityChange(
+        entry.capabilityId,
+        entry.pointInTime,
+        entry.maximumCapacity,
+        entry.actualCapacity,
+        field=f"{prefix}.maximumCapacity",
+        actual_field=f"{prefix}.actualCapacity",
+        week_field=f"{prefix}.pointInTime",
+        resource_field=f"{prefix}.capabilityId",
+    )
+
+
 def _capacity_changes(
     profile: FactoryProfile,
 ) -> tuple[list[CapacityChange], dict[tuple[str, date], Decimal]]:
-    """The profile's capacity as calendar changes, each naming its profile fields, and
-    the booked hours the file gives per capability and week."""
-    changes = []
-    booked: dict[tuple[str, date], Decimal] = {}
-    for i, entry in enumerate(profile.capacity.capacities):
-        prefix = f"capacity.capacities[{i}]"
-        booked[(entry.capabilityId, entry.pointInTime)] = entry.bookedCapacity
-        changes.append(
-            CapacityChange(
-                entry.capabilityId,
-                entry.pointInTime,
-                entry.maximumCapacity,
-                entry.actualCapacity,
-                field=f"{prefix}.maximumCapacity",
-                actual_field=f"{prefix}.actualCapacity",
-                week_field=f"{prefix}.pointInTime",
-                resource_field=f"{prefix}.capabilityId",
-            )
-        )
+    """The profile's capacity as calendar changes, and the booked hours the file gives
+    per capability and week."""
+    entries = profile.capacity.capacities
+    changes = [
+        capacity_change(entry, f"capacity.capacities[{i}]") for i, entry in enumerate(entries)
+    ]
+    booked = {(entry.capabilityId, entry.pointInTime): entry.bookedCapacity for entry in entries}
     return changes, booked
 
 

@@ -29,7 +29,6 @@ from factories.capability import (
 from factories.capacity.calendar import (
     CALENDAR_WEEKS,
     HORIZON_WEEKS,
-    CapacityChange,
     CapacityGrid,
     capacity_grid,
     close_week,
@@ -53,7 +52,7 @@ from factories.onboarding import (
     update_factory,
     verify_factory,
 )
-from factories.profile.reader import import_profile
+from factories.profile.reader import capacity_change, import_profile
 from factories.profile.schema import HOUR_UNIT, FactoryProfile, profile_json_schema
 from factories.profile.writer import export_profile
 from factories.search import MAX_PER_PAGE, SearchFilters, check_filters, search_factories
@@ -764,19 +763,7 @@ def put_capacity(path: FactoryPath, body: CapacityIn):  # type: ignore[no-untype
     A maximum below the hours already booked is refused, saying by how much."""
     factory = load_factory(path.factory_id, write=True)
     today, now = clock()
-    changes = [
-        CapacityChange(
-            c.capabilityId,
-            c.pointInTime,
-            c.maximumCapacity,
-            c.actualCapacity,
-            field=f"capacities[{i}].maximumCapacity",
-            actual_field=f"capacities[{i}].actualCapacity",
-            week_field=f"capacities[{i}].pointInTime",
-            resource_field=f"capacities[{i}].capabilityId",
-        )
-        for i, c in enumerate(body.capacities)
-    ]
+    changes = [capacity_change(c, f"capacities[{i}]") for i, c in enumerate(body.capacities)]
     try:
         set_capacity(db.session(), factory, changes, today, now)
     except FactoryError as error:
