@@ -41,7 +41,7 @@ ROW = TypeVar("ROW", bound=SQLModel)
 def text_limit(model: type[SQLModel], name: str) -> int:
     """The most characters the text column `name` of `model` holds (its `max_length`),
     so that services, forms and documents check the length the table stores."""
-    length = model.__table__.c[name].type.length  # type: ignore[attr-defined]
+    length = getattr(model.__table__.c[name].type, "length", None)  # type: ignore[attr-defined]
     if length is None:
         raise ValueError(f"{model.__name__}.{name} has no length limit")
     return int(length)
