@@ -31,6 +31,7 @@ FORMATS = ("aas-json", "aas-xml")
 
 
 def check_format(fmt: str) -> None:
+    """A FactoryError at `format` unless `fmt` is one of FORMATS."""
     if fmt not in FORMATS:
         raise FactoryError("format", N_("must be one of %(choices)s", choices=", ".join(FORMATS)))
 
@@ -51,6 +52,7 @@ COMPANY_DATA = "https://admin-shell.io/idta/CompanyData/1/0/CompanyData"
 
 
 def cd_iri(name: str) -> str:
+    """The semantic id of an element of the Company Data template."""
     return f"https://admin-shell.io/idta/CompanyData/{name}/1/0"
 
 
@@ -59,6 +61,7 @@ CAPABILITY_DESCRIPTION = "https://admin-shell.io/idta/SubmodelTemplate/Capabilit
 
 
 def cap_iri(element: str) -> str:
+    """The semantic id of an element of the Capability Description template."""
     return f"https://admin-shell.io/idta/CapabilityDescription/{element}/1/0"
 
 
@@ -77,6 +80,7 @@ PROCESS_PREFIX = "urn:factoryweb:process:"
 
 
 def our_iri(submodel: str, element: str) -> str:
+    """The semantic id of one of our elements, where no template has one."""
     return f"{OURS}:submodel:{submodel}:1:0#{element}"
 
 
@@ -113,10 +117,12 @@ def xs_date(day: date) -> model.datatypes.Date:
 
 
 def id_short_of(property_id: str) -> str:
+    """`workpieceLength` -> `WorkpieceLength`: a profile name as an idShort."""
     return property_id[0].upper() + property_id[1:]
 
 
 def semantic_of(element: Any) -> str | None:
+    """The first key of an element's semantic id, if it has one."""
     reference = element.semantic_id
     if reference is None or not reference.key:
         return None
