@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -31,7 +30,6 @@ from factories.capability import (
     check_capability,
     create_capability,
     delete_capability,
-    minor_units,
     update_capability,
 )
 from factories.capacity.calendar import (
@@ -50,119 +48,15 @@ from factories.onboarding import (
     check_factory_details,
     replace_certifications,
 )
-from factories.profile.schema import (
-    BATCH_CONSTRAINT,
-    ENVELOPE_PROPERTIES,
-    CapabilityEntry,
-    CertificationEntry,
-    FactoryProfile,
+from factories.profile.details import (
+    CERTIFICATION_NAMES,
+    LOCATION_NAMES,
+    capability_details,
+    capacity_changes,
+    certification_details,
+    factory_details,
 )
-
-
-def _capability_details(
-    entry: CapabilityEntry, prefix: str, problems: Problems
-) -> tuple[CapabilityDetails | None, dict[str, str]]:
-    """The profile's capability as our details, and our field names in the profile's terms."""
-    names = {
-        "process_code": f"{prefix}.capabilityId",
-        "materials": f"{prefix}.materials",
-        "tolerance_class": f"{prefix}.generalTolerance",
-        "batch_min": f"{prefix}.constraints[{BATCH_CONSTRAINT}].minValue",
-        "batch_max": f"{prefix}.constraints[{BATCH_CONSTRAINT}].maxValue",
-        "hourly_rate": f"{prefix}.price.value",
-        "currency": f"{prefix}.price.currency",
-    }
-    envelope: dict[str, int] = {}
-    for i, prop in enumerate(entry.properties):
-        known = ENVELOPE_PROPERTIES.get(prop.propertyId)
-        if known is None:
-            problems.add(
-                f"{prefix}.properties[{i}].propertyId",
-                N_(
-                    "unknown property; expected one of %(known)s",
-                    known=", ".join(ENVELOPE_PROPERTIES),
-                ),
-            )
-            continue
-        column = known[0]
-        if column in envelope:
-            problems.add(f"{prefix}.properties[{i}].propertyId", N_("is given twice"))
-        if prop.minValue is not None:
-            problems.add(
-                f"{prefix}.properties[{i}].minValue",
-                N_("the part envelope has no minimum; leave it out"),
-            )
-        envelope[column] = prop.maxValue
-        names[column] = f"{prefix}.properties[{i}].maxValue"
-    for property_id, (column, _) in ENVELOPE_PROPERTIES.items():
-        if column not in envelope:
-            problems.add(f"{prefix}.properties", N_("%(name)s is missing", name=property_id))
-    batch: tuple[int, int] | None = None
-    for i, constraint in enumerate(entry.constraints):
-        if constraint.constraintId != BATCH_CONSTRAINT:
-            problems.add(
-                f"{prefix}.constraints[{i}].constraintId",
-                N_("unknown constraint; expected %(name)s", name=BATCH_CONSTRAINT),
-            )
-        elif batch is not None:
-            problems.add(f"{prefix}.constraints[{i}].constraintId", N_("is given twice"))
-        else:
-            batch = (constraint.minValue, constraint.maxValue)
-            names["batch_min"] = f"{prefix}.constraints[{i}].minValue"
-            names["batch_max"] = f"{prefix}.constraints[{i}].maxValue"
-    if batch is None:
-        problems.add(f"{prefix}.constraints", N_("%(name)s is missing", name=BATCH_CONSTRAINT))
-    try:
-        rate = minor_units(entry.price.value, entry.price.currency)
-    except ValueError as error:
-        problems.add(names["hourly_rate"], error.args[0] if error.args else str(error))
-        rate = None
-    if len(envelope) < len(ENVELOPE_PROPERTIES) or batch is None or rate is None:
-        return None, names
-    materials = [m.materialFamily for m in entry.materials]
-    if len(set(materials)) != len(materials):
-        problems.add(names["materials"], N_("a material is given twice"))
-    return (
-        CapabilityDetails(
-            process_code=entry.capabilityId,
-            materials=tuple(materials),
-            tolerance_class=entry.generalTolerance,
-            batch_min=batch[0],
-            batch_max=batch[1],
-            hourly_rate_minor=rate,
-            currency=entry.price.currency,
-            **envelope,
-        ),
-        names,
-    )
-
-
-def _certification_details(entry: CertificationEntry) -> CertificationDetails:
-    return CertificationDetails(
-        certificate_type=entry.certificateType,
-        certificate_version=entry.certificateVersion,
-        registration_number=entry.registrationNumber,
-        issuer=entry.issuer,
-        valid_from=entry.validFrom,
-        valid_until=entry.validUntil,
-    )
-
-
-CERTIFICATION_NAMES = {
-    "certificate_type": "certificateType",
-    "certificate_version": "certificateVersion",
-    "registration_number": "registrationNumber",
-    "issuer": "issuer",
-    "valid_from": "validFrom",
-    "valid_until": "validUntil",
-}
-LOCATION_NAMES = {
-    "country": "location.country",
-    "region": "location.region",
-    "city": "location.city",
-    "latitude": "location.latitude",
-    "longitude": "location.longitude",
-}
+from factories.profile.schema import FactoryProfile
 
 
 def import_profile(
@@ -194,19 +88,11 @@ def import_profile(
     if existing is None and organization_id is None:
         problems.add("factoryId", N_("no such factory here; say which organization gets it"))
 
-    details = FactoryDetails(
-        name=profile.name,
-        country=profile.location.country,
-        region=profile.location.region,
-        city=profile.location.city,
-        latitude=profile.location.latitude,
-        longitude=profile.location.longitude,
-    )
-    details = details.normalized()
+    details = factory_details(profile).normalized()
     problems.extend(check_factory_details(details, LOCATION_NAMES))
     certifications = []
     for i, entry in enumerate(profile.certifications):
-        certification = _certification_details(entry).normalized()
+        certification = certification_details(entry).normalized()
         problems.extend(
             check_certification(certification, f"certifications[{i}].", CERTIFICATION_NAMES)
         )
@@ -215,14 +101,14 @@ def import_profile(
     capabilities: dict[str, CapabilityDetails] = {}
     for i, entry in enumerate(profile.capabilities):
         prefix = f"capabilities[{i}]"
-        capability, names = _capability_details(entry, prefix, problems)
+        capability, names = capability_details(entry, prefix, problems)
         if entry.capabilityId in capabilities:
             problems.add(f"{prefix}.capabilityId", N_("is given twice"))
         if capability is not None:
             problems.extend(check_capability(capability, names))
             capabilities[entry.capabilityId] = capability
 
-    changes, booked_in_file = _capacity_changes(profile)
+    changes, booked_in_file = capacity_changes(profile)
     if restore:
         booked = booked_in_file
     else:
@@ -320,44 +206,6 @@ def _apply_profile(
             session.add(factory)
         session.flush()
     return factory
-
-
-class DcmCapacity(Protocol):
-    """One resource in one week in Catena-X DCM names (a profile's CapacityEntry, or an
-    API request's)."""
-
-    capabilityId: str
-    pointInTime: date
-    maximumCapacity: Decimal
-    actualCapacity: Decimal | None
-
-
-def capacity_change(entry: DcmCapacity, prefix: str) -> CapacityChange:
-    """The entry as a calendar change whose problems name the entry's own fields
-    (`<prefix>.maximumCapacity` ...)."""
-    return CapacityChange(
-        entry.capabilityId,
-        entry.pointInTime,
-        entry.maximumCapacity,
-        entry.actualCapacity,
-        field=f"{prefix}.maximumCapacity",
-        actual_field=f"{prefix}.actualCapacity",
-        week_field=f"{prefix}.pointInTime",
-        resource_field=f"{prefix}.capabilityId",
-    )
-
-
-def _capacity_changes(
-    profile: FactoryProfile,
-) -> tuple[list[CapacityChange], dict[tuple[str, date], Decimal]]:
-    """The profile's capacity as calendar changes, and the booked hours the file gives
-    per capability and week."""
-    entries = profile.capacity.capacities
-    changes = [
-        capacity_change(entry, f"capacity.capacities[{i}]") for i, entry in enumerate(entries)
-    ]
-    booked = {(entry.capabilityId, entry.pointInTime): entry.bookedCapacity for entry in entries}
-    return changes, booked
 
 
 def _stored_buckets(

@@ -52,7 +52,8 @@ from factories.onboarding import (
     update_factory,
     verify_factory,
 )
-from factories.profile.reader import capacity_change, import_profile
+from factories.profile.details import capacity_change
+from factories.profile.reader import import_profile
 from factories.profile.schema import HOUR_UNIT, FactoryProfile, profile_json_schema
 from factories.profile.writer import export_profile
 from factories.search import MAX_PER_PAGE, SearchFilters, check_filters, search_factories
