@@ -35,7 +35,7 @@ sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolv
 import sqlalchemy as sa  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from factories.capacity import parse_week, week_label, weeks_from  # noqa: E402
+from factories.capacity.weeks import parse_week, week_label, weeks_from  # noqa: E402
 from factories.models import Factory, FactoryStatus, utcnow  # noqa: E402
 from factories.search import SearchFilters, search_factories  # noqa: E402
 from factories.taxonomy import CERTIFICATIONS, PROCESSES, materials_for  # noqa: E402

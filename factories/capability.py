@@ -16,9 +16,16 @@ import sqlalchemy as sa
 from babel.numbers import get_currency_precision, list_currencies
 from sqlmodel import Session, select
 
-from factories.capacity import monday_of
+from factories.capacity.weeks import monday_of
 from factories.errors import N_, FactoryError, Problems
-from factories.models import Capability, CapabilityMaterial, CapacityBucket, Factory, utcnow
+from factories.models import (
+    Capability,
+    CapabilityMaterial,
+    CapacityBucket,
+    Factory,
+    get_by_id,
+    utcnow,
+)
 from factories.taxonomy import MATERIALS, PROCESSES, TOLERANCE_CLASSES, materials_for
 
 CURRENCIES: frozenset[str] = frozenset(list_currencies())
@@ -188,7 +195,7 @@ def capabilities_of(session: Session, factory_id: int) -> list[CapabilityView]:
 
 
 def capability_of(session: Session, factory: Factory, capability_id: int) -> Capability | None:
-    capability = session.get(Capability, capability_id)
+    capability = get_by_id(session, Capability, capability_id)
     if capability is None or capability.factory_id != factory.id:
         return None
     return capability

@@ -41,6 +41,17 @@ def N_(template: str, **values: object) -> Message:
     return Message(template, values)
 
 
+def field_path(location: Iterable[object]) -> str:
+    """`("lines", 2, "hours")` -> `lines[2].hours`, the way the contracts name fields."""
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
 class InputError(ValueError):
     """Input a service refuses; nothing has been written.
 
@@ -108,5 +119,4 @@ class Problems:
 
     def raise_if_any(self) -> None:
         if self.items:
-            field, message = self.items[0]
-            raise FactoryError(field, message, self.items)
+            raise FactoryError.of(self.items)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
-from factories.taxonomy import tolerance_rank
+from factories.taxonomy import TOLERANCE_CLASSES, tolerance_rank
 
 # IUGG mean Earth radius.
 EARTH_RADIUS_KM = 6371.0088
@@ -62,6 +62,11 @@ def fits_envelope(part_mm: Sequence[int | None], envelope_mm: Sequence[int]) -> 
 
 def holds_tolerance(capability_class: str, needed_class: str) -> bool:
     return tolerance_rank(capability_class) <= tolerance_rank(needed_class)
+
+
+def classes_holding(needed_class: str) -> list[str]:
+    """The tolerance classes that hold `needed_class` (for a query's prefilter)."""
+    return [c for c in TOLERANCE_CLASSES if holds_tolerance(c, needed_class)]
 
 
 def misfits(capability: CapabilityShape, need: Need) -> list[str]:

@@ -1,6 +1,6 @@
 """Supply-side tables: factories, their certifications, capabilities and capacity.
 
-Field names follow the factory profile (specs/factory-profile-v1.md): Catena-X and
+Field names follow the factory profile (docs/factory-profile.md): Catena-X and
 IDTA names where a standard has one, ours elsewhere. The organization a factory
 belongs to lives on the marketplace side; it is referenced by table name only so that
 this package stays independent of the web application.
@@ -19,6 +19,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
 
+from factories.capacity.hours import free_hours
+from factories.errors import N_, Message
+
 # Deterministic constraint names, so that migrations can refer to them on every backend.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -34,6 +37,23 @@ def utcnow() -> datetime:
 
 
 ROW = TypeVar("ROW", bound=SQLModel)
+
+
+def text_limit(model: type[SQLModel], name: str) -> int:
+    """The most characters the text column `name` of `model` holds (its `max_length`),
+    so that services, forms and documents check the length the table stores."""
+    length = getattr(model.__table__.c[name].type, "length", None)  # type: ignore[attr-defined]
+    if length is None:
+        raise ValueError(f"{model.__name__}.{name} has no length limit")
+    return int(length)
+
+
+def too_long(value: str, model: type[SQLModel], name: str) -> Message | None:
+    """Why `value` does not fit the text column `name` of `model` (None: it fits)."""
+    maximum = text_limit(model, name)
+    if len(value) > maximum:
+        return N_("must be at most %(maximum)s characters", maximum=maximum)
+    return None
 
 
 def get_by_id(session: Session, model: type[ROW], ident: int) -> ROW | None:
@@ -187,7 +207,7 @@ class CapacityBucket(SQLModel, table=True):
     actual_hours: Decimal = Field(sa_type=Hours, description="planned hours (DCM actualCapacity)")
     maximum_hours: Decimal = Field(sa_type=Hours, description="DCM maximumCapacity")
     booked_hours: Decimal = Field(default=Decimal(0), sa_type=Hours)
-    # The part of booked_hours held by proposals not yet accepted (factories/booking.py).
+    # The part of booked_hours held by proposals not yet accepted (factories/capacity/booking.py).
     held_hours: Decimal = Field(
         default=Decimal(0), sa_type=Hours, sa_column_kwargs={"server_default": "0"}
     )
@@ -195,7 +215,7 @@ class CapacityBucket(SQLModel, table=True):
 
     @property
     def free_hours(self) -> Decimal:
-        return self.maximum_hours - self.booked_hours
+        return free_hours(self.maximum_hours, self.booked_hours)
 
 
 class LedgerEvent(SQLModel, table=True):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -19,7 +20,15 @@ from sqlmodel import Session, select
 
 from factories.certifications import is_valid_on
 from factories.errors import N_, FactoryError, Problems
-from factories.models import Capability, Certification, Factory, FactoryStatus, get_by_id
+from factories.models import (
+    Capability,
+    Certification,
+    Factory,
+    FactoryStatus,
+    get_by_id,
+    text_limit,
+)
+from factories.paging import Page, check_paging, offset
 from factories.taxonomy import CERTIFICATIONS
 
 # ISO 3166-1 alpha-2 codes Babel knows, without the groupings that are not countries.
@@ -28,10 +37,6 @@ COUNTRIES: frozenset[str] = frozenset(
     for code in Locale("en").territories
     if len(code) == 2 and code.isalpha() and code not in {"EU", "EZ", "QO", "UN", "XA", "ZZ"}
 )
-MAX_NAME = 200
-MAX_REGION = 80
-MAX_CITY = 120
-MAX_REASON = 500
 REVIEW_PER_PAGE = 50
 
 
@@ -78,10 +83,11 @@ class CertificationDetails:
 
 
 def _text(problems: Problems, field: str, value: str, maximum: int, required: bool = True) -> None:
+    """A text that must fit its column (`maximum`: see text_limit), and be given if required."""
     if required and not value:
         problems.add(field, N_("is required"))
     elif len(value) > maximum:
-        problems.add(field, N_("is longer than %(maximum)s characters", maximum=maximum))
+        problems.add(field, N_("must be at most %(maximum)s characters", maximum=maximum))
 
 
 def _coordinate(problems: Problems, field: str, value: float | None, limit: int) -> None:
@@ -97,13 +103,19 @@ def check_factory_details(details: FactoryDetails, names: dict[str, str] | None 
     """Problems of the factory's own fields; `names` renames fields for other contracts."""
     name_of = (names or {}).get
     problems = Problems()
-    _text(problems, name_of("name", "name"), details.name, MAX_NAME)
+    _text(problems, name_of("name", "name"), details.name, text_limit(Factory, "name"))
     if details.country not in COUNTRIES:
         problems.add(
             name_of("country", "country"), N_("must be an ISO 3166-1 alpha-2 country code")
         )
-    _text(problems, name_of("region", "region"), details.region, MAX_REGION)
-    _text(problems, name_of("city", "city"), details.city, MAX_CITY, required=False)
+    _text(problems, name_of("region", "region"), details.region, text_limit(Factory, "region"))
+    _text(
+        problems,
+        name_of("city", "city"),
+        details.city,
+        text_limit(Factory, "city"),
+        required=False,
+    )
     _coordinate(problems, name_of("latitude", "latitude"), details.latitude, 90)
     _coordinate(problems, name_of("longitude", "longitude"), details.longitude, 180)
     return problems
@@ -119,9 +131,20 @@ def check_certification(
     if details.certificate_type not in CERTIFICATIONS:
         known = ", ".join(CERTIFICATIONS)
         problems.add(name("certificate_type"), N_("must be one of %(choices)s", choices=known))
-    _text(problems, name("registration_number"), details.registration_number, 80)
-    _text(problems, name("issuer"), details.issuer, 200)
-    _text(problems, name("certificate_version"), details.certificate_version, 32, required=False)
+    _text(
+        problems,
+        name("registration_number"),
+        details.registration_number,
+        text_limit(Certification, "registration_number"),
+    )
+    _text(problems, name("issuer"), details.issuer, text_limit(Certification, "issuer"))
+    _text(
+        problems,
+        name("certificate_version"),
+        details.certificate_version,
+        text_limit(Certification, "certificate_version"),
+        required=False,
+    )
     if details.valid_from is None:
         problems.add(name("valid_from"), N_("is required"))
     if details.valid_until is None:
@@ -204,8 +227,18 @@ def _add_certification_row(
     return certification
 
 
+def replace_certifications(
+    session: Session, factory: Factory, certifications: Iterable[CertificationDetails]
+) -> None:
+    """The factory's certifications become exactly `certifications` (already checked)."""
+    session.execute(sa.delete(Certification).where(Certification.factory_id == factory.id))
+    for details in certifications:
+        _add_certification_row(session, factory, details)
+    session.flush()
+
+
 def remove_certification(session: Session, factory: Factory, certification_id: int) -> None:
-    certification = session.get(Certification, certification_id)
+    certification = get_by_id(session, Certification, certification_id)
     if certification is None or certification.factory_id != factory.id:
         raise FactoryError("certification", N_("no such certification of this factory"))
     session.delete(certification)
@@ -246,7 +279,7 @@ def suspend_factory(session: Session, factory: Factory, reason: str) -> Factory:
     """Suspended factories disappear from search and eligibility; the reason is shown to them."""
     reason = " ".join(reason.split())
     problems = Problems()
-    _text(problems, "reason", reason, MAX_REASON)
+    _text(problems, "reason", reason, text_limit(Factory, "status_reason"))
     problems.raise_if_any()
     factory.status = FactoryStatus.SUSPENDED
     factory.status_reason = reason
@@ -273,18 +306,6 @@ class FactoryReview:
     processes: list[str]
 
 
-@dataclass(frozen=True)
-class ReviewPage:
-    entries: list[FactoryReview]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-
 def factories_for_review(
     session: Session,
     *,
@@ -293,10 +314,12 @@ def factories_for_review(
     text: str = "",
     page: int = 1,
     per_page: int = REVIEW_PER_PAGE,
-) -> ReviewPage:
+) -> Page[FactoryReview]:
     """One page of factories, newest first, with their certifications (each marked valid
     or not on `today`) and processes. `text` matches the name, region, city, country or
-    global id; `status` None means every status. A page past the end is empty."""
+    global id; `status` None means every status. A page past the end is empty; a page
+    below 1 is a FactoryError (see factories.paging)."""
+    check_paging(page, per_page, REVIEW_PER_PAGE).raise_if_any()
     conditions = []
     if status is not None:
         conditions.append(Factory.status == status)
@@ -318,12 +341,11 @@ def factories_for_review(
             )
         )
     total = session.exec(select(sa.func.count()).select_from(Factory).where(*conditions)).one()
-    page = max(1, page)
     factories = session.exec(
         select(Factory)
         .where(*conditions)
         .order_by(Factory.created_at.desc(), Factory.id.desc())  # type: ignore[union-attr]
-        .offset((page - 1) * per_page)
+        .offset(offset(page, per_page))
         .limit(per_page)
     ).all()
     ids = [f.id for f in factories]
@@ -348,4 +370,4 @@ def factories_for_review(
         FactoryReview(f, certifications[f.id], processes[f.id])  # type: ignore[index]
         for f in factories
     ]
-    return ReviewPage(entries, int(total), page, per_page)
+    return Page(entries, int(total), page, per_page)

@@ -1,7 +1,9 @@
 """Buyer search: verified factories that fit the filters, ranked by fit, with reasons.
 
 A factory matches when one of its capabilities passes every per-capability filter
-(process or a specialization of it, material, part envelope, tolerance), the factory
+(process or a specialization of it, material, part envelope in any orientation,
+tolerance: the envelope and tolerance are factories.fit's rule, the one matching
+eligibility uses, so search never hides a factory the engine would use), the factory
 passes the per-factory ones (region, country, a certification valid today, minimum
 credit), and the capabilities that match have at least the asked free hours in the
 week window, summed over the weeks. The database narrows the candidates (with the
@@ -17,7 +19,6 @@ weight is shared out among the others.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,9 +29,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from factories.capability import MAX_ENVELOPE_MM
-from factories.capacity import last_week, monday_of, week_label
+from factories.capacity.hours import HOURS_PLACES, free_hours_sql
+from factories.capacity.weeks import last_week, monday_of, week_count, week_label
 from factories.certifications import valid_on
 from factories.errors import N_, FactoryError, Problems
+from factories.fit import Need, classes_holding, distance_km, fits
 from factories.models import (
     Capability,
     CapabilityMaterial,
@@ -39,13 +42,13 @@ from factories.models import (
     Factory,
     FactoryStatus,
 )
+from factories.paging import Page, check_paging, offset
 from factories.taxonomy import (
     CERTIFICATIONS,
     MATERIALS,
     PROCESSES,
     TOLERANCE_CLASSES,
     specializations_of,
-    tolerance_rank,
 )
 
 DEFAULT_WINDOW_WEEKS = 4
@@ -107,18 +110,16 @@ class SearchResult:
     envelope_mm: tuple[int, int, int] = (0, 0, 0)
 
 
-@dataclass
-class SearchPage:
-    results: list[SearchResult]
-    total: int
-    page: int
-    per_page: int
+@dataclass(frozen=True)
+class SearchPage(Page[SearchResult]):
+    """One page of results, and the week window their free hours were counted in."""
+
     week_from: date
     week_to: date
 
     @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
+    def results(self) -> list[SearchResult]:
+        return self.items
 
 
 def window(filters: SearchFilters, today: date) -> tuple[date, date]:
@@ -159,7 +160,7 @@ def check_filters(filters: SearchFilters, today: date) -> Problems:
     else:
         if last < first:
             problems.add("week_to", N_("must not be before week_from"))
-        elif (last - first).days // 7 + 1 > MAX_WINDOW_WEEKS:
+        elif week_count(first, last) > MAX_WINDOW_WEEKS:
             problems.add(
                 "week_to",
                 N_("the window may span at most %(weeks)s weeks", weeks=MAX_WINDOW_WEEKS),
@@ -174,19 +175,14 @@ def check_filters(filters: SearchFilters, today: date) -> Problems:
         problems.add("near_latitude", N_("must be between -90 and 90"))
     if filters.near_longitude is not None and not -180 <= filters.near_longitude <= 180:
         problems.add("near_longitude", N_("must be between -180 and 180"))
-    if filters.page < 1:
-        problems.add("page", N_("must be 1 or more"))
-    if not 1 <= filters.per_page <= MAX_PER_PAGE:
-        problems.add("per_page", N_("must be from 1 to %(maximum)s", maximum=MAX_PER_PAGE))
+    problems.extend(check_paging(filters.page, filters.per_page, MAX_PER_PAGE))
     return problems
 
 
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine) on a sphere of the Earth's mean radius."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
+def _asked_part(filters: SearchFilters) -> tuple[int | None, ...]:
+    """The part the buyer asked to fit, if any size was given (an open size is 0)."""
+    sizes = (filters.min_length_mm, filters.min_width_mm, filters.min_height_mm)
+    return sizes if any(size is not None for size in sizes) else ()
 
 
 def search_factories(session: Session, filters: SearchFilters, today: date) -> SearchPage:
@@ -197,15 +193,20 @@ def search_factories(session: Session, filters: SearchFilters, today: date) -> S
     conditions: list[Any] = [Factory.status == FactoryStatus.VERIFIED]
     if filters.process is not None:
         conditions.append(Capability.process_code.in_(sorted(specializations_of(filters.process))))
-    if filters.min_length_mm is not None:
-        conditions.append(Capability.max_length_mm >= filters.min_length_mm)
-    if filters.min_width_mm is not None:
-        conditions.append(Capability.max_width_mm >= filters.min_width_mm)
-    if filters.min_height_mm is not None:
-        conditions.append(Capability.max_height_mm >= filters.min_height_mm)
-    if filters.tolerance_class is not None:
-        fine_enough = TOLERANCE_CLASSES[: tolerance_rank(filters.tolerance_class) + 1]
-        conditions.append(Capability.tolerance_class.in_(fine_enough))
+    need = Need(part_mm=_asked_part(filters), tolerance_class=filters.tolerance_class)
+    if need.part_mm:
+        # Prefilter only: some side of the envelope must take the part's longest side.
+        # Whether the part fits, in any orientation, is factories.fit's decision below.
+        longest = max(size or 0 for size in need.part_mm)
+        conditions.append(
+            sa.or_(
+                Capability.max_length_mm >= longest,
+                Capability.max_width_mm >= longest,
+                Capability.max_height_mm >= longest,
+            )
+        )
+    if need.tolerance_class is not None:
+        conditions.append(Capability.tolerance_class.in_(classes_holding(need.tolerance_class)))
     if filters.region is not None:
         conditions.append(Factory.region == filters.region)
     if filters.country is not None:
@@ -231,11 +232,7 @@ def search_factories(session: Session, filters: SearchFilters, today: date) -> S
     # Free hours of each matching capability in the window: an index lookup per row on
     # (factory_id, resource, point_in_time), summed per factory below.
     free = (
-        sa.select(
-            sa.func.coalesce(
-                sa.func.sum(CapacityBucket.maximum_hours - CapacityBucket.booked_hours), 0
-            )
-        )
+        sa.select(sa.func.coalesce(sa.func.sum(free_hours_sql(CapacityBucket)), 0))
         .where(
             CapacityBucket.factory_id == Capability.factory_id,
             CapacityBucket.resource == Capability.process_code,
@@ -254,7 +251,8 @@ def search_factories(session: Session, filters: SearchFilters, today: date) -> S
             Capability.max_length_mm,
             Capability.max_width_mm,
             Capability.max_height_mm,
-            free,
+            Capability.tolerance_class,
+            free.label("free_hours"),
             Factory.credit_score,
             Factory.latitude,
             Factory.longitude,
@@ -264,25 +262,22 @@ def search_factories(session: Session, filters: SearchFilters, today: date) -> S
     )
     per_factory: dict[int, list[Any]] = defaultdict(list)
     for row in session.execute(statement):
-        per_factory[row[0]].append(row)
+        if fits(row, need):
+            per_factory[row.factory_id].append(row)
 
     results = []
-    near = filters.near_latitude is not None and filters.near_longitude is not None
     for factory_id, rows in per_factory.items():
-        free_hours = sum((Decimal(r[7]) for r in rows), Decimal(0))
+        free_hours = sum((Decimal(r.free_hours) for r in rows), Decimal(0))
         if filters.min_free_hours is not None and free_hours < filters.min_free_hours:
             continue
-        cheapest = min(rows, key=lambda r: (r[2], r[3]))
-        largest = max(rows, key=lambda r: r[4] * r[5] * r[6])
-        first_row = rows[0]
+        cheapest = min(rows, key=lambda r: (r.hourly_rate_minor, r.currency))
+        largest = max(rows, key=lambda r: r.max_length_mm * r.max_width_mm * r.max_height_mm)
+        factory = rows[0]
         km = (
             distance_km(
-                filters.near_latitude,  # type: ignore[arg-type]
-                filters.near_longitude,  # type: ignore[arg-type]
-                first_row[9],
-                first_row[10],
+                filters.near_latitude, filters.near_longitude, factory.latitude, factory.longitude
             )
-            if near
+            if filters.near_latitude is not None and filters.near_longitude is not None
             else None
         )
         results.append(
@@ -293,21 +288,21 @@ def search_factories(session: Session, filters: SearchFilters, today: date) -> S
                 country="",
                 region="",
                 city="",
-                latitude=first_row[9],
-                longitude=first_row[10],
-                credit_score=first_row[8],
-                processes=sorted(r[1] for r in rows),
-                free_hours=free_hours.quantize(Decimal("0.01")),
-                hourly_rate_minor=cheapest[2],
-                currency=cheapest[3],
+                latitude=factory.latitude,
+                longitude=factory.longitude,
+                credit_score=factory.credit_score,
+                processes=sorted(r.process_code for r in rows),
+                free_hours=free_hours.quantize(HOURS_PLACES),
+                hourly_rate_minor=cheapest.hourly_rate_minor,
+                currency=cheapest.currency,
                 distance_km=round(km, 1) if km is not None else None,
-                envelope_mm=(largest[4], largest[5], largest[6]),
+                envelope_mm=(largest.max_length_mm, largest.max_width_mm, largest.max_height_mm),
             )
         )
     if not results:
         return SearchPage([], 0, filters.page, filters.per_page, first, last)
     ranking = _rank(results, filters)
-    start = (filters.page - 1) * filters.per_page
+    start = offset(filters.page, filters.per_page)
     page = results[start : start + filters.per_page]
     for r in page:
         r.score_parts = {k: round(v, 4) for k, v in ranking.parts(r).items()}

@@ -18,7 +18,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.exceptions import Conflict as ConflictPage
 from werkzeug.exceptions import NotFound as NotFoundPage
 
-from factories.errors import Conflict, InputError, NotFound
+from factories.errors import Conflict, InputError, NotFound, field_path
 
 
 class FieldProblem(BaseModel):
@@ -30,17 +30,6 @@ class ErrorBody(BaseModel):
     error: str
     message: str
     fields: list[FieldProblem] = []
-
-
-def field_path(location: tuple[Any, ...]) -> str:
-    """`("lines", 2, "hours")` -> `lines[2].hours`, the way the contracts name fields."""
-    path = ""
-    for part in location:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path
 
 
 def error_response(

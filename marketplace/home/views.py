@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, redirect, render_template, request
 from flask_babel import get_locale
 
-from factories.capacity import free_hours_by_process, monday_of, week_label
+from factories.capacity.calendar import free_hours_by_process
+from factories.capacity.weeks import monday_of, week_label
 from factories.taxonomy import PROCESSES
 from marketplace import db
 from marketplace.accounts.access import current_principal, current_user

@@ -13,7 +13,7 @@ from flask_babel import get_locale
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from factories import aas
+from factories.aas import writer as aas_writer
 from factories.capability import (
     CapabilityDetails,
     capabilities_of,
@@ -26,23 +26,21 @@ from factories.capability import (
     minor_units,
     update_capability,
 )
-from factories.capacity import (
+from factories.capacity.calendar import (
     CALENDAR_WEEKS,
     HORIZON_WEEKS,
-    CapacityChange,
     CapacityGrid,
     capacity_grid,
     close_week,
     copy_week,
     fill_capacity,
     is_stale,
-    parse_week,
     set_capacity,
-    week_label,
 )
+from factories.capacity.weeks import parse_week, week_count, week_label
 from factories.certifications import certifications_of, is_valid_on
 from factories.errors import FactoryError, Problems
-from factories.models import Capability, Certification, Factory, utcnow
+from factories.models import Capability, Certification, Factory, text_limit, utcnow
 from factories.onboarding import (
     CertificationDetails,
     FactoryDetails,
@@ -54,13 +52,10 @@ from factories.onboarding import (
     update_factory,
     verify_factory,
 )
-from factories.profile import (
-    HOUR_UNIT,
-    FactoryProfile,
-    export_profile,
-    import_profile,
-    profile_json_schema,
-)
+from factories.profile.details import capacity_change
+from factories.profile.reader import import_profile
+from factories.profile.schema import HOUR_UNIT, FactoryProfile, profile_json_schema
+from factories.profile.writer import export_profile
 from factories.search import MAX_PER_PAGE, SearchFilters, check_filters, search_factories
 from marketplace import db
 from marketplace.accounts.access import (
@@ -140,10 +135,10 @@ class CapabilityPath(BaseModel):
 class FactoryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=text_limit(Factory, "name"))
     country: str = Field(description="ISO 3166-1 alpha-2", max_length=2)
-    region: str = Field(max_length=80)
-    city: str = Field(default="", max_length=120)
+    region: str = Field(max_length=text_limit(Factory, "region"))
+    city: str = Field(default="", max_length=text_limit(Factory, "city"))
     latitude: float
     longitude: float
 
@@ -152,9 +147,11 @@ class CertificationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     certificate_type: str = Field(description="taxonomy code, e.g. ISO9001")
-    certificate_version: str = Field(default="", max_length=32)
-    registration_number: str = Field(max_length=80)
-    issuer: str = Field(max_length=200)
+    certificate_version: str = Field(
+        default="", max_length=text_limit(Certification, "certificate_version")
+    )
+    registration_number: str = Field(max_length=text_limit(Certification, "registration_number"))
+    issuer: str = Field(max_length=text_limit(Certification, "issuer"))
     valid_from: date
     valid_until: date
 
@@ -300,7 +297,7 @@ class AasQuery(BaseModel):
 class SuspendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(max_length=500)
+    reason: str = Field(max_length=text_limit(Factory, "status_reason"))
 
 
 class SearchQuery(BaseModel):
@@ -767,26 +764,14 @@ def put_capacity(path: FactoryPath, body: CapacityIn):  # type: ignore[no-untype
     A maximum below the hours already booked is refused, saying by how much."""
     factory = load_factory(path.factory_id, write=True)
     today, now = clock()
-    changes = [
-        CapacityChange(
-            c.capabilityId,
-            c.pointInTime,
-            c.maximumCapacity,
-            c.actualCapacity,
-            field=f"capacities[{i}].maximumCapacity",
-            actual_field=f"capacities[{i}].actualCapacity",
-            week_field=f"capacities[{i}].pointInTime",
-            resource_field=f"capacities[{i}].capabilityId",
-        )
-        for i, c in enumerate(body.capacities)
-    ]
+    changes = [capacity_change(c, f"capacities[{i}]") for i, c in enumerate(body.capacities)]
     try:
         set_capacity(db.session(), factory, changes, today, now)
     except FactoryError as error:
         return problem_response(error)
     first = min(c.pointInTime for c in body.capacities)
     last = max(c.pointInTime for c in body.capacities)
-    weeks = (last - first).days // 7 + 1
+    weeks = week_count(first, last)
     return grid_out(
         factory, capacity_grid(db.session(), factory, today, now, weeks=weeks, first_week=first)
     )
@@ -908,7 +893,7 @@ def get_aas(path: FactoryPath, query: AasQuery):  # type: ignore[no-untyped-def]
     """The factory as an Asset Administration Shell environment (AAS JSON or XML)."""
     factory = load_factory(path.factory_id)
     fmt = f"aas-{query.format}"
-    body = aas.write(export_profile(db.session(), factory), fmt)
+    body = aas_writer.write(export_profile(db.session(), factory), fmt)
     return Response(
         body,
         mimetype="application/json" if query.format == "json" else "application/xml",

@@ -12,11 +12,12 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from factories import aas
+from factories.aas import writer as aas_writer
 from factories.errors import FactoryError
 from factories.models import get_by_id, utcnow
 from factories.onboarding import find_factory
-from factories.profile import export_profile, import_profile
+from factories.profile.reader import import_profile
+from factories.profile.writer import export_profile
 from marketplace import db
 
 FORMATS = ("profile-json", "aas-json", "aas-xml")
@@ -46,7 +47,7 @@ def export_command(reference: str, fmt: str, out: Path | None) -> None:
     data = (
         profile.model_dump_json(indent=2).encode() + b"\n"
         if fmt == "profile-json"
-        else aas.write(profile, fmt)
+        else aas_writer.write(profile, fmt)
     )
     if out is None:
         click.echo(data.decode(), nl=False)

@@ -24,7 +24,8 @@ from flask_wtf import FlaskForm
 from pydantic import ValidationError
 from wtforms.fields.choices import SelectChoice
 
-from factories import aas
+from factories.aas import reader as aas_reader
+from factories.aas import writer as aas_writer
 from factories.capability import (
     CapabilityDetails,
     capabilities_of,
@@ -36,7 +37,7 @@ from factories.capability import (
     minor_units,
     update_capability,
 )
-from factories.capacity import (
+from factories.capacity.calendar import (
     CapacityChange,
     capacity_grid,
     close_week,
@@ -44,11 +45,10 @@ from factories.capacity import (
     days_since_capacity_update,
     fill_capacity,
     is_stale,
-    parse_hours,
-    parse_week,
     set_capacity,
-    week_label,
 )
+from factories.capacity.hours import parse_hours
+from factories.capacity.weeks import parse_week, week_label
 from factories.certifications import certifications_of, is_valid_on
 from factories.errors import FactoryError
 from factories.models import Factory, FactoryStatus, utcnow
@@ -64,7 +64,10 @@ from factories.onboarding import (
     update_factory,
     verify_factory,
 )
-from factories.profile import FactoryProfile, export_profile, import_profile
+from factories.paging import page_number
+from factories.profile.reader import import_profile
+from factories.profile.schema import FactoryProfile
+from factories.profile.writer import export_profile
 from factories.search import SearchFilters, regions, search_factories
 from factories.taxonomy import PROCESSES, materials_for
 from marketplace import db
@@ -649,7 +652,7 @@ def export(factory_id: int, fmt: str):  # type: ignore[no-untyped-def]
     body = (
         profile.model_dump_json(indent=2).encode()
         if fmt == "profile-json"
-        else aas.write(profile, fmt)
+        else aas_writer.write(profile, fmt)
     )
     mimetype, suffix = EXPORTS[fmt]
     return Response(
@@ -661,9 +664,9 @@ def export(factory_id: int, fmt: str):  # type: ignore[no-untyped-def]
 
 def read_profile_file(data: bytes, filename: str = "") -> FactoryProfile:
     """A profile from any of our three formats; FactoryError naming the fault otherwise."""
-    fmt = aas.detect_format(data, filename)
+    fmt = aas_reader.detect_format(data, filename)
     if fmt != "profile-json":
-        return aas.read(data, fmt)
+        return aas_reader.read(data, fmt)
     try:
         return FactoryProfile.model_validate_json(data)
     except ValidationError as error:
@@ -704,11 +707,13 @@ def operator_factories():  # type: ignore[no-untyped-def]
     if status not in set(FactoryStatus):
         status = ""
     text = request.args.get("q", "")[:200]
-    page_number = request.args.get("page", "1")
-    page_number = int(page_number) if page_number.isdigit() and len(page_number) < 7 else 1
     today, now = clock()
     page = factories_for_review(
-        db.session(), today=today, status=status or None, text=text, page=page_number
+        db.session(),
+        today=today,
+        status=status or None,
+        text=text,
+        page=page_number(request.args.get("page")),
     )
     return render_template(
         "supply/operator_factories.html",
@@ -717,7 +722,7 @@ def operator_factories():  # type: ignore[no-untyped-def]
         text=" ".join(text.split()),
         statuses=list(FactoryStatus),
         status_labels=texts.STATUS_LABELS,
-        stale={e.factory.id: is_stale(e.factory, now) for e in page.entries},
+        stale={e.factory.id: is_stale(e.factory, now) for e in page.items},
         confirm_form=ConfirmForm(formdata=None),
         suspend_form=SuspendForm(formdata=None),
         page_url=lambda n: url_for(

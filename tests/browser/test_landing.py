@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from factories.capacity import monday_of
+from factories.capacity.weeks import monday_of
 from factories.models import Factory
 from marketplace.tools.demo.cluster import demo_logins
 from marketplace.tools.demo.data import DemoSpec

@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from factories.capability import CapabilityDetails, create_capability
-from factories.capacity import CapacityChange, monday_of, set_capacity
+from factories.capacity.calendar import CapacityChange, set_capacity
+from factories.capacity.weeks import monday_of
 from factories.models import CapacityBucket, Factory, FactoryStatus
 from factories.onboarding import CertificationDetails, FactoryDetails, register_factory
 from marketplace.accounts.models import OrganizationKind

@@ -9,9 +9,12 @@ from basyx.aas import model
 from basyx.aas.adapter.json import read_aas_json_file
 from basyx.aas.adapter.xml import read_aas_xml_file
 
-from factories import aas
+from factories.aas import reader as aas_reader
+from factories.aas import schema as aas_schema
+from factories.aas import writer as aas_writer
 from factories.errors import FactoryError
-from factories.profile import export_profile, import_profile
+from factories.profile.reader import import_profile
+from factories.profile.writer import export_profile
 from tests.factories.conftest import NOW, TODAY, capability_details, certification_details
 
 
@@ -39,7 +42,7 @@ def semantic(element) -> str:
 
 @pytest.mark.parametrize("fmt", ["aas-json", "aas-xml"])
 def test_basyx_reads_the_exported_shell_with_its_submodels(db_session, factory, fmt):
-    data = aas.write(export_profile(db_session, factory), fmt)
+    data = aas_writer.write(export_profile(db_session, factory), fmt)
     store = read_with_basyx(data, fmt)
     [shell] = [o for o in store if isinstance(o, model.AssetAdministrationShell)]
     assert shell.asset_information.global_asset_id == factory.global_id
@@ -48,8 +51,8 @@ def test_basyx_reads_the_exported_shell_with_its_submodels(db_session, factory, 
         "https://admin-shell.io/idta/nameplate/3/0/Nameplate",
         "https://admin-shell.io/idta/CompanyData/1/0/CompanyData",
         "https://admin-shell.io/idta/SubmodelTemplate/CapabilityDescription/1/0",
-        aas.CAPACITY,
-        aas.STANDING,
+        aas_schema.CAPACITY,
+        aas_schema.STANDING,
     }
     assert {r.key[0].value for r in shell.submodel} == {s.id for s in submodels.values()}
 
@@ -61,12 +64,12 @@ def test_basyx_reads_the_exported_shell_with_its_submodels(db_session, factory, 
 
 
 def test_capability_description_follows_idta_02020(db_session, factory):
-    data = aas.write(export_profile(db_session, factory), "aas-json")
+    data = aas_writer.write(export_profile(db_session, factory), "aas-json")
     store = read_with_basyx(data, "aas-json")
     [description] = [
         o
         for o in store
-        if isinstance(o, model.Submodel) and semantic(o) == aas.CAPABILITY_DESCRIPTION
+        if isinstance(o, model.Submodel) and semantic(o) == aas_schema.CAPABILITY_DESCRIPTION
     ]
     base = "https://admin-shell.io/idta/CapabilityDescription/"
     capability_set = description.get_referable("CapabilitySet")
@@ -106,9 +109,9 @@ def test_capability_description_follows_idta_02020(db_session, factory):
 @pytest.mark.parametrize("fmt", ["aas-json", "aas-xml"])
 def test_shell_round_trip_is_lossless(db_session, factory, fmt):
     profile = export_profile(db_session, factory)
-    data = aas.write(profile, fmt)
-    assert aas.store_to_profile(read_with_basyx(data, fmt)) == profile
-    assert aas.read(data, fmt) == profile
+    data = aas_writer.write(profile, fmt)
+    assert aas_reader.store_to_profile(read_with_basyx(data, fmt)) == profile
+    assert aas_reader.read(data, fmt) == profile
 
 
 @pytest.mark.parametrize("fmt", ["aas-json", "aas-xml"])
@@ -119,9 +122,9 @@ def test_capacity_timestamp_keeps_every_microsecond(db_session, factory, fmt, mi
     updated_at = NOW.replace(microsecond=microsecond)
     updated = profile.capacity.model_copy(update={"updatedAt": updated_at})
     profile = profile.model_copy(update={"capacity": updated})
-    data = aas.write(profile, fmt)
-    assert aas.read(data, fmt) == profile
-    assert aas.store_to_profile(read_with_basyx(data, fmt)).capacity.updatedAt == updated_at
+    data = aas_writer.write(profile, fmt)
+    assert aas_reader.read(data, fmt) == profile
+    assert aas_reader.store_to_profile(read_with_basyx(data, fmt)).capacity.updatedAt == updated_at
 
 
 @pytest.mark.parametrize("fmt", ["aas-json", "aas-xml"])
@@ -129,12 +132,12 @@ def test_shell_imports_into_a_new_factory_and_exports_the_same(
     db_session, factory, factory_org, fmt
 ):
     profile = export_profile(db_session, factory)
-    data = aas.write(profile, fmt)
+    data = aas_writer.write(profile, fmt)
     # The same files under a new id: a second marketplace importing this factory.
     new_id = f"urn:factoryweb:factory:{uuid.uuid4()}"
     data = data.replace(factory.global_id.encode(), new_id.encode())
     imported = import_profile(
-        db_session, aas.read(data, fmt), factory_org().id, TODAY, NOW, restore=True
+        db_session, aas_reader.read(data, fmt), factory_org().id, TODAY, NOW, restore=True
     )
     assert imported.id != factory.id
     again = export_profile(db_session, imported)
@@ -142,35 +145,35 @@ def test_shell_imports_into_a_new_factory_and_exports_the_same(
 
 
 def test_broken_shells_are_refused_with_the_place_named(db_session, factory):
-    document = json.loads(aas.write(export_profile(db_session, factory), "aas-json"))
+    document = json.loads(aas_writer.write(export_profile(db_session, factory), "aas-json"))
     capacity = next(s for s in document["submodels"] if s["idShort"] == "Capacity")
     capacity["submodelElements"] = [
         e for e in capacity["submodelElements"] if e["idShort"] != "UnitOfMeasure"
     ]
     with pytest.raises(FactoryError) as caught:
-        aas.read(json.dumps(document).encode(), "aas-json")
+        aas_reader.read(json.dumps(document).encode(), "aas-json")
     assert caught.value.field == "Capacity/UnitOfMeasure"
     document["submodels"] = [s for s in document["submodels"] if s["idShort"] != "Nameplate"]
     with pytest.raises(FactoryError) as caught:
-        aas.read(json.dumps(document).encode(), "aas-json")
+        aas_reader.read(json.dumps(document).encode(), "aas-json")
     assert caught.value.field == "Nameplate"
     with pytest.raises(FactoryError) as caught:
-        aas.read(b"<environment>", "aas-xml")
+        aas_reader.read(b"<environment>", "aas-xml")
     assert caught.value.field == "file"
 
 
 def test_xml_with_entities_is_refused(db_session, factory):
-    xml = aas.write(export_profile(db_session, factory), "aas-xml").decode()
+    xml = aas_writer.write(export_profile(db_session, factory), "aas-xml").decode()
     head, _, body = xml.partition("?>")
     hostile = f'{head}?><!DOCTYPE e [<!ENTITY x SYSTEM "file:///etc/passwd">]>{body}'
     hostile = hostile.replace(factory.name, "&x;", 1)
     with pytest.raises(FactoryError) as caught:
-        aas.read(hostile.encode(), "aas-xml")
+        aas_reader.read(hostile.encode(), "aas-xml")
     assert caught.value.field == "file" and "document type" in caught.value.message
 
 
 def test_format_is_detected_from_the_content(db_session, factory):
     profile = export_profile(db_session, factory)
-    assert aas.detect_format(profile.model_dump_json().encode()) == "profile-json"
-    assert aas.detect_format(aas.write(profile, "aas-json")) == "aas-json"
-    assert aas.detect_format(aas.write(profile, "aas-xml")) == "aas-xml"
+    assert aas_reader.detect_format(profile.model_dump_json().encode()) == "profile-json"
+    assert aas_reader.detect_format(aas_writer.write(profile, "aas-json")) == "aas-json"
+    assert aas_reader.detect_format(aas_writer.write(profile, "aas-xml")) == "aas-xml"

@@ -13,7 +13,7 @@ from factories.capability import (
     minor_units,
     update_capability,
 )
-from factories.capacity import capacity_grid
+from factories.capacity.calendar import capacity_grid
 from factories.errors import FactoryError
 from factories.models import Capability
 from tests.factories.conftest import NOW, TODAY, capability_details, week

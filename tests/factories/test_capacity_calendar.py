@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
-from factories.booking import confirm, hold, release
-from factories.capacity import (
+from factories.capacity.booking import confirm, hold, release
+from factories.capacity.calendar import (
     CALENDAR_WEEKS,
     CapacityChange,
     capacity_grid,
@@ -16,11 +16,10 @@ from factories.capacity import (
     copy_week,
     fill_capacity,
     is_stale,
-    parse_hours,
-    parse_week,
     set_capacity,
-    weeks_from,
 )
+from factories.capacity.hours import parse_hours
+from factories.capacity.weeks import parse_week, weeks_from
 from factories.errors import FactoryError
 from factories.models import CapacityBucket, Factory
 from tests.factories.conftest import NOW, THIS_WEEK, TODAY, capability_details, week

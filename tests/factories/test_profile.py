@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from factories.capacity import capacity_grid
+from factories.capacity.calendar import capacity_grid
 from factories.errors import FactoryError
-from factories.profile import (
+from factories.profile.reader import import_profile
+from factories.profile.schema import (
     ENVELOPE_PROPERTIES,
     CapabilityEntry,
     CapacityBlock,
@@ -26,10 +27,9 @@ from factories.profile import (
     Price,
     RangeProperty,
     canonical,
-    export_profile,
-    import_profile,
     profile_json_schema,
 )
+from factories.profile.writer import export_profile
 from factories.taxonomy import CERTIFICATIONS, PROCESSES, TOLERANCE_CLASSES, materials_for
 from tests.factories.conftest import (
     NOW,
@@ -339,3 +339,52 @@ def test_any_valid_profile_round_trips_losslessly(db_session, factory_org, profi
         assert again == profile
     finally:
         example.rollback()
+
+
+def test_owner_import_speaks_the_calendars_rules(db_session, rich_factory):
+    """The import checks capacity with the calendar's rules, in the calendar's words,
+    each named at its place in the profile."""
+    document = export_profile(db_session, rich_factory).model_dump(mode="json")
+    entries = document["capacity"]["capacities"]
+    index = next(
+        i
+        for i, c in enumerate(entries)
+        if c["pointInTime"] == week(1).isoformat() and c["capabilityId"] == "milling_5axis"
+    )
+    entries[index]["maximumCapacity"] = entries[index]["actualCapacity"] = 20
+    entries.append(
+        {
+            "capabilityId": "milling_5axis",
+            "pointInTime": (week(2) + timedelta(days=1)).isoformat(),
+            "actualCapacity": 5,
+            "maximumCapacity": 10,
+        }
+    )
+    entries.append(
+        {
+            "capabilityId": "milling_5axis",
+            "pointInTime": week(3).isoformat(),
+            "actualCapacity": 11,
+            "maximumCapacity": 10,
+        }
+    )
+    with pytest.raises(FactoryError) as caught:
+        import_profile(
+            db_session,
+            FactoryProfile.model_validate(document),
+            rich_factory.organization_id,
+            TODAY,
+            NOW,
+        )
+    problems = dict(caught.value.problems)
+    assert problems[f"capacity.capacities[{index}].maximumCapacity"] == (
+        "milling_5axis, week 2026-W49: 30.5 h are already booked, so the maximum cannot be "
+        "20 h (10.5 h too little)"
+    )
+    monday = len(entries) - 2
+    assert problems[f"capacity.capacities[{monday}].pointInTime"] == (
+        f"{(week(2) + timedelta(days=1)).isoformat()} is not the Monday of an ISO week"
+    )
+    assert problems[f"capacity.capacities[{monday + 1}].actualCapacity"] == (
+        "planned hours must be between 0 and the maximum"
+    )

@@ -5,9 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from factories.capacity import week_label
+from factories.capacity.weeks import week_label
 from factories.errors import FactoryError
-from factories.search import SearchFilters, distance_km, search_factories
+from factories.fit import Need, distance_km, fits
+from factories.models import Capability
+from factories.search import SearchFilters, search_factories
 from tests.factories.conftest import TODAY, capability_details, certification_details, week
 
 
@@ -76,12 +78,34 @@ def test_material_envelope_tolerance_region_and_credit_filters(db_session, clust
         return set(names(search_factories(db_session, SearchFilters(**filters), TODAY)))
 
     assert found(process="milling", material="steel") == {"Plain Milling"}
-    assert found(process="milling", min_length_mm=500) == {"Best Milling", "Busy Milling"}
+    # Plain Milling's envelope is 300 x 600 x 400: its longest side is short of 700 mm.
+    assert found(process="milling", min_length_mm=700) == {"Best Milling", "Busy Milling"}
     assert found(min_length_mm=800, min_width_mm=601) == set()
     assert found(region="Lombardy") == {"Plain Milling"}
     assert found(country="it") == {"Plain Milling"}
     assert found(min_credit=0.9) == {"Best Milling", "Busy Milling"}
     assert found(tolerance_class="ISO 2768-m", process="turning") == {"Turning Only"}
+
+
+def test_a_part_that_fits_only_turned_is_found(db_session, cluster):
+    # Plain Milling (300 x 600 x 400) takes a 500 mm long part turned on its side, as
+    # matching eligibility would; search must not hide it.
+    page = search_factories(db_session, SearchFilters(process="milling", min_length_mm=500), TODAY)
+    assert set(names(page)) == {"Best Milling", "Plain Milling", "Busy Milling"}
+    plain = next(r for r in page.results if r.name == "Plain Milling")
+    envelope = next(r for r in plain.reasons if r.kind == "envelope")
+    assert envelope.data == {"envelope": [300, 600, 400], "requested": [500, 0, 0]}
+    assert fits(
+        Capability(max_length_mm=300, max_width_mm=600, max_height_mm=400), Need((500, None, None))
+    )
+    # No orientation takes 650 x 450 x 350 into 300 x 600 x 400.
+    turned = SearchFilters(
+        process="milling", min_length_mm=350, min_width_mm=650, min_height_mm=450
+    )
+    assert set(names(search_factories(db_session, turned, TODAY))) == {
+        "Best Milling",
+        "Busy Milling",
+    }
 
 
 def test_certification_must_be_valid_today(db_session, cluster):
@@ -175,6 +199,20 @@ def test_bad_filters_are_named(db_session):
 
 def test_distance_is_a_great_circle():
     assert distance_km(48.78, 9.18, 45.46, 9.19) == pytest.approx(369, abs=2)
+
+
+def test_search_distance_is_the_fit_rule(db_session, cluster):
+    buyer = (52.52, 13.40)  # Berlin
+    page = search_factories(
+        db_session, SearchFilters(near_latitude=buyer[0], near_longitude=buyer[1]), TODAY
+    )
+    assert page.results
+    for result in page.results:
+        expected = distance_km(*buyer, result.latitude, result.longitude)
+        assert result.distance_km == round(expected, 1)
+        assert next(r for r in result.reasons if r.kind == "distance").data["km"] == round(
+            expected, 1
+        )
 
 
 def test_a_window_past_the_end_of_the_calendar_is_named(db_session, cluster):

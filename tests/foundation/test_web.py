@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from factories.capacity import monday_of
+from factories.capacity.weeks import monday_of
 from marketplace.tools.demo.data import DemoSpec
 from marketplace.tools.demo.seed import seed_marketplace
 

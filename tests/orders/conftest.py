@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from factories.capacity import monday_of, weeks_from
+from factories.capacity.weeks import monday_of, weeks_from
 from factories.models import (
     Capability,
     CapabilityMaterial,

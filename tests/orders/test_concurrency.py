@@ -13,7 +13,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import select
 
-from factories.booking import BucketChange, ChangeKind, apply_changes
+from factories.capacity.booking import BucketChange, ChangeKind, apply_changes
 from factories.errors import Conflict
 from factories.models import CapacityBucket
 from marketplace.accounts.models import OrganizationKind, Role

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 import matching
-from factories.capacity import monday_of, week_label
+from factories.capacity.weeks import monday_of, week_label
 from factories.models import FactoryStatus, utcnow
 from marketplace.orders.posting.service import create_order
 from marketplace.orders.runs.problem import (

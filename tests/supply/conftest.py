@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from factories.capacity import monday_of
+from factories.capacity.weeks import monday_of
 from factories.models import utcnow
 from marketplace.accounts.models import OrganizationKind, Role
 from tests.factories.conftest import factory_org, make_factory  # noqa: F401  (fixtures)

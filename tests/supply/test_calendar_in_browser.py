@@ -6,7 +6,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import select
 
-from factories.capacity import monday_of
+from factories.capacity.weeks import monday_of
 from factories.models import CapacityBucket, Factory, utcnow
 from marketplace.accounts.models import Membership, User
 from marketplace.tools.demo.cluster import demo_logins

@@ -4,7 +4,8 @@ clients with the capacity:write scope)."""
 from datetime import timedelta
 from decimal import Decimal
 
-from factories.capacity import capacity_grid, week_label
+from factories.capacity.calendar import capacity_grid
+from factories.capacity.weeks import week_label
 from factories.models import utcnow
 from marketplace.accounts.models import OrganizationKind, Role
 from tests.supply.conftest import week

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
-from factories.capacity import monday_of
+from factories.capacity.weeks import monday_of
 from factories.models import Factory, utcnow
 from marketplace.tools.demo.cluster import demo_logins
 from marketplace.tools.demo.data import DEMO_PASSWORD, DemoSpec

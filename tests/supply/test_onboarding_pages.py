@@ -127,8 +127,9 @@ def test_operator_list_shows_what_to_check_finds_and_pages(
     second = browser.get("/supply/operator/factories?q=batch+shop&page=2").get_data(as_text=True)
     assert second.count("Batch shop") == 5 and 'rel="prev"' in second
     # Nonsense paging and wildcards are taken literally, never a 500.
-    assert browser.get("/supply/operator/factories?page=-3").status_code == 200
-    assert browser.get("/supply/operator/factories?page=99999999999").status_code == 200
+    assert browser.get("/supply/operator/factories?page=-3").status_code == 400
+    assert browser.get("/supply/operator/factories?page=99999999999").status_code == 400
+    assert browser.get("/supply/operator/factories?page=999999999").status_code == 200
     assert "No factories" in browser.get("/supply/operator/factories?q=%25_").get_data(as_text=True)
 
 

@@ -11,7 +11,7 @@ from basyx.aas.adapter.xml import read_aas_xml_file
 from sqlmodel import select
 
 from factories.models import Factory
-from factories.profile import FactoryProfile
+from factories.profile.schema import FactoryProfile
 
 
 def test_schema_is_published_and_exported_profiles_follow_it(browser, owner, owned_factory):

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from factories.errors import N_
-from factories.models import utcnow
+from factories.models import too_long, utcnow
 from marketplace.db import Database
 from marketplace.orders import outbox
 from marketplace.orders.errors import OrderError
@@ -52,7 +52,6 @@ DEFAULT_BACKOFF_BASE_S = 30.0
 DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_TIMEOUT_S = 5.0
 MAX_ENDPOINTS = 10
-MAX_URL = 500
 MAX_ERROR = 500  # WebhookDelivery.last_error, WebhookAttempt.error
 # A retry a dispatcher scheduled may fire a little ahead of the clock that set its time:
 # a delivery counts as due up to this much early.
@@ -81,8 +80,8 @@ def create_endpoint(
     allow_private: bool = True,
 ) -> WebhookEndpoint:
     url = url.strip()
-    if len(url) > MAX_URL:
-        raise OrderError("url", N_("must be at most %(maximum)s characters", maximum=MAX_URL))
+    if message := too_long(url, WebhookEndpoint, "url"):
+        raise OrderError("url", message)
     if any(not c.isprintable() or c.isspace() for c in url):
         raise OrderError("url", N_("must not contain spaces or control characters"))
     try:

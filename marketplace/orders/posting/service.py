@@ -12,12 +12,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from sqlmodel import Session, select
 
+from factories.capacity.hours import quantize_hours
 from factories.errors import N_
-from factories.models import utcnow
+from factories.models import too_long, utcnow
 from factories.taxonomy import (
     CERTIFICATIONS,
     MATERIALS,
@@ -86,18 +87,16 @@ def validate_order(data: OrderInput, today: date) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if not data.title.strip():
         problems.append(("title", N_("is required")))
-    elif len(data.title.strip()) > 200:
-        problems.append(("title", N_("must be at most %(maximum)s characters", maximum=200)))
+    elif message := too_long(data.title.strip(), Order, "title"):
+        problems.append(("title", message))
     if data.due_date <= today:
         problems.append(("due_date", N_("must be after today")))
     elif data.due_date > today + timedelta(days=MAX_HORIZON_DAYS):
         problems.append(("due_date", N_("must be within %(days)s days", days=MAX_HORIZON_DAYS)))
     if not COUNTRY.fullmatch(data.delivery_country.upper()):
         problems.append(("delivery_country", N_("must be a two-letter ISO 3166 code")))
-    if len(data.delivery_city) > 120:
-        problems.append(
-            ("delivery_city", N_("must be at most %(maximum)s characters", maximum=120))
-        )
+    if message := too_long(data.delivery_city.strip(), Order, "delivery_city"):
+        problems.append(("delivery_city", message))
     if not -90 <= data.delivery_latitude <= 90:
         problems.append(("delivery_latitude", N_("must be between -90 and 90")))
     if not -180 <= data.delivery_longitude <= 180:
@@ -193,7 +192,7 @@ def line_hours(line: LineInput) -> Decimal:
         hours = Decimal(str(line.hours))
     else:
         hours = Decimal(line.quantity) * Decimal(str(line.hours_per_part))
-    return hours.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return quantize_hours(hours)
 
 
 def create_order(

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from factories.errors import N_, Conflict
-from factories.models import utcnow
+from factories.models import too_long, utcnow
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.accounts.service import Principal
 from marketplace.orders import access
@@ -45,8 +45,8 @@ def open_dispute(
     reason = reason.strip()
     if not reason:
         raise OrderError("reason", N_("say what went wrong"))
-    if len(reason) > 4000:
-        raise OrderError("reason", N_("must be at most %(maximum)s characters", maximum=4000))
+    if message := too_long(reason, Dispute, "reason"):
+        raise OrderError("reason", message)
     if len(uploads) > documents.MAX_DOCUMENTS:
         raise OrderError(
             "evidence", N_("at most %(maximum)s files", maximum=documents.MAX_DOCUMENTS)
@@ -80,8 +80,8 @@ def resolve_dispute(
     resolution = resolution.strip()
     if not resolution:
         raise OrderError("resolution", N_("say how the dispute was settled"))
-    if len(resolution) > 4000:
-        raise OrderError("resolution", N_("must be at most %(maximum)s characters", maximum=4000))
+    if message := too_long(resolution, Dispute, "resolution"):
+        raise OrderError("resolution", message)
     if dispute.state != DisputeState.OPEN:
         raise Conflict(N_("the dispute is already resolved"))
     order = lock_orders(session, [dispute.order_id])[0]

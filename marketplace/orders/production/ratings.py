@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from factories.errors import N_, Conflict, NotFound
+from factories.models import too_long
 from marketplace.accounts.service import Principal
 from marketplace.orders import access
 from marketplace.orders.errors import OrderError
@@ -32,8 +33,8 @@ def rate(
     if not 1 <= score <= 5:
         raise OrderError("score", N_("must be between 1 and 5"))
     comment = comment.strip()
-    if len(comment) > 2000:
-        raise OrderError("comment", N_("must be at most %(maximum)s characters", maximum=2000))
+    if message := too_long(comment, Rating, "comment"):
+        raise OrderError("comment", message)
     factories = access.participants(session, order_id)
     if principal.acts_for(order.buyer_organization_id):
         target = next((f for f in factories if f.id == factory_id), None)

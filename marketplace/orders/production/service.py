@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from factories.errors import N_, Conflict, NotFound
-from factories.models import utcnow
+from factories.models import too_long, utcnow
 from marketplace.accounts.service import Principal
 from marketplace.orders import access
 from marketplace.orders.errors import OrderError
@@ -67,13 +67,9 @@ def add_milestone(
         )
     note, carrier, tracking_number = note.strip(), carrier.strip(), tracking_number.strip()
     # Whatever the milestone: each text is checked against its own column.
-    for name, value, maximum in (
-        ("note", note, 2000),
-        ("carrier", carrier, 80),
-        ("tracking_number", tracking_number, 120),
-    ):
-        if len(value) > maximum:
-            raise OrderError(name, N_("must be at most %(maximum)s characters", maximum=maximum))
+    for name, value in (("note", note), ("carrier", carrier), ("tracking_number", tracking_number)):
+        if message := too_long(value, Milestone, name):
+            raise OrderError(name, message)
     if len(uploads) > documents.MAX_DOCUMENTS:
         raise OrderError(
             "documents", N_("at most %(maximum)s files", maximum=documents.MAX_DOCUMENTS)

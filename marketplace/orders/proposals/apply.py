@@ -22,8 +22,8 @@ from typing import Any
 from ortools.graph.python import max_flow
 from sqlmodel import Session, select
 
-from factories.booking import BucketChange, ChangeKind, apply_changes
-from factories.capacity import monday_of_week_label
+from factories.capacity.booking import BucketChange, ChangeKind, apply_changes
+from factories.capacity.weeks import monday_of_week_label
 from factories.fit import price_minor
 from factories.models import CapacityBucket
 from marketplace.orders import coverage as coverage_of

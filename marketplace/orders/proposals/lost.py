@@ -19,7 +19,6 @@ too expensive, by how much; never who got the work or at what price.
 from __future__ import annotations
 
 import logging
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,9 +31,9 @@ from sqlmodel import Session, select
 import matching
 from factories.errors import N_, Message
 from factories.models import Factory
+from factories.paging import Page, check_paging, offset
 from marketplace.accounts.service import Principal
 from marketplace.orders import access
-from marketplace.orders.errors import OrderError
 from marketplace.orders.models import (
     LostWork,
     MatchRun,
@@ -126,37 +125,22 @@ class LostItem:
         return self.reasons[0] if self.reasons else {"reason": UNEXPLAINED}
 
 
-@dataclass(frozen=True)
-class LostPage:
-    items: list[LostItem]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-
 def lost_work_of(
     session: Session, principal: Principal, page: int = 1, per_page: int = 20
-) -> LostPage:
+) -> Page[LostItem]:
     """The order lines the principal's factories lost, latest first, a page at a time."""
     mine = access.visible_lost_work(principal)
-    if page < 1:
-        raise OrderError("page", N_("must be 1 or more"))
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise OrderError("per_page", N_("must be from 1 to %(maximum)s", maximum=MAX_PER_PAGE))
+    check_paging(page, per_page, MAX_PER_PAGE).raise_if_any()
     total = session.exec(select(sa.func.count()).select_from(mine.subquery())).one()
-    if (page - 1) * per_page >= total:
-        return LostPage([], total, page, per_page)
+    if offset(page, per_page) >= total:
+        return Page([], total, page, per_page)
     rows = session.exec(
         mine.order_by(LostWork.id.desc())  # type: ignore[union-attr]
-        .offset((page - 1) * per_page)
+        .offset(offset(page, per_page))
         .limit(per_page)
         .execution_options(populate_existing=True)
     ).all()
-    return LostPage(_items(session, list(rows)), total, page, per_page)
+    return Page(_items(session, list(rows)), total, page, per_page)
 
 
 def lost_work_for(session: Session, principal: Principal, lost_work_id: int) -> LostItem:

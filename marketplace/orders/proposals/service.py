@@ -3,7 +3,7 @@
 Every path that changes the proposals of an order first locks the order row (in id
 order when there are several), so accepting, declining, expiring, cancelling and
 applying a run's plan never interleave on one order; capacity itself changes through
-`factories.booking`, whose conditional updates make over-booking impossible even across
+`factories.capacity.booking`, whose conditional updates make over-booking impossible even across
 orders.
 
 * Accepting confirms the held hours; declining or expiring releases them and starts a
@@ -23,9 +23,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from factories.booking import BucketChange, ChangeKind, apply_changes
+from factories.capacity.booking import BucketChange, ChangeKind, apply_changes
 from factories.errors import N_, Conflict
-from factories.models import Factory, utcnow
+from factories.models import Factory, too_long, utcnow
 from marketplace.accounts.service import Principal
 from marketplace.orders import access
 from marketplace.orders.coverage import coverage
@@ -46,8 +46,6 @@ from marketplace.orders.runs.service import start_run
 from marketplace.orders.transitions import move
 
 log = logging.getLogger(__name__)
-
-MAX_NOTE = 500  # a factory's reason for declining (Proposal.decision_note)
 
 
 def slots_of(session: Session, proposal_ids: list[int]) -> dict[int, list[ProposalSlot]]:
@@ -270,8 +268,8 @@ def decline(
 ) -> Proposal:
     now = now or utcnow()
     note = note.strip()
-    if len(note) > MAX_NOTE:
-        raise OrderError("note", N_("must be at most %(maximum)s characters", maximum=MAX_NOTE))
+    if message := too_long(note, Proposal, "decision_note"):
+        raise OrderError("note", message)
     order, proposal = _locked(session, access.own_proposal(session, principal, proposal_id))
     if proposal.state != ProposalState.PENDING:
         raise Conflict(N_("the proposal is already %(state)s", state=proposal.state))

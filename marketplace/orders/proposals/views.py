@@ -3,13 +3,13 @@ the work a factory lost with the reason."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 
 from factories.models import Factory
+from factories.paging import page_number
 from factories.taxonomy import MATERIALS, PROCESSES
 from marketplace import db
 from marketplace.accounts.access import login_required, require_principal
@@ -116,10 +116,8 @@ def _lost_reason(reason: dict[str, Any], currency: str) -> str:
 def lost_work_list():  # type: ignore[no-untyped-def]
     """The order lines the factory could have made and did not get, with the reason."""
     session, principal = db.session(), require_principal()
-    raw = request.args.get("page", "1")
-    if not re.fullmatch(r"[1-9][0-9]{0,8}", raw):
-        abort(400, description=_("page: must be a whole number from 1"))
-    result = lost.lost_work_of(session, principal, int(raw), LOST_PER_PAGE)
+    page = page_number(request.args.get("page"))
+    result = lost.lost_work_of(session, principal, page, LOST_PER_PAGE)
     return render_template(
         "orders/lost_work.html",
         result=result,

@@ -35,7 +35,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from factories.capacity import monday_of, week_label, weeks_from
+from factories.capacity.hours import free_hours
+from factories.capacity.weeks import monday_of, week_count, week_label, weeks_from
 from factories.certifications import valid_certificate_types
 from factories.fit import Need, distance_km, fits, lead_weeks, price_minor
 from factories.models import (
@@ -223,8 +224,8 @@ def build_problem(
 
     first_week = monday_of(today)
     periods_end = max((monday_of(o.due_date) for o in orders), default=first_week)
-    week_count = min(MAX_PERIODS, max(1, (periods_end - first_week).days // 7 + 1))
-    weeks = weeks_from(first_week, week_count)
+    weeks_ahead = min(MAX_PERIODS, max(1, week_count(first_week, periods_end)))
+    weeks = weeks_from(first_week, weeks_ahead)
     periods = [week_label(w) for w in weeks]
 
     built = BuiltProblem(problem={}, previous_plan=None)
@@ -344,7 +345,11 @@ def _capacity_lines(
         key = (bucket.factory_id, bucket.resource)
         if key not in used:
             continue
-        free = bucket.maximum_hours - bucket.booked_hours + held_here.get(bucket.id, Decimal(0))  # type: ignore[arg-type]
+        free = free_hours(
+            bucket.maximum_hours,
+            bucket.booked_hours,
+            reclaimed_held=held_here.get(bucket.id, Decimal(0)),  # type: ignore[arg-type]
+        )
         if free > 0:
             capacity[key].append(
                 {

@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from factories.capacity import monday_of
+from factories.capacity.hours import free_hours
+from factories.capacity.weeks import monday_of
 from factories.fit import price_minor
 from factories.models import (
     CapacityBucket,
@@ -162,7 +163,10 @@ def book_demo_proposals(
             factory_id = capability["factory"]["id"]
             week = rng.choice(weeks)
             bucket = buckets.get((factory_id, line["process_code"], week))
-            if bucket is None or bucket["maximum_hours"] - bucket["booked_hours"] < line["hours"]:
+            if (
+                bucket is None
+                or free_hours(bucket["maximum_hours"], bucket["booked_hours"]) < line["hours"]
+            ):
                 continue
             bucket["booked_hours"] += line["hours"]
             pending = state == OrderState.PROPOSED

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from factories.capacity import weeks_from
+from factories.capacity.weeks import weeks_from
 from factories.models import (
     CapacityBucket,
     Factory,

@@ -32,7 +32,8 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlmodel import Session, select
 
-from factories.capacity import monday_of
+from factories.capacity.hours import free_hours_sql
+from factories.capacity.weeks import monday_of
 from factories.errors import Conflict
 from factories.models import (
     Capability,
@@ -545,9 +546,7 @@ class Simulation:
                 )
             ).one()
             overbooked = session.exec(
-                select(sa.func.count(CapacityBucket.id)).where(
-                    CapacityBucket.booked_hours > CapacityBucket.maximum_hours
-                )
+                select(sa.func.count(CapacityBucket.id)).where(free_hours_sql(CapacityBucket) < 0)
             ).one()
             mismatches = self._mismatches(session)
             # The simulation answers for its own factories only: work offered to the

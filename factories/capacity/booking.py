@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from factories.capacity.hours import free_hours_sql, quantize_hours
 from factories.models import CapacityBucket
-
-CENT = Decimal("0.01")
 
 
 class BookingError(RuntimeError):
@@ -28,7 +27,7 @@ class BookingError(RuntimeError):
 
 
 class ChangeKind(StrEnum):
-    HOLD = "hold"  # booked += h, held += h, only if booked + h <= maximum
+    HOLD = "hold"  # booked += h, held += h, only if h <= free hours
     CONFIRM = "confirm"  # held -= h (the hours stay booked)
     RELEASE = "release"  # booked -= h, held -= h: give back a hold
     UNBOOK = "unbook"  # booked -= h: give back confirmed hours (e.g. a cancellation)
@@ -45,14 +44,11 @@ class BucketChange:
     hours: Decimal
 
 
-def quantize_hours(hours: Decimal | float | str) -> Decimal:
-    return Decimal(str(hours)).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 _table = CapacityBucket.__table__  # type: ignore[attr-defined]
-_booked, _held, _maximum = _table.c.booked_hours, _table.c.held_hours, _table.c.maximum_hours
+_booked, _held = _table.c.booked_hours, _table.c.held_hours
 _h = sa.bindparam("h", type_=sa.Numeric(10, 2))
 _id = sa.bindparam("bucket_id", type_=sa.Integer)
+
 
 # Every new figure is rounded to the cent in the statement itself: PostgreSQL's numeric
 # is exact anyway, but SQLite keeps hours as binary floats, whose sums drift (29.2 - 14.6
@@ -63,7 +59,7 @@ def _cents(value: sa.ColumnElement) -> sa.ColumnElement:
 
 _STATEMENTS = {
     ChangeKind.HOLD: sa.update(_table)
-    .where(_table.c.id == _id, _cents(_booked + _h) <= _cents(_maximum))
+    .where(_table.c.id == _id, _cents(free_hours_sql(_table.c)) >= _h)
     .values(booked_hours=_cents(_booked + _h), held_hours=_cents(_held + _h)),
     ChangeKind.CONFIRM: sa.update(_table)
     .where(_table.c.id == _id, _cents(_held) >= _h)

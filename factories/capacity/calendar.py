@@ -1,68 +1,42 @@
-"""The capacity calendar: ISO weeks, free hours, and the figures derived from them."""
+"""The capacity calendar a factory keeps: the grid of resources x weeks, the one
+service that changes it (`set_capacity`, and fill, copy and close built on it), and
+how stale it is.
+
+The rules of a change live in `check_changes` and `check_not_below_booked`, so that a
+caller who has to report every problem of a larger input before writing anything (the
+profile import) hears the calendar's rules in the calendar's words.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from factories.capacity.hours import (
+    MAX_WEEK_HOURS,
+    NO_HOURS,
+    free_hours,
+    free_hours_sql,
+    hours_text,
+)
+from factories.capacity.weeks import is_monday, monday_of, week_label, weeks_from
 from factories.errors import N_, FactoryError, Problems
 from factories.models import Capability, CapacityBucket, Factory, FactoryStatus
 
-
-def monday_of(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def week_label(monday: date) -> str:
-    """`2026-W48`, the period name used in matching problems."""
-    year, week, _ = monday.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def monday_of_week_label(label: str) -> date:
-    """Inverse of week_label; raises ValueError naming the bad label."""
-    try:
-        year_part, week_part = label.split("-W")
-        return date.fromisocalendar(int(year_part), int(week_part), 1)
-    except ValueError as error:
-        raise ValueError(N_("not an ISO week like 2026-W48: %(label)r", label=label)) from error
-
-
-def last_week(first: date, count: int, field: str) -> date:
-    """The Monday of the last of `count` ISO weeks from the week of `first`.
-
-    Python's dates end on 9999-12-31: weeks beyond it are a FactoryError at `field`,
-    never an OverflowError.
-    """
-    monday = monday_of(first)
-    try:
-        return monday + timedelta(weeks=count - 1)
-    except OverflowError:
-        raise FactoryError(
-            field,
-            N_(
-                "%(weeks)s weeks from %(week)s run past the end of the calendar",
-                weeks=count,
-                week=week_label(monday),
-            ),
-        ) from None
-
-
-def weeks_from(start: date, count: int, field: str = "week") -> list[date]:
-    """The Mondays of `count` ISO weeks from the week of `start` (see last_week)."""
-    first = monday_of(start)
-    if count > 0:
-        last_week(first, count, field)
-    return [first + timedelta(weeks=i) for i in range(count)]
+CALENDAR_WEEKS = 12
+# The furthest a factory may plan ahead, in weeks from this week.
+HORIZON_WEEKS = 104
+STALE_AFTER = timedelta(days=14)
 
 
 def free_hours_by_process(session: Session, week: date) -> dict[str, Decimal]:
     """Free hours of verified factories in one week, per process code, largest first."""
-    free = sa.func.sum(CapacityBucket.maximum_hours - CapacityBucket.booked_hours)
+    free = sa.func.sum(free_hours_sql(CapacityBucket))
     rows = session.exec(
         select(CapacityBucket.resource, free)
         .join(Factory, Factory.id == CapacityBucket.factory_id)
@@ -72,17 +46,6 @@ def free_hours_by_process(session: Session, week: date) -> dict[str, Decimal]:
         .order_by(free.desc())
     ).all()
     return {resource: Decimal(hours) for resource, hours in rows}
-
-
-# The calendar a factory keeps -----------------------------------------------------------
-
-CALENDAR_WEEKS = 12
-# The furthest a factory may plan ahead, in weeks from this week.
-HORIZON_WEEKS = 104
-STALE_AFTER = timedelta(days=14)
-# Hours one resource (all machines of one process) can offer in one week.
-MAX_WEEK_HOURS = Decimal(10_000)
-HOURS_PLACES = Decimal("0.01")
 
 
 def is_stale(factory: Factory, now: datetime) -> bool:
@@ -97,42 +60,6 @@ def days_since_capacity_update(factory: Factory, now: datetime) -> int | None:
     return (now - factory.capacity_updated_at).days
 
 
-def parse_hours(value: object) -> Decimal:
-    """Hours as Decimal with at most two places; ValueError with a readable message."""
-    if isinstance(value, bool):
-        raise ValueError(N_("must be a number of hours"))
-    try:
-        hours = Decimal(str(value).strip())
-    except InvalidOperation as error:
-        raise ValueError(N_("must be a number of hours")) from error
-    if not hours.is_finite():
-        raise ValueError(N_("must be a number of hours"))
-    if abs(hours) > MAX_WEEK_HOURS:  # also keeps quantize within the decimal context
-        raise ValueError(N_("must be between 0 and %(maximum)s hours", maximum=MAX_WEEK_HOURS))
-    if hours != hours.quantize(HOURS_PLACES, rounding=ROUND_HALF_UP):
-        raise ValueError(N_("has more than two decimal places"))
-    return hours.quantize(HOURS_PLACES)
-
-
-def parse_week(value: str) -> date:
-    """`2026-W48` or any ISO date in that week -> the Monday of the week."""
-    text = str(value).strip()
-    if "-W" in text:
-        return monday_of_week_label(text)
-    try:
-        return monday_of(date.fromisoformat(text))
-    except ValueError as error:
-        raise ValueError(
-            N_("not an ISO week like 2026-W48 or a date: %(text)r", text=text)
-        ) from error
-
-
-def hours_text(hours: Decimal) -> str:
-    """`40` for 40.00, `12.5` for 12.50: how hours read in messages."""
-    text = f"{hours.quantize(HOURS_PLACES):f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 @dataclass(frozen=True)
 class CapacityCell:
     resource: str
@@ -144,7 +71,7 @@ class CapacityCell:
 
     @property
     def free_hours(self) -> Decimal:
-        return self.maximum_hours - self.booked_hours
+        return free_hours(self.maximum_hours, self.booked_hours)
 
     @property
     def label(self) -> str:
@@ -165,17 +92,16 @@ class CapacityGrid:
         found = self.cells.get((resource, week))
         if found is not None:
             return found
-        zero = Decimal("0.00")
-        return CapacityCell(resource, week, zero, zero, zero, recorded=False)
+        return CapacityCell(resource, week, NO_HOURS, NO_HOURS, NO_HOURS, recorded=False)
 
     def week_totals(self, week: date) -> CapacityCell:
         cells = [self.cell(r, week) for r in self.resources]
         return CapacityCell(
             "",
             week,
-            sum((c.actual_hours for c in cells), Decimal("0.00")),
-            sum((c.maximum_hours for c in cells), Decimal("0.00")),
-            sum((c.booked_hours for c in cells), Decimal("0.00")),
+            sum((c.actual_hours for c in cells), NO_HOURS),
+            sum((c.maximum_hours for c in cells), NO_HOURS),
+            sum((c.booked_hours for c in cells), NO_HOURS),
             recorded=any(c.recorded for c in cells),
         )
 
@@ -245,24 +171,18 @@ class CapacityChange:
     resource_field: str | None = None
 
 
-def set_capacity(
-    session: Session,
-    factory: Factory,
+def check_changes(
     changes: list[CapacityChange],
+    resources: Collection[str],
     today: date,
-    now: datetime,
     *,
     allow_past: bool = False,
-    booked: dict[tuple[str, date], Decimal] | None = None,
-) -> list[CapacityBucket]:
-    """Apply all changes or none: every problem is reported before anything is written.
-
-    Maximum hours can never fall below the hours already booked; the error says by how
-    much. `allow_past` and `booked` are for restoring a profile, where past weeks and
-    booked hours come from the file.
+) -> Problems:
+    """Every problem of `changes` that the stored calendar does not decide: a resource
+    the factory does not have (`resources`), a week that is not a Monday, in the past
+    (unless `allow_past`) or beyond the horizon, a cell given twice, hours out of range.
     """
     problems = Problems()
-    resources = set(factory_resources(session, factory.id))
     this_week = monday_of(today)
     horizon = this_week + timedelta(weeks=HORIZON_WEEKS)
     seen: set[tuple[str, date]] = set()
@@ -272,7 +192,7 @@ def set_capacity(
                 change.resource_field or change.field,
                 N_("%(resource)r is not a capability of this factory", resource=change.resource),
             )
-        if change.week.weekday() != 0:
+        if not is_monday(change.week):
             problems.add(
                 change.week_field,
                 N_("%(date)s is not the Monday of an ISO week", date=change.week.isoformat()),
@@ -307,16 +227,18 @@ def set_capacity(
             and not Decimal(0) <= change.actual_hours <= change.maximum_hours
         ):
             problems.add(change.actual_field, N_("planned hours must be between 0 and the maximum"))
-    problems.raise_if_any()
+    return problems
 
-    existing = _lock_buckets(session, factory.id, [(c.resource, c.week) for c in changes])
+
+def check_not_below_booked(
+    changes: list[CapacityChange], booked: Mapping[tuple[str, date], Decimal]
+) -> Problems:
+    """A maximum never falls below the hours already booked (`booked`, by resource and
+    week; none recorded: none booked); the message says by how much."""
+    problems = Problems()
     for change in changes:
-        bucket = existing.get((change.resource, change.week))
-        already = booked.get((change.resource, change.week)) if booked is not None else None
-        if already is None:
-            already = Decimal(bucket.booked_hours) if bucket is not None else Decimal(0)
+        already = booked.get((change.resource, change.week), NO_HOURS)
         if change.maximum_hours < already:
-            short = already - change.maximum_hours
             problems.add(
                 change.field,
                 N_(
@@ -326,10 +248,33 @@ def set_capacity(
                     week=week_label(change.week),
                     booked=hours_text(already),
                     maximum=hours_text(change.maximum_hours),
-                    short=hours_text(short),
+                    short=hours_text(already - change.maximum_hours),
                 ),
             )
-    problems.raise_if_any()
+    return problems
+
+
+def set_capacity(
+    session: Session,
+    factory: Factory,
+    changes: list[CapacityChange],
+    today: date,
+    now: datetime,
+    *,
+    allow_past: bool = False,
+    booked: dict[tuple[str, date], Decimal] | None = None,
+) -> list[CapacityBucket]:
+    """Apply all changes or none: every problem is reported before anything is written.
+
+    Maximum hours can never fall below the hours already booked; the error says by how
+    much. `allow_past` and `booked` are for restoring a profile, where past weeks and
+    booked hours come from the file.
+    """
+    resources = factory_resources(session, factory.id)
+    check_changes(changes, resources, today, allow_past=allow_past).raise_if_any()
+    existing = _lock_buckets(session, factory.id, [(c.resource, c.week) for c in changes])
+    stored = {key: Decimal(bucket.booked_hours) for key, bucket in existing.items()}
+    check_not_below_booked(changes, {**stored, **(booked or {})}).raise_if_any()
 
     written = []
     for change in changes:

@@ -1,0 +1,123 @@
+"""A factory as its standardized profile (export).
+
+Export writes the profile in its canonical order (see schema.canonical), so that
+export, import and export again give the same document.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from factories.capability import capabilities_of, major_units
+from factories.capacity.hours import HOURS_PLACES
+from factories.certifications import certifications_of
+from factories.models import Capability, CapacityBucket, Certification, Factory
+from factories.profile.schema import (
+    BATCH_CONSTRAINT,
+    ENVELOPE_PROPERTIES,
+    CapabilityEntry,
+    CapacityBlock,
+    CapacityEntry,
+    CertificationEntry,
+    Constraint,
+    Credit,
+    FactoryProfile,
+    Location,
+    MaterialEntry,
+    Price,
+    RangeProperty,
+    certification_order,
+    process_labels,
+)
+from factories.taxonomy import PROCESSES
+
+
+def capability_entry(capability: Capability, materials: list[str]) -> CapabilityEntry:
+    process = PROCESSES.get(capability.process_code)
+    return CapabilityEntry(
+        capabilityId=capability.process_code,
+        capabilityLabel=process_labels(capability.process_code),
+        processClass=process.group.iri if process else "",
+        generalizes=list(process.generalizes) if process else [],
+        properties=[
+            RangeProperty(
+                propertyId=property_id,
+                propertyLabel=dict(label),
+                maxValue=getattr(capability, column),
+            )
+            for property_id, (column, label) in ENVELOPE_PROPERTIES.items()
+        ],
+        materials=[MaterialEntry(materialFamily=m) for m in sorted(materials)],
+        generalTolerance=capability.tolerance_class,
+        constraints=[
+            Constraint(
+                constraintId=BATCH_CONSTRAINT,
+                minValue=capability.batch_min,
+                maxValue=capability.batch_max,
+            )
+        ],
+        price=Price(
+            value=major_units(capability.hourly_rate_minor, capability.currency),
+            currency=capability.currency,
+        ),
+    )
+
+
+def certification_entry(certification: Certification) -> CertificationEntry:
+    return CertificationEntry(
+        certificateType=certification.certificate_type,
+        certificateVersion=certification.certificate_version,
+        registrationNumber=certification.registration_number,
+        issuer=certification.issuer,
+        validFrom=certification.valid_from,
+        validUntil=certification.valid_until,
+    )
+
+
+def export_profile(session: Session, factory: Factory) -> FactoryProfile:
+    certifications = sorted(
+        (certification_entry(c) for c in certifications_of(session, factory.id)),
+        key=certification_order,
+    )
+    views = capabilities_of(session, factory.id)
+    capabilities = [capability_entry(v.capability, v.materials) for v in views]
+    # Calendars of removed capabilities stay as history but are no longer offered.
+    buckets = session.exec(
+        select(CapacityBucket)
+        .where(
+            CapacityBucket.factory_id == factory.id,
+            CapacityBucket.resource.in_([v.capability.process_code for v in views]),
+        )
+        .order_by(CapacityBucket.resource, CapacityBucket.point_in_time)
+    ).all()
+    return FactoryProfile(
+        factoryId=factory.global_id,
+        name=factory.name,
+        status=factory.status,
+        statusReason=factory.status_reason,
+        location=Location(
+            country=factory.country,
+            region=factory.region,
+            city=factory.city,
+            latitude=factory.latitude,
+            longitude=factory.longitude,
+        ),
+        certifications=certifications,
+        capabilities=capabilities,
+        capacity=CapacityBlock(
+            updatedAt=factory.capacity_updated_at,
+            capacities=[
+                CapacityEntry(
+                    capabilityId=b.resource,
+                    pointInTime=b.point_in_time,
+                    actualCapacity=Decimal(b.actual_hours).quantize(HOURS_PLACES),
+                    maximumCapacity=Decimal(b.maximum_hours).quantize(HOURS_PLACES),
+                    bookedCapacity=Decimal(b.booked_hours).quantize(HOURS_PLACES),
+                )
+                for b in buckets
+            ],
+        ),
+        credit=Credit(score=factory.credit_score),
+    )
