@@ -14,6 +14,7 @@ from matching.instance.model import (
     JobInfo,
     Placement,
     Rejection,
+    with_placements,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "Placement",
     "Rejection",
     "compile_problem",
+    "with_placements",
 ]

@@ -109,9 +109,7 @@ class _Buckets:
     listed_measure: dict[BucketKey, int | Decimal] = field(default_factory=dict)
 
     @classmethod
-    def of(
-        cls, entries: dict[BucketKey, list[float]], hours: Scaled, split_units: int
-    ) -> _Buckets:
+    def of(cls, entries: dict[BucketKey, list[float]], hours: Scaled, split_units: int) -> _Buckets:
         buckets = cls(
             index={},
             listed_hours={key: sum(values) for key, values in entries.items()},

@@ -24,7 +24,7 @@ dropped there, with the reason kept for `explain`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from matching.problem import Assignment, Plan, PlanStatus, Problem, Unassigned
@@ -174,11 +174,21 @@ class Instance:
         for j, placement in enumerate(allocation):
             if j in skipped:
                 continue
-            choices = self.jobs[j].choices
-            for c, p, amount in placement:
-                choice = choices[c]
-                used[choice.buckets[p]] += amount * choice.usage
+            for b, units in self.bucket_use(j, placement):
+                used[b] += units
         return used
+
+    def bucket_use(self, j: int, placement: Placement) -> Iterator[tuple[int, int]]:
+        """(bucket, capacity units) of each part of job j's `placement`."""
+        choices = self.jobs[j].choices
+        for c, p, amount in placement:
+            yield choices[c].buckets[p], amount * choices[c].usage
+
+    def size(self, jobs: Iterable[int] | None = None) -> int:
+        """(job, choice, period) triples of `jobs` (all jobs by default): the size of a
+        CP-SAT model or LP over them."""
+        indices = range(len(self.jobs)) if jobs is None else jobs
+        return sum(len(c.buckets) for j in indices for c in self.jobs[j].choices)
 
     def check(self, allocation: Allocation) -> None:
         """Raise InfeasibleAllocation if the integer allocation breaks any constraint: the
@@ -280,9 +290,8 @@ class Instance:
         allocation: Allocation = [() for _ in self.jobs]
         for j in sorted(wanted):
             placement = self._fit_previous(j, wanted[j], free)
-            for c, p, amount in placement:
-                choice = self.jobs[j].choices[c]
-                free[choice.buckets[p]] -= amount * choice.usage
+            for b, units in self.bucket_use(j, placement):
+                free[b] -= units
             allocation[j] = placement
         return allocation
 
@@ -343,6 +352,14 @@ class Instance:
             if info.choices:
                 groups.setdefault(root(info.choices[0].buckets[0]), []).append(info.index)
         return sorted(groups.values(), key=lambda jobs: jobs[0])
+
+
+def with_placements(allocation: Allocation, placements: dict[int, Placement]) -> Allocation:
+    """A copy of `allocation` in which the jobs of `placements` have those instead."""
+    merged = list(allocation)
+    for j, placement in placements.items():
+        merged[j] = placement
+    return merged
 
 
 def _clean(value: float) -> float:
