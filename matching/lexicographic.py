@@ -15,8 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ortools.sat import sat_parameters_pb2
-from ortools.sat.python import cp_model
+from ortools.sat.python import cp_model, cp_model_helper
 
 from matching.cpsat import SubModel
 from matching.instance import Allocation, Placement, with_placements
@@ -36,7 +35,7 @@ class Budget:
     seconds: float
     deterministic: bool = False
 
-    def apply(self, parameters: sat_parameters_pb2.SatParameters) -> None:
+    def apply(self, parameters: cp_model_helper.SatParameters) -> None:
         seconds = max(self.seconds, 0.01)
         if self.deterministic:
             parameters.max_deterministic_time = seconds * DETERMINISTIC_UNITS_PER_SECOND
