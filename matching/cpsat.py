@@ -157,7 +157,7 @@ class SubModel:
         return level_value(self.instance, allocation, self.jobs, level, self.kept_amounts)
 
 
-def build(
+def build_model(
     instance: Instance,
     jobs: Iterable[int],
     residual: list[int],

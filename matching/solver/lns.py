@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from matching import cpsat
+from matching.cpsat import build_model
 from matching.instance import Allocation
 from matching.lexicographic import Budget, optimize
 from matching.solver.clock import SearchClock
@@ -64,7 +64,7 @@ class LnsMoves:
         and release what the move held."""
         incumbent, clock, group = self.incumbent, self.clock, move.group
         move_started = clock.elapsed()
-        sub = cpsat.build(
+        sub = build_model(
             incumbent.instance, move.jobs, move.residual, move.factories, incumbent.kept_amounts
         )
         seconds = min(MOVE_SECONDS, clock.remaining())

@@ -10,7 +10,7 @@ from matching.instance import Allocation, Instance
 from matching.solver.groups import Group
 
 
-def proven(instance: Instance, groups: list[Group]) -> bool:
+def is_proven_optimal(instance: Instance, groups: list[Group]) -> bool:
     """Whether the plan is proven optimal for the problem itself: every group closed
     by CP-SAT on an integer instance that is the problem exactly (no splittable job
     moving in 0.1% steps, no rounded hours, costs or priorities). Without any group

@@ -8,20 +8,20 @@ import random
 import threading
 import time
 
-from matching import cpsat
 from matching.bound import LpBound, lp_seconds
+from matching.cpsat import build_model
 from matching.heuristic import greedy
 from matching.instance import Allocation, InfeasibleAllocation, Instance
 from matching.lexicographic import Budget, optimize
 from matching.objective import FILL, KEEP, KeptAmounts
 from matching.problem import Plan
-from matching.solver import proof
 from matching.solver.chain_turns import CHAIN_BURST_S, ChainTurns
 from matching.solver.clock import SearchClock
 from matching.solver.groups import Group, groups_of
 from matching.solver.incumbent import Incumbent
 from matching.solver.lns import LnsMoves
 from matching.solver.progress import Progress, ProgressCallback
+from matching.solver.proof import cost_bound, is_proven_optimal, reaches_lp_fill
 
 WHOLE_MODEL_SHARE = 0.5  # of a group's time, for CP-SAT on the whole group first
 WHOLE_MODEL_MAX_TERMS = 3000
@@ -69,7 +69,7 @@ class Search:
     def _search_budget(self, time_limit_s: float, allocation: Allocation) -> float:
         """The time limit less what the LP bound at the end may take, unless the start
         already reaches the LP's fill (then the bound is known)."""
-        if proof.reaches_lp_fill(self.instance, allocation, self.lp_start):
+        if reaches_lp_fill(self.instance, allocation, self.lp_start):
             return time_limit_s
         reserve = lp_seconds(sum(g.terms for g in self.groups))
         return time_limit_s - min(reserve, BOUND_RESERVE_MAX * time_limit_s)
@@ -124,7 +124,7 @@ class Search:
         every level is."""
         incumbent = self.incumbent
         residual = incumbent.residual(group.jobs)
-        sub = cpsat.build(self.instance, group.jobs, residual, None, self.kept_amounts)
+        sub = build_model(self.instance, group.jobs, residual, None, self.kept_amounts)
         outcome = optimize(
             sub,
             self.levels,
@@ -170,7 +170,7 @@ class Search:
         """The incumbent as a plan; should it break a constraint (a bug), the
         constructive start's plan instead, which is never infeasible."""
         instance, incumbent = self.instance, self.incumbent
-        proven = proof.proven(instance, self.groups)
+        proven = is_proven_optimal(instance, self.groups)
         try:
             instance.check(incumbent.allocation)
         except InfeasibleAllocation as error:
@@ -183,7 +183,7 @@ class Search:
             proven = False
             for group in self.groups:  # proofs of a search gone wrong prove nothing
                 group.cost_bound = None
-        bound = proof.cost_bound(instance, incumbent.allocation, self.groups, self.lp_start)
+        bound = cost_bound(instance, incumbent.allocation, self.groups, self.lp_start)
         return instance.plan(
             incumbent.allocation,
             status="OPTIMAL" if proven else "FEASIBLE",
