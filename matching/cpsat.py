@@ -20,7 +20,8 @@ Data (integers, in the units of `matching.instance`)
   R_b       `residual[b]`: capacity units of bucket b not used by the fixed jobs.
   n_c       `choice.full`: the amount that places the whole job at c (option hours in
             1/hours_scale units for j in J_w; S, that is all of the job, for j in J_s).
-  u_c       `choice.usage`: capacity units per unit of amount.
+  u_c       `choice.usage`: capacity units (1/(hours_scale * S) h) per unit of amount:
+            S for j in J_w, the option's hours in 1/hours_scale units for j in J_s.
   r_jcp     `room[p]`: min(n_c, floor(R_b(c,p) / u_c)), the most bucket b(c, p) can take.
   w_j       `info.priority_units`: the job's priority as an integer.
   a_c       `choice.cost_units`: the price of the whole job at c as an integer.
@@ -101,11 +102,14 @@ class _Amount:
 
 @dataclass(slots=True)
 class SubModel:
+    """A built model: its variables per job and its terms per objective level."""
+
     instance: Instance
     jobs: list[int]
     model: cp_model.CpModel
     amounts: dict[int, list[_Amount]]  # x[j,c,p] of each job
-    whole_choices: dict[int, list[tuple[cp_model.IntVar, int]]]  # (y[j,c], c) over periods
+    # (y[j,c], c) of the choices spread over periods; the others read through `amounts`.
+    whole_choices: dict[int, list[tuple[cp_model.IntVar, int]]]
     terms: dict[str, list[Term]]  # per objective level
     best_possible_fill: int  # L1 with every job that has a variable placed whole
     kept_amounts: KeptAmounts | None
