@@ -46,8 +46,7 @@ def explain(problem: Problem, plan: Plan, job_id: str) -> dict[str, Any]:
         hours = hours_by_factory.get(option.factory)
         if not hours:
             continue
-        option_hours = option.hours if option.hours is not None else job.hours
-        share = hours / option_hours
+        share = hours / job.hours_at(option)
         factory = problem.factories[factory_ids.index(option.factory)]
         chosen_costs.append((option.factory, option.cost))
         chosen.append(

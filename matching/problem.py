@@ -54,6 +54,10 @@ class Job(_Frozen):
     priority: float = 1.0
     options: tuple[JobOption, ...] = ()
 
+    def hours_at(self, option: JobOption) -> float:
+        """The job's hours at `option`'s factory: the option's own, else the nominal."""
+        return option.hours if option.hours is not None else self.hours
+
 
 class Params(_Frozen):
     time_limit_s: float | None = None

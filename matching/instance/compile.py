@@ -194,7 +194,7 @@ class _JobCompiler:
     ) -> Choice | Rejection:
         f = self.factory_index[option.factory]
         factory = self.problem.factories[f]
-        option_hours = option.hours if option.hours is not None else job.hours
+        option_hours = job.hours_at(option)
         latest = due - option.lead_periods  # production ends by then to ship by `due`
         if factory.credit < job.min_credit:
             return Rejection(
@@ -233,7 +233,7 @@ class _JobCompiler:
                 ],
             )
         if not fits:
-            return self._no_room(job, release, due, o, option, f, option_hours, full, usage)
+            return Rejection(o, f, *self._why_no_room(job, option, f, release, due, full, usage))
         costs = self.scales.costs
         return Choice(
             option=o,
@@ -248,46 +248,28 @@ class _JobCompiler:
             usage=usage,
         )
 
-    def _no_room(
-        self,
-        job: Job,
-        release: int,
-        due: int,
-        o: int,
-        option: JobOption,
-        f: int,
-        option_hours: float,
-        full: int,
-        usage: int,
-    ) -> Rejection:
-        """Why an option whose window cannot hold the job is rejected: shipping when
-        the job would fit by the due period itself, else the window's capacity."""
+    def _why_no_room(
+        self, job: Job, option: JobOption, f: int, release: int, due: int, full: int, usage: int
+    ) -> tuple[str, str]:
+        """(reason, detail) for an option whose window cannot hold the job: shipping
+        when the job would fit by the due period itself, else the window's capacity."""
         periods = self.problem.periods
         latest = due - option.lead_periods
         free = self.buckets.free_hours(f, job.resource, release, latest)
         window = f"{periods[release]}..{periods[latest]}"
-        whole = "" if job.splittable else " that cannot be split"
+        job_hours = f"{job.hours_at(option):g} h"
+        if not job.splittable:
+            job_hours += " that cannot be split"
         until_due = self.buckets.usable(f, job.resource, release, due, usage)
         if latest < due and self.buckets.holds(until_due, full, usage, job.splittable):
             free_until_due = self.buckets.free_hours(f, job.resource, release, due)
-            return Rejection(
-                o,
-                f,
-                SHIPPING_TOO_SLOW,
-                (
-                    f"shipping takes {option.lead_periods} period(s): production would "
-                    f"have to end by {periods[latest]}, and {window} has {free:g} h of "
-                    f"{job.resource} for a job of {option_hours:g} h"
-                    + whole
-                    + f" ({free_until_due:g} h up to the due period {periods[due]})"
-                ),
+            return SHIPPING_TOO_SLOW, (
+                f"shipping takes {option.lead_periods} period(s): production would "
+                f"have to end by {periods[latest]}, and {window} has {free:g} h of "
+                f"{job.resource} for a job of {job_hours}"
+                f" ({free_until_due:g} h up to the due period {periods[due]})"
             )
-        return Rejection(
-            o,
-            f,
-            NO_CAPACITY,
-            f"{free:g} h of {job.resource} in {window} for a job of {option_hours:g} h" + whole,
-        )
+        return NO_CAPACITY, f"{free:g} h of {job.resource} in {window} for a job of {job_hours}"
 
 
 def _keeps_every_period(

@@ -6,7 +6,7 @@ turns its allocations into plans in one place, `Instance.plan`, which is feasibl
 the original float units:
 
 * hours are scaled by `hours_scale` and costs by `cost_scale`: the smallest power of
-  ten (up to 10**MAX_DECIMALS, and small enough for exact integer arithmetic) that
+  ten (up to 10**scaling.MAX_DECIMALS, small enough for exact integer arithmetic) that
   makes every value integral, reading each value as the decimal it was written as in
   the JSON (0.3333 is 3333 / 10**4, exactly). When no such scale exists, option hours
   are rounded UP and capacities DOWN, so a plan that fits the integer capacities fits
