@@ -21,6 +21,13 @@ from matching.instance import Instance
 
 FILL_TOLERANCE = 1e-9
 COST_SAFETY = 1e-7  # GLOP's feasibility tolerance may overstate the optimum slightly
+# GLOP's pace on these models, building included, in (job, choice, period) triples.
+LP_TERMS_PER_SECOND = 15_000
+
+
+def lp_seconds(size: int) -> float:
+    """About how long an LP over `size` (job, choice, period) triples takes."""
+    return size / LP_TERMS_PER_SECOND
 
 
 @dataclass(frozen=True, slots=True)

@@ -230,6 +230,8 @@ class ChainSearch:
     ) -> tuple[np.ndarray, float, int, bool]:
         """Apply the best improving chain while there is one: (allocation, cost, work,
         whether a local optimum was reached rather than the work limit)."""
+        state = self.state
+        assert state is not None
         load = self._loads(x)
         work = 0
         while True:
@@ -239,7 +241,7 @@ class ChainSearch:
             work += spent
             if moves is None or delta > -0.5:
                 return x, cost, work, True
-            weight = self.state.weight  # type: ignore[union-attr]
+            weight = state.weight
             for k, row in moves:
                 load[x[k]] -= weight[x[k], k]
                 load[row] += weight[row, k]

@@ -1,63 +1,98 @@
-"""CP-SAT model of (part of) an instance, solved lexicographically.
+"""The CP-SAT model of (part of) an instance: the formulation the engine solves.
 
 A model covers a set of free jobs, optionally restricted to a set of factories, against
 the capacity left by every other job, which stays fixed. The whole problem is the case
-with all jobs free; a large-neighbourhood-search move is a small one.
+with all jobs free; a large-neighbourhood-search move is a small one. The contract is
+docs/matching-problem.md; `matching.instance` states it in the integers used here.
 
-The objective is truly lexicographic: one CP-SAT phase per level (weighted fill, then
-optionally kept hours for re-matching, then cost), each phase fixing the value reached
-by the previous one as a constraint. Every phase is hinted with the best allocation
-known. LNS moves may instead use one weighted objective (each level outweighing the
-next), which is faster on small models; their callers keep a move only if it is not
-lexicographically worse, compared exactly.
+Sets and indices
+  j in J       the free jobs (`jobs`); J_s the splittable ones, J_w the others.
+  c in C_j     the choices of job j (`instance.jobs[j].choices`): its options that pass
+               rules E1 to E3 below, and whose factory is in F when F is given
+               (`factories`).
+  p in P_c     the period positions of choice c: production in period `choice.periods[p]`
+               uses capacity bucket b(c, p) = `choice.buckets[p]`.
+  b in B       the capacity buckets, one per (factory, resource, period) with capacity
+               (`instance.bucket_keys`).
+
+Data (integers, in the units of `matching.instance`)
+  S         `instance.split_units`: 1000 if any job is splittable, else 1.
+  R_b       `residual[b]`: capacity units of bucket b not used by the fixed jobs.
+  n_c       `choice.full`: the amount that places the whole job at c (option hours in
+            1/hours_scale units for j in J_w; S, that is all of the job, for j in J_s).
+  u_c       `choice.usage`: capacity units (1/(hours_scale * S) h) per unit of amount:
+            S for j in J_w, the option's hours in 1/hours_scale units for j in J_s.
+  r_jcp     `room[p]`: min(n_c, floor(R_b(c,p) / u_c)), the most bucket b(c, p) can take.
+  w_j       `info.priority_units`: the job's priority as an integer.
+  a_c       `choice.cost_units`: the price of the whole job at c as an integer.
+  q_jcp     `kept_amounts[j, c, p]`: the previous plan's amount (re-matching only).
+
+Eligibility, settled when the instance is compiled (`matching.instance.compile`): an
+option or period that breaks a rule gets no variable.
+  E1 credit minimum: the factory's credit >= the job's `min_credit`.
+  E2 release period, and due date minus shipping lead: production in period t only for
+     release_j <= t <= due_j - lead_c.
+  E3 capacity in the window: period t only if its bucket has room for one unit (u_c);
+     for j in J_w, c only if the window can hold the whole job, sum of floor(K_b / u_c)
+     over its periods >= n_c (K_b the bucket's full capacity).
+
+Variables
+  x[j,c,p] in 0..r_jcp   amount of job j made at choice c in period position p (`x`).
+                         For j in J_w and a choice with a single period where r_jcp > 0,
+                         x[j,c,p] is n_c * y[j,c] itself (no variable of its own).
+  y[j,c] in {0, 1}       j in J_w goes whole to choice c (`y`).
+  k[j,c,p] in 0..q_jcp   amount of the previous plan kept in place (`k`, re-matching).
+
+Constraints
+  (1) capacity per resource per period:  sum over (j, c, p) with b(c, p) = b of
+      u_c * x[j,c,p] <= R_b, for each bucket b (left out when the variables' upper
+      bounds cannot exceed R_b).
+  (2) non-splittable jobs whole on one factory, possibly over several periods:
+      sum_p x[j,c,p] = n_c * y[j,c] for each c, and sum_c y[j,c] <= 1, for j in J_w.
+  (3) a splittable job at most once: sum_{c,p} x[j,c,p] <= S, for j in J_s.
+  (4) whole-job cut against the residual capacity: y[j,c] exists only if
+      sum_p r_jcp >= n_c (E3 again, the fixed jobs' use taken off).
+  (5) kept amounts: k[j,c,p] <= x[j,c,p].
+
+Objective, lexicographic (levels FILL, KEEP, COST of `matching.objective`)
+  L1 FILL, maximise the priority-weighted work placed, in 1/S of a job:
+       sum_{j in J_s} w_j * sum_{c,p} x[j,c,p]  +  sum_{j in J_w} w_j * S * sum_c y[j,c]
+  L2 KEEP, re-matching only: maximise the capacity units of the previous plan kept:
+       sum u_c * k[j,c,p]  (for x = n_c * y: u_c * min(q_jcp, n_c) * y[j,c])
+  L3 COST, minimise the total cost, in 1/(cost_scale * S) units:
+       sum_{j in J_s} sum_{c,p} a_c * x[j,c,p]  +  sum_{j in J_w} sum_c a_c * S * y[j,c]
+
+How the levels are combined (`matching.lexicographic`): by default one CP-SAT solve
+per level in turn, each hinted with the best allocation so far; once a level is solved,
+its value is fixed as a constraint (L >= value, or <= for cost) for the next levels.
+L1 is only fixed, not solved, when the best allocation so far already reaches its upper
+bound (every job that has a variable placed whole). LNS moves may instead maximise one
+weighted sum (`combined_objective`): each level's coefficients, signed (+ to maximise,
+- for cost) and divided by d_l, weighted by W_l = prod over later levels m of
+(floor(span_m / d_m) + 1), where span_l = sum of |coefficient| * upper bound over the
+level's terms and d_l = max(1, floor(span_l / 10**6)). Only with every d_l = 1 is that
+order exact, so the caller keeps a move only if its exact level values are not
+lexicographically worse.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
-from matching.instance import Allocation, Instance, Placement
+from matching.instance import Allocation, Choice, Instance, Placement
+from matching.objective import COST, FILL, KEEP, MAXIMIZED, KeptAmounts, level_value
 
-FILL, KEEP, COST = "fill", "keep", "cost"
-COMBINED_LEVEL_SPAN = 10**6
-MAXIMIZED = {FILL: True, KEEP: True, COST: False}
+COMBINED_LEVEL_SPAN = 10**6  # the largest span of a level in one weighted objective
 
-
-# CP-SAT's deterministic time runs several times slower than the clock on these models;
-# a reproducible budget of S seconds is S * this many deterministic units.
-DETERMINISTIC_UNITS_PER_SECOND = 0.15
-WALL_SAFETY_FACTOR = 3  # a reproducible run stops anyway at this multiple of its budget
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """A time limit in seconds, measured on the wall clock or, when reproducible, in
-    CP-SAT deterministic time converted at DETERMINISTIC_UNITS_PER_SECOND."""
-
-    seconds: float
-    deterministic: bool = False
-
-    def apply(self, parameters: object) -> None:
-        seconds = max(self.seconds, 0.01)
-        if self.deterministic:
-            parameters.max_deterministic_time = seconds * DETERMINISTIC_UNITS_PER_SECOND
-            parameters.max_time_in_seconds = WALL_SAFETY_FACTOR * seconds + 1
-        else:
-            parameters.max_time_in_seconds = seconds
-
-
-def seconds_of(deterministic_time: float) -> float:
-    return deterministic_time / DETERMINISTIC_UNITS_PER_SECOND
+Term = tuple[cp_model.IntVar, int]  # a variable and its coefficient
 
 
 @dataclass(slots=True)
 class _Amount:
-    """How one (choice, period) amount of a job reads off the model: var * multiplier."""
+    """How x[j,c,p] reads off the model: `var` * `multiplier` (y and n_c, or x and 1)."""
 
     choice: int
     position: int
@@ -67,14 +102,17 @@ class _Amount:
 
 @dataclass(slots=True)
 class SubModel:
+    """A built model: its variables per job and its terms per objective level."""
+
     instance: Instance
     jobs: list[int]
     model: cp_model.CpModel
-    amounts: dict[int, list[_Amount]]
-    whole_choices: dict[int, list[tuple[cp_model.IntVar, int]]]  # spread over periods
-    terms: dict[str, list[tuple[cp_model.IntVar, int]]]  # per objective level
-    best_possible_fill: int
-    kept_amounts: dict[tuple[int, int, int], int] | None
+    amounts: dict[int, list[_Amount]]  # x[j,c,p] of each job
+    # (y[j,c], c) of the choices spread over periods; the others read through `amounts`.
+    whole_choices: dict[int, list[tuple[cp_model.IntVar, int]]]
+    terms: dict[str, list[Term]]  # per objective level
+    best_possible_fill: int  # L1 with every job that has a variable placed whole
+    kept_amounts: KeptAmounts | None
 
     def objective(self, level: str) -> cp_model.LinearExpr:
         return _weighted(self.terms[level])
@@ -83,7 +121,7 @@ class SubModel:
         """One expression to maximise in which each level outweighs all later ones, and
         whether it is exact. Wide levels (cost) are coarsened to keep CP-SAT's numbers
         small; the caller's exact comparison then decides whether a move is kept."""
-        weighted: list[tuple[cp_model.IntVar, int]] = []
+        weighted: list[Term] = []
         weight, exact = 1, True
         for level in reversed(levels):
             sign = 1 if MAXIMIZED[level] else -1
@@ -104,8 +142,8 @@ class SubModel:
             for entry in self.amounts[j]:
                 value = current.get((entry.choice, entry.position), 0) // entry.multiplier
                 self.model.add_hint(entry.var, value)
-            for var, c in self.whole_choices[j]:
-                self.model.add_hint(var, int(c in chosen))
+            for y, c in self.whole_choices[j]:
+                self.model.add_hint(y, int(c in chosen))
 
     def read(self, value: Callable[[cp_model.IntVar], int]) -> dict[int, Placement]:
         placements: dict[int, Placement] = {}
@@ -120,111 +158,145 @@ class SubModel:
 
     def level(self, allocation: Allocation, level: str) -> int:
         """Value of `level` for this model's jobs in `allocation` (in the model's sense)."""
-        instance = self.instance
-        if level == FILL:
-            return sum(instance.job_fill(j, allocation[j]) for j in self.jobs)
-        if level == COST:
-            return sum(instance.job_cost(j, allocation[j]) for j in self.jobs)
-        return kept_units(instance, allocation, self.jobs, self.kept_amounts or {})
+        return level_value(self.instance, allocation, self.jobs, level, self.kept_amounts)
 
 
-def build(
+def build_model(
     instance: Instance,
     jobs: Iterable[int],
     residual: list[int],
     factories: set[int] | None = None,
-    kept_amounts: dict[tuple[int, int, int], int] | None = None,
+    kept_amounts: KeptAmounts | None = None,
 ) -> SubModel:
-    """Model for `jobs` placed within `residual` capacity (capacity units per bucket).
-
-    `kept_amounts` maps (job, choice, period position) to a previous amount; with it the
-    model gets a KEEP objective: capacity units of the previous plan left in place.
-    """
-    model = cp_model.CpModel()
+    """The model for `jobs` within `residual` capacity R (capacity units per bucket),
+    using only `factories` when given. With `kept_amounts` it has the KEEP level."""
+    builder = _Builder(instance, residual, factories, kept_amounts)
     jobs = list(jobs)
-    amounts: dict[int, list[_Amount]] = {}
-    choice_vars: dict[int, list[tuple[cp_model.IntVar, int]]] = {}
-    bucket_terms: dict[int, list[tuple[cp_model.IntVar, int]]] = {}
-    fill_terms: list[tuple[cp_model.IntVar, int]] = []
-    cost_terms: list[tuple[cp_model.IntVar, int]] = []
-    keep_terms: list[tuple[cp_model.IntVar, int]] = []
-    split_units = instance.split_units
-    best_possible_fill = 0
     for j in jobs:
-        info = instance.jobs[j]
-        entries: list[_Amount] = []
-        choice_vars[j] = []
-        whole_choices = []
-        job_amount_vars = []
-        placeable = False
-        for c, choice in enumerate(info.choices):
-            if factories is not None and choice.factory not in factories:
-                continue
-            room = [min(choice.full, residual[b] // choice.usage) for b in choice.buckets]
-            if info.splittable:
-                for p, bound in enumerate(room):
-                    if bound <= 0:
-                        continue
-                    z = model.new_int_var(0, bound, "")
-                    entries.append(_Amount(c, p, z, 1))
-                    job_amount_vars.append(z)
-                    bucket_terms.setdefault(choice.buckets[p], []).append((z, choice.usage))
-                    fill_terms.append((z, info.priority_units))
-                    cost_terms.append((z, choice.cost_units))
-                    _keep_term(kept_amounts, j, c, p, z, 1, choice.usage, model, keep_terms)
-                    placeable = True
-                continue
-            if sum(room) < choice.full:
-                continue
-            placeable = True
-            y = model.new_bool_var("")
-            whole_choices.append(y)
-            fill_terms.append((y, info.fill_full))
-            cost_terms.append((y, choice.cost_units * split_units))
-            usable = [p for p, bound in enumerate(room) if bound > 0]
-            if len(usable) == 1:
-                p = usable[0]
-                entries.append(_Amount(c, p, y, choice.full))
-                bucket_terms.setdefault(choice.buckets[p], []).append(
-                    (y, choice.full * choice.usage)
-                )
-                _keep_term(kept_amounts, j, c, p, y, choice.full, choice.usage, model, keep_terms)
-                continue
-            choice_vars[j].append((y, c))
-            xs = []
-            for p in usable:
-                x = model.new_int_var(0, room[p], "")
-                xs.append(x)
-                entries.append(_Amount(c, p, x, 1))
-                bucket_terms.setdefault(choice.buckets[p], []).append((x, choice.usage))
-                _keep_term(kept_amounts, j, c, p, x, 1, choice.usage, model, keep_terms)
-            model.add(sum(xs) == choice.full * y)
-        if info.splittable and job_amount_vars:
-            model.add(sum(job_amount_vars) <= split_units)
-        elif len(whole_choices) > 1:
-            model.add_at_most_one(whole_choices)
-        if placeable:
-            best_possible_fill += info.fill_full
-        amounts[j] = entries
-    for b, terms in bucket_terms.items():
-        if sum(coef * _upper(var) for var, coef in terms) > residual[b]:
-            model.add(
-                cp_model.LinearExpr.weighted_sum([v for v, _ in terms], [c for _, c in terms])
-                <= residual[b]
-            )
-    terms = {FILL: fill_terms, COST: cost_terms}
+        builder.add_job(j)
+    builder.add_capacity()
+    terms = {FILL: builder.fill_terms, COST: builder.cost_terms}
     if kept_amounts is not None:
-        terms[KEEP] = keep_terms
+        terms[KEEP] = builder.keep_terms
     return SubModel(
         instance,
         jobs,
-        model,
-        amounts,
-        choice_vars,
+        builder.model,
+        builder.amounts,
+        builder.whole_choices,
         terms,
-        best_possible_fill,
+        builder.best_possible_fill,
         kept_amounts,
     )
+
+
+@dataclass(slots=True)
+class _Builder:
+    """Adds the variables and constraints of the formulation, job by job."""
+
+    instance: Instance
+    residual: list[int]  # R_b
+    factories: set[int] | None  # F
+    kept_amounts: KeptAmounts | None  # q
+    model: cp_model.CpModel = field(default_factory=cp_model.CpModel)
+    amounts: dict[int, list[_Amount]] = field(default_factory=dict)
+    whole_choices: dict[int, list[tuple[cp_model.IntVar, int]]] = field(default_factory=dict)
+    bucket_terms: dict[int, list[Term]] = field(default_factory=dict)  # (1), per bucket
+    fill_terms: list[Term] = field(default_factory=list)  # L1
+    keep_terms: list[Term] = field(default_factory=list)  # L2
+    cost_terms: list[Term] = field(default_factory=list)  # L3
+    best_possible_fill: int = 0
+
+    def add_job(self, j: int) -> None:
+        info = self.instance.jobs[j]
+        self.amounts[j] = []
+        self.whole_choices[j] = []
+        y_j: list[cp_model.IntVar] = []  # y[j,c] over c
+        x_j: list[cp_model.IntVar] = []  # x[j,c,p] over (c, p), splittable jobs
+        placeable = False
+        for c, choice in enumerate(info.choices):
+            if self.factories is not None and choice.factory not in self.factories:
+                continue
+            room = [min(choice.full, self.residual[b] // choice.usage) for b in choice.buckets]
+            if info.splittable:
+                placeable = self._add_split_choice(j, c, choice, room, x_j) or placeable
+            else:
+                placeable = self._add_whole_choice(j, c, choice, room, y_j) or placeable
+        if info.splittable and x_j:
+            self.model.add(sum(x_j) <= self.instance.split_units)  # (3)
+        elif len(y_j) > 1:
+            self.model.add_at_most_one(y_j)  # (2), one factory
+        if placeable:
+            self.best_possible_fill += info.fill_full
+
+    def _add_split_choice(
+        self, j: int, c: int, choice: Choice, room: list[int], x_j: list[cp_model.IntVar]
+    ) -> bool:
+        info = self.instance.jobs[j]
+        placeable = False
+        for p, r_jcp in enumerate(room):
+            if r_jcp <= 0:
+                continue
+            x = self.model.new_int_var(0, r_jcp, "")
+            self.amounts[j].append(_Amount(c, p, x, 1))
+            x_j.append(x)
+            self.bucket_terms.setdefault(choice.buckets[p], []).append((x, choice.usage))
+            self.fill_terms.append((x, info.priority_units))
+            self.cost_terms.append((x, choice.cost_units))
+            self._add_kept(j, c, p, x, 1, choice.usage)
+            placeable = True
+        return placeable
+
+    def _add_whole_choice(
+        self, j: int, c: int, choice: Choice, room: list[int], y_j: list[cp_model.IntVar]
+    ) -> bool:
+        if sum(room) < choice.full:  # (4)
+            return False
+        info = self.instance.jobs[j]
+        y = self.model.new_bool_var("")
+        y_j.append(y)
+        self.fill_terms.append((y, info.fill_full))
+        self.cost_terms.append((y, choice.cost_units * self.instance.split_units))
+        usable = [p for p, r_jcp in enumerate(room) if r_jcp > 0]
+        if len(usable) == 1:  # x[j,c,p] = n_c * y[j,c]
+            p = usable[0]
+            self.amounts[j].append(_Amount(c, p, y, choice.full))
+            self.bucket_terms.setdefault(choice.buckets[p], []).append(
+                (y, choice.full * choice.usage)
+            )
+            self._add_kept(j, c, p, y, choice.full, choice.usage)
+            return True
+        self.whole_choices[j].append((y, c))
+        x_jc = []
+        for p in usable:
+            x = self.model.new_int_var(0, room[p], "")
+            x_jc.append(x)
+            self.amounts[j].append(_Amount(c, p, x, 1))
+            self.bucket_terms.setdefault(choice.buckets[p], []).append((x, choice.usage))
+            self._add_kept(j, c, p, x, 1, choice.usage)
+        self.model.add(sum(x_jc) == choice.full * y)  # (2), the whole job
+        return True
+
+    def _add_kept(
+        self, j: int, c: int, p: int, var: cp_model.IntVar, multiplier: int, usage: int
+    ) -> None:
+        """The L2 term of x[j,c,p] = `var` * `multiplier`, with k[j,c,p] and (5) if needed."""
+        if not self.kept_amounts:
+            return
+        previous = self.kept_amounts.get((j, c, p), 0)
+        if previous <= 0:
+            return
+        if multiplier > 1:  # x = n_c * y: keeps min(q, n_c) if y is taken
+            self.keep_terms.append((var, min(previous, multiplier) * usage))
+            return
+        k = self.model.new_int_var(0, previous, "")
+        self.model.add(k <= var)  # (5)
+        self.keep_terms.append((k, usage))
+
+    def add_capacity(self) -> None:
+        for b, terms in self.bucket_terms.items():
+            if sum(coef * _upper(var) for var, coef in terms) > self.residual[b]:
+                self.model.add(_weighted(terms) <= self.residual[b])  # (1)
 
 
 def _upper(var: cp_model.IntVar) -> int:
@@ -232,193 +304,5 @@ def _upper(var: cp_model.IntVar) -> int:
     return domain[len(domain) - 1]
 
 
-def _weighted(terms: list[tuple[cp_model.IntVar, int]]) -> cp_model.LinearExpr:
+def _weighted(terms: list[Term]) -> cp_model.LinearExpr:
     return cp_model.LinearExpr.weighted_sum([v for v, _ in terms], [c for _, c in terms])
-
-
-def _keep_term(
-    kept_amounts: dict[tuple[int, int, int], int] | None,
-    j: int,
-    c: int,
-    p: int,
-    var: cp_model.IntVar,
-    multiplier: int,
-    weight: int,
-    model: cp_model.CpModel,
-    keep_terms: list[tuple[cp_model.IntVar, int]],
-) -> None:
-    if not kept_amounts:
-        return
-    previous = kept_amounts.get((j, c, p), 0)
-    if previous <= 0:
-        return
-    if multiplier > 1:  # a 0/1 choice variable: keeps min(previous, whole) if taken
-        keep_terms.append((var, min(previous, multiplier) * weight))
-        return
-    kept = model.new_int_var(0, previous, "")
-    model.add(kept <= var)
-    keep_terms.append((kept, weight))
-
-
-def level_values(
-    instance: Instance,
-    allocation: Allocation,
-    jobs: Iterable[int],
-    levels: list[str],
-    kept_amounts: dict[tuple[int, int, int], int] | None,
-) -> tuple[int, ...]:
-    """The objective levels of `jobs` in `allocation`, signed so that larger is better."""
-    values = []
-    jobs = list(jobs)
-    for level in levels:
-        if level == FILL:
-            values.append(sum(instance.job_fill(j, allocation[j]) for j in jobs))
-        elif level == COST:
-            values.append(-sum(instance.job_cost(j, allocation[j]) for j in jobs))
-        else:
-            values.append(kept_units(instance, allocation, jobs, kept_amounts or {}))
-    return tuple(values)
-
-
-def kept_units(
-    instance: Instance,
-    allocation: Allocation,
-    jobs: Iterable[int],
-    kept_amounts: dict[tuple[int, int, int], int],
-) -> int:
-    total = 0
-    for j in jobs:
-        for c, p, amount in allocation[j]:
-            previous = kept_amounts.get((j, c, p), 0)
-            total += min(previous, amount) * instance.jobs[j].choices[c].usage
-    return total
-
-
-@dataclass(slots=True)
-class Outcome:
-    placements: dict[int, Placement] | None  # None: nothing better than the hint found
-    proven: bool  # every level proven optimal for this model
-    cost_bound: int | None  # proven lower bound of the cost level (cost units)
-    deterministic_time: float = 0.0
-
-
-class _Progress(cp_model.CpSolverSolutionCallback):
-    def __init__(self, report: Callable[[int], None]):
-        super().__init__()
-        self._report = report
-
-    def on_solution_callback(self) -> None:
-        self._report(round(self.objective_value))
-
-
-def optimize(
-    sub: SubModel,
-    levels: list[str],
-    incumbent: Allocation,
-    budget: Budget,
-    workers: int,
-    seed: int,
-    on_improvement: Callable[[str, int], None] | None = None,
-    presolve: bool = True,
-    combined: bool = False,
-) -> Outcome:
-    """Optimize the levels in turn; each phase starts from the best allocation so far.
-
-    With `combined`, one solve of a weighted objective replaces the phases: faster for
-    LNS moves, whose result the caller compares exactly anyway.
-    """
-    if combined:
-        return _optimize_combined(sub, levels, incumbent, budget, seed, presolve)
-    start = time.perf_counter()
-    best: dict[int, Placement] | None = None
-    current = incumbent
-    proven = True
-    cost_bound = None
-    used_dtime = 0.0
-    remaining_levels = len(levels)
-    for level in levels:
-        expr = sub.objective(level)
-        maximize = MAXIMIZED[level]
-        if level == FILL and sub.level(current, FILL) >= sub.best_possible_fill:
-            sub.model.add(expr >= sub.best_possible_fill)
-            remaining_levels -= 1
-            continue
-        spent = seconds_of(used_dtime) if budget.deterministic else time.perf_counter() - start
-        left = budget.seconds - spent
-        share = left / remaining_levels if remaining_levels > 1 else left
-        remaining_levels -= 1
-        if maximize:
-            sub.model.maximize(expr)
-        else:
-            sub.model.minimize(expr)
-        sub.hint(current)
-        solver = _solver(Budget(share, budget.deterministic), workers, seed, presolve)
-        callback = None
-        if on_improvement is not None:
-            callback = _Progress(lambda value, level=level: on_improvement(level, value))
-        status = solver.solve(sub.model, callback)
-        used_dtime += solver.deterministic_time
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            best = sub.read(solver.value)
-            current = _overlay(current, best)
-            value = round(solver.objective_value)
-            if status != cp_model.OPTIMAL:
-                proven = False
-            if level == COST:
-                cost_bound = (
-                    value if status == cp_model.OPTIMAL else _ceil(solver.best_objective_bound)
-                )
-        else:
-            proven = False
-            value = sub.level(current, level)
-        if maximize:
-            sub.model.add(expr >= value)
-        else:
-            sub.model.add(expr <= value)
-    return Outcome(best, proven, cost_bound, used_dtime)
-
-
-def _optimize_combined(
-    sub: SubModel,
-    levels: list[str],
-    incumbent: Allocation,
-    budget: Budget,
-    seed: int,
-    presolve: bool,
-) -> Outcome:
-    expr, exact = sub.combined_objective(levels)
-    sub.model.maximize(expr)
-    sub.hint(incumbent)
-    solver = _solver(budget, 1, seed, presolve)
-    status = solver.solve(sub.model)
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return Outcome(
-            sub.read(solver.value),
-            exact and status == cp_model.OPTIMAL,
-            None,
-            solver.deterministic_time,
-        )
-    return Outcome(None, False, None, solver.deterministic_time)
-
-
-def _solver(budget: Budget, workers: int, seed: int, presolve: bool) -> cp_model.CpSolver:
-    solver = cp_model.CpSolver()
-    params = solver.parameters
-    budget.apply(params)
-    params.num_workers = workers
-    params.random_seed = seed
-    params.log_search_progress = False
-    # On the small models of LNS moves presolve costs more than it saves.
-    params.cp_model_presolve = presolve
-    return solver
-
-
-def _ceil(value: float) -> int:
-    return math.ceil(value - 1e-6)
-
-
-def _overlay(allocation: Allocation, placements: dict[int, Placement]) -> Allocation:
-    merged = list(allocation)
-    for j, placement in placements.items():
-        merged[j] = placement
-    return merged

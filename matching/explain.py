@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from matching.instance import NO_CAPACITY, Instance, compile_problem
+from matching.instance import Choice, Instance, compile_problem
 from matching.problem import Plan, Problem
+from matching.reasons import (
+    CHOSEN,
+    MORE_EXPENSIVE,
+    NO_CAPACITY,
+    NO_FREE_CAPACITY,
+    NOT_NEEDED,
+    NOT_USED,
+)
 
-CHOSEN = "chosen"
-MORE_EXPENSIVE = "more_expensive"
-NO_FREE_CAPACITY = "no_free_capacity_in_window"
-NOT_NEEDED = "not_needed"
-NOT_USED = "not_used"
 TOLERANCE = 1e-9
 
 
@@ -19,14 +22,10 @@ def explain(problem: Problem, plan: Plan, job_id: str) -> dict[str, Any]:
     """Plain-data explanation of one job's placement in `plan`.
 
     `chosen`: each factory the job went to, with its hours, prorated cost, option cost,
-    lead time and credit. `not_chosen`: every other option with its binding reason, one
-    of `credit_below_minimum`, `shipping_too_slow` (production would have to end before
-    the release, or by a period before which the factory has no room for the job while
-    it has some later in the job's window), `no_capacity_in_window` (the factory never
-    had room for it, shipping aside), `no_free_capacity_in_window` (room taken by other
-    jobs in this plan), `more_expensive` (with by how much), or `not_needed` (the job
-    was already fully placed elsewhere at no greater cost) or, in a plan that is not
-    optimal, `not_used` (it had room and was no worse, yet the search left it).
+    lead time and credit. `not_chosen`: every other option with its binding reason, a
+    code of `matching.reasons` (the engine's own: all but `not_held` and `unexplained`),
+    and a `detail` sentence; `more_expensive` and `not_needed` also give `extra_cost`,
+    `no_free_capacity_in_window` and `not_used` the `free_hours` left for the job.
     """
     instance = compile_problem(problem)
     j = next((i for i, job in enumerate(problem.jobs) if job.id == job_id), None)
@@ -47,8 +46,7 @@ def explain(problem: Problem, plan: Plan, job_id: str) -> dict[str, Any]:
         hours = hours_by_factory.get(option.factory)
         if not hours:
             continue
-        option_hours = option.hours if option.hours is not None else job.hours
-        share = hours / option_hours
+        share = hours / job.hours_at(option)
         factory = problem.factories[factory_ids.index(option.factory)]
         chosen_costs.append((option.factory, option.cost))
         chosen.append(
@@ -125,7 +123,7 @@ def _free_hours(
 
 def _compare(
     instance: Instance,
-    choice: Any,
+    choice: Choice,
     free: dict[tuple[int, str, int], float],
     splittable: bool,
     fully_placed: bool,

@@ -7,18 +7,14 @@ fit spills over to the next cheapest option.
 
 from __future__ import annotations
 
-from matching.instance import Allocation, Instance, Placement
+from matching.instance import Allocation, Choice, Instance, Placement
 
 
 def greedy_order(instance: Instance) -> list[int]:
     problem = instance.problem
-    period_index = {name: t for t, name in enumerate(problem.periods)}
-    last = len(problem.periods) - 1
 
     def key(j: int) -> tuple[float, int, int]:
-        job = problem.jobs[j]
-        due = period_index[job.due_period] if job.due_period else last
-        return (-job.priority, due, j)
+        return (-problem.jobs[j].priority, instance.jobs[j].due, j)
 
     return sorted(range(len(instance.jobs)), key=key)
 
@@ -83,7 +79,7 @@ def lp_rounding(
     return greedy(instance, allocation)
 
 
-def _place_at(choice, c: int, free: list[int]) -> Placement:
+def _place_at(choice: Choice, c: int, free: list[int]) -> Placement:
     """The job whole at `choice`, earliest periods first, if its window has room."""
     room = [free[b] // choice.usage for b in choice.buckets]
     if sum(room) < choice.full:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from matching.problem import Plan, Problem
-from matching.solver import ProgressCallback, Search
+from matching.solver import ProgressCallback, allocate
 
 
 def rematch(
@@ -20,7 +20,7 @@ def rematch(
     Lexicographic: most priority-weighted work placed, then fewest moved hours (hours of
     the previous plan no longer at the same job, factory and period), then least cost.
     """
-    return Search.run(
+    return allocate(
         problem,
         time_limit_s,
         workers,

@@ -1,5 +1,5 @@
 """An independent check of a plan against a problem, written from the contract text
-(shared/specs/matching-problem-v1.md) on raw JSON data, sharing no code with the engine.
+(docs/matching-problem.md) on raw JSON data, sharing no code with the engine.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from matching import load_problem, solve
 from matching.chains import ChainSearch
-from matching.cpsat import COST, FILL, KEEP
 from matching.heuristic import greedy
 from matching.instance import Allocation, Instance, compile_problem
+from matching.objective import COST, FILL, KEEP
 from matching.solver import Search
 from tests.matching.feasibility import check_plan
 from tests.matching.problems import crowded_problems, random_problem
@@ -221,7 +221,7 @@ def test_a_group_whose_chains_cannot_start_is_not_offered_them_again() -> None:
     )
     (group,) = search.groups
     assert group.chains is not None
-    search._chain_burst(group, 1.0)
+    search.chain_turns.burst(group, 1.0)
     assert group.chains_idle_at == group.version and not group.chains_busy
 
 

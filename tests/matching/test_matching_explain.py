@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 
 from matching import explain, load_plan, load_problem, solve
+from matching.reasons import NOT_HELD, REASONS, UNEXPLAINED
+from tests.matching.problems import random_problem
 
 
 def cap(period: str, hours: float) -> dict:
@@ -247,3 +249,17 @@ def test_a_splittable_job_is_shipping_too_slow_only_without_any_room_in_time() -
     assert [(c["factory"], c["hours"]) for c in result["chosen"]] == [("some", 1)]
     [late] = result["not_chosen"]
     assert late["factory"] == "late" and late["reason"] == "shipping_too_slow"
+
+
+def test_every_reason_given_is_one_of_the_listed_codes() -> None:
+    data = random_problem(seed=7, factories=5, jobs=25, periods=4)
+    problem = load_problem(data)
+    plan = solve(problem, time_limit_s=0.5, workers=1)
+    given = {
+        entry["reason"]
+        for job in problem.jobs
+        for part in ("chosen", "not_chosen")
+        for entry in explain(problem, plan, job.id)[part]
+    }
+    assert given and given <= set(REASONS) - {NOT_HELD, UNEXPLAINED}
+    assert len(set(REASONS)) == len(REASONS)

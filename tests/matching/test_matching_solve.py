@@ -468,7 +468,7 @@ def test_an_infeasible_search_result_falls_back_to_the_constructive_plan(
 
     def overfill(search: Search) -> None:
         for j, info in enumerate(search.instance.jobs):
-            search.allocation[j] = ((0, 0, info.choices[0].full),)
+            search.incumbent.allocation[j] = ((0, 0, info.choices[0].full),)
 
     monkeypatch.setattr(Search, "optimize", overfill)
     plan = solve(problem, time_limit_s=1, workers=1)

@@ -1,4 +1,4 @@
-"""The problem compiled for solving: feasible (job, factory, period) choices in integers.
+"""The integer instance: the problem's feasible (job, factory, period) choices in integers.
 
 CP-SAT works on integers while the contract speaks in float hours and costs, so every
 solver in this package (greedy, CP-SAT, LNS, rematch) works on one integer instance and
@@ -6,7 +6,7 @@ turns its allocations into plans in one place, `Instance.plan`, which is feasibl
 the original float units:
 
 * hours are scaled by `hours_scale` and costs by `cost_scale`: the smallest power of
-  ten (up to 10**MAX_DECIMALS, and small enough for exact integer arithmetic) that
+  ten (up to 10**scaling.MAX_DECIMALS, small enough for exact integer arithmetic) that
   makes every value integral, reading each value as the decimal it was written as in
   the JSON (0.3333 is 3333 / 10**4, exactly). When no such scale exists, option hours
   are rounded UP and capacities DOWN, so a plan that fits the integer capacities fits
@@ -18,30 +18,18 @@ the original float units:
 * one capacity unit is 1/(hours_scale * split_units) hours, so both kinds share the
   same integer capacity constraint.
 
-Options that can never be used are dropped here, with the reason kept for `explain`.
+`matching.instance.compile` builds the instance; options that can never be used are
+dropped there, with the reason kept for `explain`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from matching.problem import Assignment, Plan, PlanStatus, Problem, Unassigned
 
-SPLIT_UNITS = 1000  # granularity of a splittable job: 0.1% of its work
-MAX_DECIMALS = 6  # scales tried for hours and costs: 1, 10, ..., 10**MAX_DECIMALS
-PRIORITY_DECIMALS = 6
-# Largest total of capacity units, of cost units and of fill units an instance may
-# have: keeps CP-SAT's objectives (read back as doubles) and the ejection chains'
-# float64 matrices exact. A finer scale that would pass it is given up for a coarser,
-# inexact one.
-UNIT_LIMIT = 2**50
-
-# Why an option listed for a job can never be used (static reasons, see `explain`).
-CREDIT_TOO_LOW = "credit_below_minimum"
-SHIPPING_TOO_SLOW = "shipping_too_slow"
-NO_CAPACITY = "no_capacity_in_window"
+BucketKey = tuple[int, str, int]  # (factory index, resource, period index)
 
 
 class InfeasibleAllocation(RuntimeError):
@@ -78,6 +66,8 @@ class JobInfo:
     id: str
     hours: float
     splittable: bool
+    release: int  # first period index in which production may happen
+    due: int  # last period index of the job's window (shipping not counted)
     priority_units: int
     choices: tuple[Choice, ...]
     rejections: tuple[Rejection, ...]
@@ -98,10 +88,9 @@ class Instance:
     priority_scale: int
     split_units: int
     jobs: list[JobInfo]
-    bucket_keys: list[tuple[int, str, int]]  # (factory index, resource, period index)
+    bucket_keys: list[BucketKey]
     bucket_capacity: list[int]  # in capacity units
     bucket_hours: list[float]
-    _bucket_index: dict[tuple[int, str, int], int] = field(default_factory=dict)
     # Whether the integer instance is the problem itself: every hour, cost and priority
     # scaled without rounding. Only then can a proof about it (optimality, CP-SAT's cost
     # bound) be claimed for the problem; splittable jobs still move in 0.1% steps.
@@ -185,11 +174,21 @@ class Instance:
         for j, placement in enumerate(allocation):
             if j in skipped:
                 continue
-            choices = self.jobs[j].choices
-            for c, p, amount in placement:
-                choice = choices[c]
-                used[choice.buckets[p]] += amount * choice.usage
+            for b, units in self.bucket_use(j, placement):
+                used[b] += units
         return used
+
+    def bucket_use(self, j: int, placement: Placement) -> Iterator[tuple[int, int]]:
+        """(bucket, capacity units) of each part of job j's `placement`."""
+        choices = self.jobs[j].choices
+        for c, p, amount in placement:
+            yield choices[c].buckets[p], amount * choices[c].usage
+
+    def size(self, jobs: Iterable[int] | None = None) -> int:
+        """(job, choice, period) triples of `jobs` (all jobs by default): the size of a
+        CP-SAT model or LP over them."""
+        indices = range(len(self.jobs)) if jobs is None else jobs
+        return sum(len(c.buckets) for j in indices for c in self.jobs[j].choices)
 
     def check(self, allocation: Allocation) -> None:
         """Raise InfeasibleAllocation if the integer allocation breaks any constraint: the
@@ -291,9 +290,8 @@ class Instance:
         allocation: Allocation = [() for _ in self.jobs]
         for j in sorted(wanted):
             placement = self._fit_previous(j, wanted[j], free)
-            for c, p, amount in placement:
-                choice = self.jobs[j].choices[c]
-                free[choice.buckets[p]] -= amount * choice.usage
+            for b, units in self.bucket_use(j, placement):
+                free[b] -= units
             allocation[j] = placement
         return allocation
 
@@ -356,6 +354,14 @@ class Instance:
         return sorted(groups.values(), key=lambda jobs: jobs[0])
 
 
+def with_placements(allocation: Allocation, placements: dict[int, Placement]) -> Allocation:
+    """A copy of `allocation` in which the jobs of `placements` have those instead."""
+    merged = list(allocation)
+    for j, placement in placements.items():
+        merged[j] = placement
+    return merged
+
+
 def _clean(value: float) -> float:
     """Drop float noise such as 0.30000000000000004, keeping anything meaningful."""
     rounded = round(value, 9)
@@ -371,292 +377,3 @@ def _make_hours_add_up(assignments: list[Assignment], count: int, choice: Choice
         return
     head = sum(a.hours for a in assignments[-count:-1])
     assignments[-1] = assignments[-1].model_copy(update={"hours": choice.hours - head})
-
-
-def decimal_scale(
-    values: Iterable[float], max_decimals: int, max_scale: int | None = None
-) -> tuple[int, bool]:
-    """Smallest 10**k (k <= max_decimals, 10**k <= max_scale) making all values
-    integral, read as the decimals they print as, and whether there is one; without one,
-    the finest scale allowed."""
-    decimals = max((_decimals(v) for v in set(values) if v), default=0)
-    finest = max_decimals
-    if max_scale is not None:
-        while finest > 0 and 10**finest > max_scale:
-            finest -= 1
-    if decimals <= finest:
-        return 10**decimals, True
-    return 10**finest, False
-
-
-def _decimals(value: float) -> int:
-    """Decimal places of a float as written: repr is the shortest form reading back as
-    it, the JSON text for any number with up to 15 significant digits."""
-    mantissa, _, exponent = repr(float(value)).partition("e")
-    places = len(mantissa.partition(".")[2].rstrip("0"))
-    return max(0, places - int(exponent or 0))
-
-
-def _scale_limit(total: float, multiplier: int) -> int:
-    """Largest scale keeping `total` x scale x multiplier within UNIT_LIMIT."""
-    return max(1, int(UNIT_LIMIT // (max(total, 1.0) * multiplier)))
-
-
-class _Scaled:
-    """Numbers in units of 1/scale: exact integers when the scale is exact, else exact
-    decimals (each float read as the decimal it was written as) to be rounded as needed."""
-
-    def __init__(self, scale: int, exact: bool):
-        self.scale = scale
-        self.exact = exact
-
-    def of(self, value: float) -> int | Decimal:
-        if self.exact:
-            return round(value * self.scale)  # integral up to float noise, far below 0.5
-        return Decimal(repr(float(value))) * self.scale
-
-    def units(self, value: int | Decimal, rounding: str) -> int:
-        if isinstance(value, int):
-            return value
-        return int(value.to_integral_value(rounding=rounding))
-
-
-def compile_problem(problem: Problem) -> Instance:
-    periods = problem.periods
-    period_index = {name: t for t, name in enumerate(periods)}
-    factory_index = {f.id: i for i, f in enumerate(problem.factories)}
-
-    entries: dict[tuple[int, str, int], list[float]] = {}
-    for f, factory in enumerate(problem.factories):
-        for entry in factory.capacity:
-            key = (f, entry.resource, period_index[entry.period])
-            entries.setdefault(key, []).append(entry.hours)
-    capacity_hours = {key: sum(hours) for key, hours in entries.items()}
-
-    split_units = SPLIT_UNITS if any(j.splittable for j in problem.jobs) else 1
-    all_hours = [h for hours in entries.values() for h in hours]
-    for job in problem.jobs:
-        all_hours.append(job.hours)
-        all_hours.extend(o.hours for o in job.options if o.hours is not None)
-    hours = _Scaled(
-        *decimal_scale(
-            all_hours, MAX_DECIMALS, _scale_limit(sum(capacity_hours.values()), split_units)
-        )
-    )
-    most_cost = sum(max((o.cost for o in j.options), default=0.0) for j in problem.jobs)
-    costs = _Scaled(
-        *decimal_scale(
-            [o.cost for j in problem.jobs for o in j.options],
-            MAX_DECIMALS,
-            _scale_limit(most_cost, split_units),
-        )
-    )
-    priorities = _Scaled(
-        *decimal_scale(
-            [j.priority for j in problem.jobs],
-            PRIORITY_DECIMALS,
-            _scale_limit(sum(j.priority for j in problem.jobs), split_units),
-        )
-    )
-    # Capacity in hour units, unrounded: summed exactly (0.1 + 0.2 h is 0.3 h).
-    capacity_measure = {
-        key: sum((hours.of(h) for h in values), 0 if hours.exact else Decimal(0))
-        for key, values in entries.items()
-    }
-    complete = True
-
-    bucket_index: dict[tuple[int, str, int], int] = {}
-    bucket_keys: list[tuple[int, str, int]] = []
-    bucket_capacity: list[int] = []
-    bucket_hours: list[float] = []
-    for key in sorted(capacity_measure, key=lambda k: (k[0], k[1], k[2])):
-        units = hours.units(capacity_measure[key], ROUND_FLOOR)
-        if units <= 0:
-            continue
-        bucket_index[key] = len(bucket_keys)
-        bucket_keys.append(key)
-        bucket_capacity.append(units * split_units)
-        bucket_hours.append(capacity_hours[key])
-
-    buckets = (bucket_index, bucket_capacity)
-    jobs: list[JobInfo] = []
-    last = len(periods) - 1
-    for j, job in enumerate(problem.jobs):
-        release = period_index[job.release_period] if job.release_period else 0
-        due = period_index[job.due_period] if job.due_period else last
-        choices: list[Choice] = []
-        rejections: list[Rejection] = []
-        for o, option in enumerate(job.options):
-            f = factory_index[option.factory]
-            factory = problem.factories[f]
-            option_hours = option.hours if option.hours is not None else job.hours
-            latest = due - option.lead_periods
-            if factory.credit < job.min_credit:
-                rejections.append(
-                    Rejection(
-                        o,
-                        f,
-                        CREDIT_TOO_LOW,
-                        f"credit {factory.credit:g} is below the job's minimum {job.min_credit:g}",
-                    )
-                )
-                continue
-            if latest < release:
-                rejections.append(
-                    Rejection(
-                        o,
-                        f,
-                        SHIPPING_TOO_SLOW,
-                        (
-                            f"shipping takes {option.lead_periods} period(s): production would"
-                            f" have to end by {_period_name(periods, latest)}, before the release "
-                            f"{periods[release]}"
-                        ),
-                    )
-                )
-                continue
-            measure = hours.of(option_hours)
-            units = hours.units(measure, ROUND_CEILING)
-            full = split_units if job.splittable else units
-            usage = units if job.splittable else split_units
-            usable = _usable(buckets, f, job.resource, release, latest, usage)
-            fits = _holds(bucket_capacity, usable, full, usage, job.splittable)
-            if complete and (job.splittable or not hours.exact):
-                complete = _keeps_every_period(
-                    usable if fits else [],
-                    measure,
-                    job.splittable,
-                    [
-                        capacity_measure.get((f, job.resource, t), 0)
-                        for t in range(release, latest + 1)
-                    ],
-                )
-            if not fits:
-                free = sum(
-                    capacity_hours.get((f, job.resource, t), 0.0)
-                    for t in range(release, latest + 1)
-                )
-                window = f"{periods[release]}..{periods[latest]}"
-                until_due = _usable(buckets, f, job.resource, release, due, usage)
-                if latest < due and _holds(bucket_capacity, until_due, full, usage, job.splittable):
-                    free_until_due = sum(
-                        capacity_hours.get((f, job.resource, t), 0.0)
-                        for t in range(release, due + 1)
-                    )
-                    rejections.append(
-                        Rejection(
-                            o,
-                            f,
-                            SHIPPING_TOO_SLOW,
-                            (
-                                f"shipping takes {option.lead_periods} period(s): production would "
-                                f"have to end by {periods[latest]}, and {window} has {free:g} h of "
-                                f"{job.resource} for a job of {option_hours:g} h"
-                                + ("" if job.splittable else " that cannot be split")
-                                + f" ({free_until_due:g} h up to the due period {periods[due]})"
-                            ),
-                        )
-                    )
-                else:
-                    rejections.append(
-                        Rejection(
-                            o,
-                            f,
-                            NO_CAPACITY,
-                            (
-                                f"{free:g} h of {job.resource} in {window} for a job of "
-                                f"{option_hours:g} h"
-                                + ("" if job.splittable else " that cannot be split")
-                            ),
-                        )
-                    )
-                continue
-            choices.append(
-                Choice(
-                    option=o,
-                    factory=f,
-                    hours=option_hours,
-                    cost=option.cost,
-                    periods=tuple(t for t, _ in usable),
-                    buckets=tuple(b for _, b in usable),
-                    units=units,
-                    cost_units=costs.units(costs.of(option.cost), ROUND_HALF_EVEN),
-                    full=full,
-                    usage=usage,
-                )
-            )
-        priority_units = priorities.units(priorities.of(job.priority), ROUND_HALF_EVEN)
-        jobs.append(
-            JobInfo(
-                index=j,
-                id=job.id,
-                hours=job.hours,
-                splittable=job.splittable,
-                priority_units=priority_units,
-                choices=tuple(choices),
-                rejections=tuple(rejections),
-                fill_full=priority_units * split_units,
-            )
-        )
-    return Instance(
-        problem=problem,
-        hours_scale=hours.scale,
-        cost_scale=costs.scale,
-        priority_scale=priorities.scale,
-        split_units=split_units,
-        jobs=jobs,
-        bucket_keys=bucket_keys,
-        bucket_capacity=bucket_capacity,
-        bucket_hours=bucket_hours,
-        _bucket_index=bucket_index,
-        exact=hours.exact and costs.exact and priorities.exact,
-        complete=complete,
-    )
-
-
-def _usable(
-    buckets: tuple[dict[tuple[int, str, int], int], list[int]],
-    f: int,
-    resource: str,
-    release: int,
-    end: int,
-    usage: int,
-) -> list[tuple[int, int]]:
-    """(period, bucket) of factory f's buckets in release..end with room for one unit."""
-    index, capacity = buckets
-    usable = []
-    for t in range(release, end + 1):
-        b = index.get((f, resource, t))
-        if b is not None and capacity[b] >= usage:
-            usable.append((t, b))
-    return usable
-
-
-def _holds(
-    capacity: list[int],
-    usable: list[tuple[int, int]],
-    full: int,
-    usage: int,
-    splittable: bool,
-) -> bool:
-    """Whether the buckets can take the job: any of it if splittable, else all of it."""
-    return bool(usable) and (splittable or sum(capacity[b] // usage for _, b in usable) >= full)
-
-
-def _keeps_every_period(
-    usable: list[tuple[int, int]],
-    hours: int | Decimal,
-    splittable: bool,
-    window: list[int | Decimal],
-) -> bool:
-    """Whether the periods an option kept (`usable`, empty when it was dropped) are all
-    the problem allows it: each period of its window with any capacity (`window`, in the
-    same unrounded units as the option's `hours`), provided (for a non-splittable job)
-    the window holds the job whole."""
-    if not splittable and sum(window) < hours:
-        return True  # the cut: the problem allows none of them
-    return len(usable) == sum(1 for there in window if there > 0)
-
-
-def _period_name(periods: tuple[str, ...], t: int) -> str:
-    return periods[t] if t >= 0 else f"{-t} period(s) before {periods[0]}"
