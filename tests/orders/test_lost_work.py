@@ -21,6 +21,7 @@ from marketplace.orders.proposals.service import decline
 from marketplace.orders.runs.problem import capacity_line_id
 from marketplace.orders.runs.service import request_matching, start_run
 from marketplace.orders.workers.matching import execute_run
+from matching import reasons
 from tests.orders.conftest import SHENZHEN, line, order_input, principal
 
 
@@ -94,7 +95,7 @@ def test_each_losing_factory_sees_its_own_binding_reason(db_session, contest):
     # More expensive, and by how much.
     item, message = only_reason(db_session, shops["pricey"])
     assert item.order.id == order.id and item.factory.id == shops["pricey"].id
-    assert item.reason["reason"] == lost.MORE_EXPENSIVE
+    assert item.reason["reason"] == reasons.MORE_EXPENSIVE
     assert item.reason["extra_cost_minor"] == 20 * (6000 - 5000)
     assert str(message) == (
         "Your price was 200.00 EUR more than that of the factory that got the work."
@@ -104,7 +105,7 @@ def test_each_losing_factory_sees_its_own_binding_reason(db_session, contest):
     item, message = only_reason(db_session, shops["shaky"])
     assert item.reason == {
         "resource": "milling_3axis",
-        "reason": lost.CREDIT_BELOW_MINIMUM,
+        "reason": reasons.CREDIT_BELOW_MINIMUM,
         "credit": 0.3,
         "min_credit": 0.5,
     }
@@ -112,7 +113,7 @@ def test_each_losing_factory_sees_its_own_binding_reason(db_session, contest):
 
     # No capacity in the window: 2 h a week for three weeks, 20 h in one piece.
     item, message = only_reason(db_session, shops["small"])
-    assert item.reason["reason"] == lost.NO_CAPACITY
+    assert item.reason["reason"] == reasons.NO_CAPACITY
     assert item.reason["window"] == [first, last]
     assert item.reason["free_hours"] == 6 and item.reason["needed_hours"] == 20
     assert str(message) == (
@@ -122,7 +123,7 @@ def test_each_losing_factory_sees_its_own_binding_reason(db_session, contest):
 
     # Shipping from Shenzhen takes three weeks; the work is due in two.
     item, message = only_reason(db_session, shops["far"])
-    assert item.reason["reason"] == lost.SHIPPING_TOO_SLOW
+    assert item.reason["reason"] == reasons.SHIPPING_TOO_SLOW
     assert item.reason["lead_weeks"] == 3 and item.reason["due_week"] == last
     assert str(message) == (
         "Shipping to the delivery place takes 3 week(s), too long to deliver by the due "
@@ -160,7 +161,7 @@ def test_a_factory_whose_hours_other_work_took_sees_that(
     )
     item, message = only_reason(db_session, cheap)
     [week] = db_session.get(MatchRun, item.match_run_id).problem["periods"]
-    assert item.reason["reason"] == lost.NO_FREE_CAPACITY
+    assert item.reason["reason"] == reasons.NO_FREE_CAPACITY
     assert item.reason["free_hours"] == 10 and item.reason["needed_hours"] == 20
     assert str(message) == (
         f"Other work in the same run left you 10 free hours from {week} to {week}; "
@@ -190,7 +191,7 @@ def test_the_latest_run_of_a_line_decides(db_session, make_shop, buyer, dispatch
     big, small = proposals[cheap.id].order_line_id, proposals[middle.id].order_line_id
     assert {i.line.id for i in lost_of(db_session, dear).items} == {big, small}
     [lost_big] = lost_of(db_session, middle).items
-    assert lost_big.line.id == big and lost_big.reason["reason"] == lost.NO_FREE_CAPACITY
+    assert lost_big.line.id == big and lost_big.reason["reason"] == reasons.NO_FREE_CAPACITY
 
     # The cheap shop declines; the re-match gives its line to the dear shop and keeps
     # the middle shop's proposal.
@@ -200,14 +201,14 @@ def test_the_latest_run_of_a_line_decides(db_session, make_shop, buyer, dispatch
     [still] = lost_of(db_session, dear).items
     assert still.line.id == small and still.match_run_id == rematch
     # Its hours now hold the other line: what binds is room, no longer the price.
-    assert still.reason["reason"] == lost.NO_FREE_CAPACITY and still.reason["free_hours"] == 5
+    assert still.reason["reason"] == reasons.NO_FREE_CAPACITY and still.reason["free_hours"] == 5
     [again] = lost_of(db_session, middle).items
     assert again.line.id == big and again.match_run_id == rematch
     assert again.reason["free_hours"] == 10
     # The shop that declined is no option for its line any more; on the other line it
     # had room and the lower price, but the re-match keeps standing proposals.
     [other] = lost_of(db_session, cheap).items
-    assert other.line.id == small and other.reason["reason"] == lost.NOT_NEEDED
+    assert other.line.id == small and other.reason["reason"] == reasons.NOT_NEEDED
 
 
 def test_large_runs_are_explained_to_winners_at_once_and_to_losers_on_demand(
@@ -236,12 +237,12 @@ def test_large_runs_are_explained_to_winners_at_once_and_to_losers_on_demand(
             capacity_line_id(cheap.id, "milling_3axis")
         ]
         assert [(c["factory"], c["reason"]) for c in engine["not_chosen"]] == [
-            (capacity_line_id(dear.id, "milling_3axis"), lost.MORE_EXPENSIVE)
+            (capacity_line_id(dear.id, "milling_3axis"), reasons.MORE_EXPENSIVE)
         ]
 
     page = lost_of(db_session, dear, page=2, per_page=50)
     assert (page.total, page.pages, len(page.items)) == (120, 3, 50)
-    assert {i.reason["reason"] for i in page.items} == {lost.MORE_EXPENSIVE}
+    assert {i.reason["reason"] for i in page.items} == {reasons.MORE_EXPENSIVE}
     assert {i.reason["extra_cost_minor"] for i in page.items} == {2 * 500}
     # Only the rows shown were explained, and they keep their reasons.
     db_session.expire_all()
@@ -300,16 +301,16 @@ def test_the_part_of_a_problem_explains_a_job_as_the_whole_problem_does():
             factory_id = int(entry["factory"].split("/")[0].removeprefix("factory-"))
             [mine] = explainer.reasons(job["id"], factory_id)
             assert mine["reason"] == entry["reason"], (job["id"], entry)
-            if "extra_cost" in entry and entry["reason"] == lost.MORE_EXPENSIVE:
+            if "extra_cost" in entry and entry["reason"] == reasons.MORE_EXPENSIVE:
                 assert mine["extra_cost_minor"] == round(entry["extra_cost"])
-            if entry["reason"] == lost.NO_FREE_CAPACITY:
+            if entry["reason"] == reasons.NO_FREE_CAPACITY:
                 assert mine["free_hours"] == pytest.approx(max(0, entry["free_hours"]), abs=0.01)
             compared.add(entry["reason"])
     assert {
-        lost.CREDIT_BELOW_MINIMUM,
-        lost.SHIPPING_TOO_SLOW,
-        lost.NO_CAPACITY,
-        lost.MORE_EXPENSIVE,
+        reasons.CREDIT_BELOW_MINIMUM,
+        reasons.SHIPPING_TOO_SLOW,
+        reasons.NO_CAPACITY,
+        reasons.MORE_EXPENSIVE,
     } <= compared
 
 
@@ -428,7 +429,7 @@ def test_a_run_without_a_usable_problem_says_so(browser, db_session, make_shop, 
     db_session.add(row)
     db_session.commit()
     [item] = lost_of(db_session, shop).items
-    assert item.reason == {"reason": lost.UNEXPLAINED}
+    assert item.reason == {"reason": reasons.UNEXPLAINED}
     browser.login(shop.owner)
     page = browser.get(f"/lost-work/{row.id}")
     assert page.status_code == 200

@@ -22,6 +22,16 @@ import matching
 from marketplace.accounts.service import Principal
 from marketplace.orders.models import Order, Proposal
 from marketplace.orders.runs.problem import BuiltProblem, job_id, parse_capacity_line
+from matching.reasons import (
+    CREDIT_BELOW_MINIMUM,
+    MORE_EXPENSIVE,
+    NO_CAPACITY,
+    NO_FREE_CAPACITY,
+    NOT_HELD,
+    NOT_NEEDED,
+    NOT_USED,
+    SHIPPING_TOO_SLOW,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +51,6 @@ ENGINE_CHOSEN_FIELDS = (
 ENGINE_OTHER_FIELDS = ("factory", "reason", "option_cost", "lead_periods", "credit", "free_hours")
 HOURS_TOLERANCE = 1e-6
 
-# Binding reasons, as `matching.explain` names them, plus two of the marketplace's own.
-CREDIT_BELOW_MINIMUM = "credit_below_minimum"
-SHIPPING_TOO_SLOW = "shipping_too_slow"
-NO_CAPACITY = "no_capacity_in_window"
-NO_FREE_CAPACITY = "no_free_capacity_in_window"
-MORE_EXPENSIVE = "more_expensive"
-NOT_NEEDED = "not_needed"
-NOT_USED = "not_used"
-NOT_HELD = "not_held"  # the plan chose the factory, but its hours were gone by the hold
-UNEXPLAINED = "unexplained"  # the run's stored problem or plan cannot say
-# The reason closest to winning first: it heads the list.
 CLOSENESS = (
     NOT_HELD,
     MORE_EXPENSIVE,

@@ -42,7 +42,10 @@ from marketplace.orders.models import (
     Proposal,
     ProposalState,
 )
-from marketplace.orders.proposals.explain import (
+from marketplace.orders.proposals.explain import RunExplainer, Unexplainable
+from marketplace.orders.runs.problem import job_id, line_id_of, parse_capacity_line
+from marketplace.web.labels import money
+from matching.reasons import (
     CREDIT_BELOW_MINIMUM,
     MORE_EXPENSIVE,
     NO_CAPACITY,
@@ -52,11 +55,7 @@ from marketplace.orders.proposals.explain import (
     NOT_USED,
     SHIPPING_TOO_SLOW,
     UNEXPLAINED,
-    RunExplainer,
-    Unexplainable,
 )
-from marketplace.orders.runs.problem import job_id, line_id_of, parse_capacity_line
-from marketplace.web.labels import money
 
 log = logging.getLogger(__name__)
 
