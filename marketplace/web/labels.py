@@ -3,12 +3,15 @@ hours and money. Every page and message of every area takes its labels from here
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
+from babel.dates import format_interval
 from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 
 from factories.capability import major_units
+from factories.capacity.weeks import monday_of_week_label
 from factories.taxonomy import CERTIFICATIONS, MATERIALS, PROCESSES
 
 
@@ -72,3 +75,18 @@ def state_label(state: str) -> str:
         "started": _("production started"),
         "qa_passed": _("quality check passed"),
     }.get(state, state)
+
+
+def week(label_or_monday: str | date) -> str:
+    """An ISO week as a person reads it: "week 49 (Nov 30 – Dec 6, 2026)"."""
+    monday = (
+        monday_of_week_label(label_or_monday)
+        if isinstance(label_or_monday, str)
+        else label_or_monday
+    )
+    days = format_interval(monday, monday + timedelta(days=6), "yMMMd", locale=current_locale())
+    return _("week %(number)s (%(days)s)", number=monday.isocalendar()[1], days=days)
+
+
+def weeks(labels: list[str]) -> str:
+    return ", ".join(week(label) for label in labels)

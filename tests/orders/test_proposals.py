@@ -270,6 +270,21 @@ def test_factory_sees_its_proposals_with_reasons_and_nobody_elses(
         f"factory-{mine.id}/milling_3axis",
         f"factory-{theirs.id}/milling_3axis",
     }
+    # ... told to the buyer in the buyer's words: each factory once, money as money,
+    # weeks as weeks, and nothing addressed to the factory.
+    assert "Why this factory" in page and "Why you got this work" not in page
+    assert "Your credit score" not in page and "Your rate" not in page
+    assert "Its rate: 60.00 EUR per hour." in page
+    assert "Makes 12 of the line&#39;s 30 hours (40%) for 600.00 EUR" in page
+    assert "Makes 18 of the line&#39;s 30 hours (60%) for 1,080.00 EUR" in page
+    assert page.count(f"<td>{mine.factory.name}</td>") == 1
+    assert "period(s)" not in page and "for the whole job" not in page
+    assert "FEASIBLE" not in page and "OPTIMAL" not in page
+    assert "week " in page and "-W" not in page.split('id="slots"')[1].split("</table>")[0]
+    chinese = buyer_browser.get(
+        f"/proposals/{by_factory[theirs.id].id}", headers={"Accept-Language": "zh"}
+    )
+    assert "Why this factory" not in chinese.get_data(as_text=True)
 
 
 def test_machine_client_needs_the_proposal_scopes(

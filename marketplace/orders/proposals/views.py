@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from factories.models import Factory
@@ -16,11 +17,12 @@ from marketplace.accounts.access import login_required, require_principal
 from marketplace.orders import access, presenters
 from marketplace.orders.blueprints import pages
 from marketplace.orders.models import OrderLine, ProposalState
-from marketplace.orders.proposals import lost
+from marketplace.orders.proposals import lost, words
 from marketplace.orders.proposals.forms import DeclineForm
 from marketplace.orders.proposals.service import accept as accept_proposal
 from marketplace.orders.proposals.service import decline as decline_proposal
 from marketplace.orders.proposals.service import expire_due
+from marketplace.web import labels
 from marketplace.web.forms import ActionForm, require_valid, step_then_redirect
 from marketplace.web.messages import say
 
@@ -61,6 +63,7 @@ def proposal_detail(proposal_id: int):  # type: ignore[no-untyped-def]
     if expire_due(session, order_id=proposal.order_id):
         session.refresh(proposal)
     view = presenters.proposal_view(session, principal, proposal)
+    engine = view.explanation.get("engine") or {}
     return render_template(
         "orders/proposal.html",
         factory_names=view.factory_names,
@@ -76,6 +79,17 @@ def proposal_detail(proposal_id: int):  # type: ignore[no-untyped-def]
         decline_form=DeclineForm(),
         processes=PROCESSES,
         materials=MATERIALS,
+        engine_rows=[]
+        if view.mine
+        else words.engine_rows(
+            engine, view.factory_names, view.proposal.currency, view.order.min_credit
+        ),
+        score=words.score,
+        shipping=words.shipping,
+        week_label=labels.week,
+        week_labels=labels.weeks,
+        hours=labels.hours,
+        format_decimal=format_decimal,
     )
 
 
