@@ -4,12 +4,9 @@ Seed a cluster (the demo's generator), post orders whose lines some seeded shop 
 make, match them in batches, let factories accept or decline at random from K
 concurrent workers (declines re-match), report milestones and confirm delivery. Every
 step goes through the same services as the web and the API; matching runs go through
-Celery when CELERY_BROKER_URL is set, and through a pool of K threads otherwise.
-
-The summary checks the books at the end: `overbooked_buckets` counts buckets whose
-booked hours exceed their maximum, and `booking_mismatches` counts buckets of the
-simulated shops whose booked (or held) hours differ from what was there before plus
-the hours of the live proposal slots on them. Both must be 0.
+Celery when CELERY_BROKER_URL is set, and through a pool of K threads otherwise
+(`pool`). The simulation acts only for the factories and buyers it seeded itself. At
+the end it checks the books (`books`).
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,44 +28,35 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlmodel import Session, select
 
-from factories.capacity.hours import free_hours_sql
-from factories.capacity.weeks import monday_of
 from factories.errors import Conflict
 from factories.models import (
-    Capability,
-    CapabilityMaterial,
     CapacityBucket,
     Factory,
-    FactoryStatus,
-    utcnow,
 )
-from factories.taxonomy import TOLERANCE_CLASSES, tolerance_rank
 from marketplace.accounts.models import Organization, OrganizationKind, Role
 from marketplace.accounts.service import Principal
 from marketplace.db import Database
 from marketplace.orders import access, outbox
 from marketplace.orders.models import (
     MatchRun,
-    MatchRunKind,
     MatchRunOrder,
     MatchRunState,
     MilestoneKind,
     Order,
-    OrderLine,
     OrderState,
     Proposal,
-    ProposalSlot,
     ProposalState,
-    SlotState,
 )
-from marketplace.orders.posting.service import LineInput, OrderInput, create_order, lock_orders
+from marketplace.orders.posting.service import create_order, lock_orders
 from marketplace.orders.production import documents
 from marketplace.orders.production.service import add_milestone, confirm_delivery
 from marketplace.orders.proposals import service as proposals_service
 from marketplace.orders.runs.service import start_run
-from marketplace.orders.workers.matching import execute_run
-from marketplace.tools.demo.data import REGIONS, DemoSpec
+from marketplace.tools.demo.data import DemoSpec
 from marketplace.tools.demo.seed import seed_marketplace
+from marketplace.tools.simulate import books
+from marketplace.tools.simulate.orders import capabilities_of, order_input
+from marketplace.tools.simulate.pool import PoolDispatcher
 
 T = TypeVar("T")
 RETRYABLE = (exc.OperationalError,)  # deadlocks and serialization failures: try again
@@ -95,40 +82,6 @@ class SimulationSpec:
     time_limit_s: float = 2.0
     rounds: int = 3
     upload_folder: Path = Path("instance/uploads")
-
-
-class PoolDispatcher:
-    """Runs matching runs on a bounded thread pool (the simulation without Celery)."""
-
-    mode = "thread"
-
-    def __init__(self, database: Database, workers: int) -> None:
-        self.database = database
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sim-run")
-        self.lock = threading.Lock()
-        self.pending = 0
-        self.errors: list[BaseException] = []
-
-    def submit(self, work: outbox.Work) -> None:
-        for run_id in work.runs:
-            with self.lock:
-                self.pending += 1
-            self.pool.submit(self._run, run_id)
-
-    def _run(self, run_id: int) -> None:
-        try:
-            execute_run(self.database, run_id, dispatcher=self, workers=1)
-        except BaseException as error:  # surfaced by the simulation's summary
-            self.errors.append(error)
-        finally:
-            with self.lock:
-                self.pending -= 1
-
-    def retry_delivery(self, delivery_id: int, delay_s: float) -> None:
-        return None
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True)
 
 
 class Simulation:
@@ -216,76 +169,13 @@ class Simulation:
                 )
             ):
                 self.baseline[bucket.id] = (bucket.booked_hours, bucket.held_hours)  # type: ignore[index]
-            self.capabilities = self._capabilities(session)
-
-    def _capabilities(self, session: Session) -> list[dict[str, Any]]:
-        rows = session.exec(
-            select(Capability, Factory.status)
-            .join(Factory, Factory.id == Capability.factory_id)
-            .where(
-                Factory.id.in_(self.factory_ids),  # type: ignore[union-attr]
-                Factory.status == FactoryStatus.VERIFIED,
-            )
-            .order_by(Capability.id)
-        ).all()
-        materials: dict[int, list[str]] = {}
-        for capability_id, material in session.exec(
-            select(CapabilityMaterial.capability_id, CapabilityMaterial.material).order_by(
-                CapabilityMaterial.capability_id, CapabilityMaterial.material
-            )
-        ):
-            materials.setdefault(capability_id, []).append(material)
-        return [
-            {
-                "process": c.process_code,
-                "materials": materials.get(c.id, []),  # type: ignore[arg-type]
-                "envelope": (c.max_length_mm, c.max_width_mm, c.max_height_mm),
-                "tolerance": c.tolerance_class,
-                "batch": (c.batch_min, c.batch_max),
-            }
-            for c, _ in rows
-            if materials.get(c.id)  # type: ignore[arg-type]
-        ]
-
-    def _order_input(self, i: int) -> OrderInput:
-        rng = self.rng
-        today = utcnow().date()
-        region = rng.choice(REGIONS)
-        city, lat, lon = rng.choice(region.cities)
-        lines = []
-        for _ in range(rng.choice((1, 1, 2, 2, 3))):
-            model = rng.choice(self.capabilities)
-            low, high = model["batch"]
-            quantity = max(low, min(high, rng.choice((5, 10, 25, 50, 100, 250))))
-            lines.append(
-                LineInput(
-                    process_code=model["process"],
-                    material=rng.choice(model["materials"]),
-                    quantity=quantity,
-                    hours=Decimal(f"{max(2.0, min(120.0, rng.lognormvariate(2.8, 0.8))):.1f}"),
-                    length_mm=max(1, int(model["envelope"][0] * rng.uniform(0.1, 0.6))),
-                    width_mm=max(1, int(model["envelope"][1] * rng.uniform(0.1, 0.6))),
-                    height_mm=max(1, int(model["envelope"][2] * rng.uniform(0.1, 0.6))),
-                    tolerance_class=TOLERANCE_CLASSES[
-                        min(3, tolerance_rank(model["tolerance"]) + rng.choice((0, 0, 1)))
-                    ],
-                    splittable=rng.random() < 0.4,
-                )
-            )
-        return OrderInput(
-            title=f"Simulated order {i + 1}",
-            due_date=monday_of(today)
-            + timedelta(weeks=rng.randint(2, max(2, self.spec.weeks - 1)), days=4),
-            delivery_country=region.country,
-            delivery_city=city,
-            delivery_latitude=lat,
-            delivery_longitude=lon,
-            min_credit=rng.choice((0.0, 0.0, 0.0, 0.5, 0.7)),
-            lines=lines,
-        )
+            self.capabilities = capabilities_of(session, self.factory_ids)
 
     def post_orders(self) -> None:
-        inputs = [self._order_input(i) for i in range(self.spec.orders)]
+        inputs = [
+            order_input(self.rng, self.capabilities, i, self.spec.weeks)
+            for i in range(self.spec.orders)
+        ]
         for start in range(0, len(inputs), 200):
             with self.unit_of_work() as session:
                 for i, data in enumerate(inputs[start : start + 200], start=start):
@@ -501,116 +391,6 @@ class Simulation:
 
     # --- the books ----------------------------------------------------------------------------
 
-    def summary(self, wall_s: float) -> dict[str, Any]:
-        with self.unit_of_work() as session:
-            ids = self.order_ids
-            states = dict(
-                session.exec(
-                    select(Order.state, sa.func.count(Order.id))
-                    .where(Order.id.in_(ids))  # type: ignore[union-attr]
-                    .group_by(Order.state)
-                ).all()
-            )
-            total_hours, line_count = session.exec(
-                select(sa.func.coalesce(sa.func.sum(OrderLine.hours), 0), sa.func.count()).where(
-                    OrderLine.order_id.in_(ids)  # type: ignore[attr-defined]
-                )
-            ).one()
-            accepted_hours = session.exec(
-                select(sa.func.coalesce(sa.func.sum(Proposal.hours), 0)).where(
-                    Proposal.order_id.in_(ids),  # type: ignore[attr-defined]
-                    Proposal.state == ProposalState.ACCEPTED,
-                )
-            ).one()
-            proposal_states = dict(
-                session.exec(
-                    select(Proposal.state, sa.func.count(Proposal.id))
-                    .where(Proposal.order_id.in_(ids))  # type: ignore[attr-defined]
-                    .group_by(Proposal.state)
-                ).all()
-            )
-            runs = dict(
-                session.exec(
-                    select(MatchRun.kind, sa.func.count(sa.distinct(MatchRun.id)))
-                    .join(MatchRunOrder, MatchRunOrder.match_run_id == MatchRun.id)
-                    .where(MatchRunOrder.order_id.in_(ids))  # type: ignore[attr-defined]
-                    .group_by(MatchRun.kind)
-                ).all()
-            )
-            failed_runs = session.exec(
-                select(sa.func.count(sa.distinct(MatchRun.id)))
-                .join(MatchRunOrder, MatchRunOrder.match_run_id == MatchRun.id)
-                .where(
-                    MatchRunOrder.order_id.in_(ids),  # type: ignore[attr-defined]
-                    MatchRun.state == MatchRunState.FAILED,
-                )
-            ).one()
-            overbooked = session.exec(
-                select(sa.func.count(CapacityBucket.id)).where(free_hours_sql(CapacityBucket) < 0)
-            ).one()
-            mismatches = self._mismatches(session)
-            # The simulation answers for its own factories only: work offered to the
-            # database's other factories waits for their answer (or their deadline).
-            elsewhere = session.exec(
-                select(sa.func.count(Proposal.id)).where(
-                    Proposal.order_id.in_(ids),  # type: ignore[attr-defined]
-                    Proposal.factory_id.not_in(self.factory_ids),  # type: ignore[attr-defined]
-                    Proposal.state == ProposalState.PENDING,
-                )
-            ).one()
-        delivered = states.get(OrderState.DELIVERED, 0)
-        return {
-            "orders": len(ids),
-            "lines": line_count,
-            "factories": len(self.factory_ids),
-            "fill_rate": round(float(accepted_hours) / float(total_hours), 4)
-            if total_hours
-            else 1.0,
-            "hours_ordered": float(total_hours),
-            "hours_accepted": float(accepted_hours),
-            "overbooked_buckets": overbooked,
-            "booking_mismatches": mismatches,
-            "proposals": sum(proposal_states.values()),
-            "accepted": proposal_states.get(ProposalState.ACCEPTED, 0),
-            "declined": proposal_states.get(ProposalState.DECLINED, 0),
-            "superseded": proposal_states.get(ProposalState.SUPERSEDED, 0),
-            "runs": sum(runs.values()),
-            "rematched": runs.get(MatchRunKind.REMATCH, 0),
-            "failed_runs": failed_runs,
-            "delivered": delivered,
-            "pending_with_other_factories": elsewhere,
-            "orders_by_state": {str(k): v for k, v in sorted(states.items())},
-            "retries": self.retries,
-            "mode": self.dispatcher.mode,
-            "concurrency": self.spec.concurrency,
-            "phases_s": self.timings,
-            "wall_s": round(wall_s, 2),
-            "orders_per_s": round(len(ids) / wall_s, 2) if wall_s else None,
-        }
-
-    def _mismatches(self, session: Session) -> int:
-        """Buckets of the simulated shops whose books do not add up."""
-        live: dict[int, tuple[Decimal, Decimal]] = {}
-        for bucket_id, state, hours in session.exec(
-            select(ProposalSlot.bucket_id, ProposalSlot.state, sa.func.sum(ProposalSlot.hours))
-            .where(
-                ProposalSlot.bucket_id.in_(list(self.baseline)),  # type: ignore[attr-defined]
-                ProposalSlot.state.in_((SlotState.HELD, SlotState.CONFIRMED)),  # type: ignore[attr-defined]
-            )
-            .group_by(ProposalSlot.bucket_id, ProposalSlot.state)
-        ):
-            booked, held = live.get(bucket_id, (Decimal(0), Decimal(0)))
-            live[bucket_id] = (booked + hours, held + (hours if state == SlotState.HELD else 0))
-        wrong = 0
-        for bucket in session.exec(
-            select(CapacityBucket).where(CapacityBucket.id.in_(list(self.baseline)))  # type: ignore[union-attr]
-        ):
-            base_booked, base_held = self.baseline[bucket.id]  # type: ignore[index]
-            booked, held = live.get(bucket.id, (Decimal(0), Decimal(0)))  # type: ignore[arg-type]
-            if bucket.booked_hours != base_booked + booked or bucket.held_hours != base_held + held:
-                wrong += 1
-        return wrong
-
 
 def simulate(
     database: Database, spec: SimulationSpec, dispatcher: outbox.Dispatcher | None = None
@@ -642,4 +422,15 @@ def simulate(
     finally:
         if pool is not None:
             pool.close()
-    return simulation.summary(time.perf_counter() - started)
+    with simulation.unit_of_work() as session:
+        return books.summary(
+            session,
+            simulation.order_ids,
+            simulation.factory_ids,
+            simulation.baseline,
+            time.perf_counter() - started,
+            retries=simulation.retries,
+            mode=simulation.dispatcher.mode,
+            concurrency=spec.concurrency,
+            phases_s=simulation.timings,
+        )
