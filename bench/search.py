@@ -37,7 +37,8 @@ from sqlmodel import select  # noqa: E402
 
 from factories.capacity.weeks import parse_week, week_label, weeks_from  # noqa: E402
 from factories.models import Factory, FactoryStatus, utcnow  # noqa: E402
-from factories.search import SearchFilters, search_factories  # noqa: E402
+from factories.search.filters import SearchFilters  # noqa: E402
+from factories.search.service import search_factories  # noqa: E402
 from factories.taxonomy import CERTIFICATIONS, PROCESSES, materials_for  # noqa: E402
 from marketplace.accounts.models import Organization  # noqa: E402
 from marketplace.accounts.oauth import create_client  # noqa: E402

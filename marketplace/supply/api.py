@@ -56,7 +56,8 @@ from factories.profile.details import capacity_change
 from factories.profile.reader import import_profile
 from factories.profile.schema import HOUR_UNIT, FactoryProfile, profile_json_schema
 from factories.profile.writer import export_profile
-from factories.search import MAX_PER_PAGE, SearchFilters, check_filters, search_factories
+from factories.search.filters import MAX_PER_PAGE, SearchFilters, check_filters
+from factories.search.service import search_factories
 from marketplace import db
 from marketplace.accounts.access import (
     login_required,

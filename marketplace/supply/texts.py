@@ -6,7 +6,7 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from factories.search import Reason
+from factories.search.filters import Reason
 from marketplace.web.labels import certification_label, hours, material_label, money, process_label
 
 STATUS_LABELS = {

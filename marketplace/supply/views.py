@@ -68,7 +68,8 @@ from factories.paging import page_number
 from factories.profile.reader import import_profile
 from factories.profile.schema import FactoryProfile
 from factories.profile.writer import export_profile
-from factories.search import SearchFilters, regions, search_factories
+from factories.search.filters import SearchFilters
+from factories.search.service import regions, search_factories
 from factories.taxonomy import PROCESSES, materials_for
 from marketplace import db
 from marketplace.accounts.access import (

@@ -9,7 +9,8 @@ from factories.capacity.weeks import week_label
 from factories.errors import FactoryError
 from factories.fit import Need, distance_km, fits
 from factories.models import Capability
-from factories.search import SearchFilters, search_factories
+from factories.search.filters import SearchFilters
+from factories.search.service import search_factories
 from tests.factories.conftest import TODAY, capability_details, certification_details, week
 
 
