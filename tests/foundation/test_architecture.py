@@ -239,7 +239,6 @@ def test_no_module_much_over_400_lines(package):
     long = [
         f"{path.relative_to(ROOT)}: {count} lines"
         for module, path in MODULES.items()
-        if module.split(".")[0] == package
-        and (count := len(path.read_text().splitlines())) > 450
+        if module.split(".")[0] == package and (count := len(path.read_text().splitlines())) > 450
     ]
     assert long == []
