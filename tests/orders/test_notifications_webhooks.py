@@ -22,6 +22,7 @@ from marketplace.orders.models import (
     Proposal,
     WebhookDelivery,
 )
+from marketplace.orders.notify import outbound
 from marketplace.orders.notify.webhooks import SIGNATURE_HEADER, attempt_delivery, verify
 from marketplace.orders.posting.service import create_order
 from marketplace.orders.proposals import service as service
@@ -73,6 +74,13 @@ def receiver():
         yield r
 
 
+@pytest.fixture
+def as_if_public(monkeypatch):
+    """The loopback receivers of these tests stand for receivers on the internet, whose
+    answers the delivery log shows (a private address's are kept from the user)."""
+    monkeypatch.setattr(outbound, "is_global", lambda address: True)
+
+
 def deliver_all(database, dispatcher, **settings):
     """Send what is queued, then every retry the dispatcher was asked to schedule."""
     attempts = 0
@@ -87,7 +95,7 @@ def deliver_all(database, dispatcher, **settings):
 
 
 def test_signed_webhooks_retried_with_backoff_and_logged(
-    browser, db_session, make_shop, buyer, dispatcher, database, receiver
+    browser, db_session, make_shop, buyer, dispatcher, database, receiver, as_if_public
 ):
     shop = make_shop(hours=40, rate_minor=5000)
     browser.login(buyer)
@@ -159,7 +167,7 @@ def test_signed_webhooks_retried_with_backoff_and_logged(
     )
 
 
-def test_backoff_doubles_and_gives_up(db_session, make_member, database, dispatcher):
+def test_backoff_doubles_and_gives_up(db_session, make_member, database, dispatcher, as_if_public):
     from marketplace.accounts.models import OrganizationKind, Role
     from marketplace.orders.notify import events
     from marketplace.orders.notify.webhooks import create_endpoint
@@ -181,7 +189,9 @@ def test_backoff_doubles_and_gives_up(db_session, make_member, database, dispatc
     assert delivery.last_error == "HTTP 500" and delivery.next_attempt_at is None
 
 
-def test_unreachable_endpoint_is_retried(db_session, make_member, database, dispatcher):
+def test_unreachable_endpoint_is_retried(
+    db_session, make_member, database, dispatcher, as_if_public
+):
     from marketplace.accounts.models import OrganizationKind, Role
     from marketplace.orders.notify import events
     from marketplace.orders.notify.webhooks import create_endpoint
@@ -330,7 +340,7 @@ class Garbage:
 
 
 def test_a_receiver_answering_garbage_is_a_failed_attempt_retried_then_given_up(
-    browser, db_session, make_member, database, dispatcher, caplog
+    browser, db_session, make_member, database, dispatcher, caplog, as_if_public
 ):
     """A malformed status line (http.client.BadStatusLine, no OSError) is a failed
     attempt like any other: counted, logged, kept in the history, retried with backoff
@@ -658,6 +668,51 @@ def test_a_celery_retry_the_sweep_already_made_waits_for_the_next_one(
             .order_by(WebhookAttempt.number)
         ).all()
         assert session.get(WebhookDelivery, delivery_id).state == DeliveryState.SUCCEEDED
-    assert [a.status_code for a in attempts] == [500, 500, 200]
+    # A receiver on this machine is a private address: the user's log says only that
+    # the first two did not arrive (the worker's log has the statuses).
+    assert [(a.status_code, a.error) for a in attempts] == [
+        (None, "not delivered"),
+        (None, "not delivered"),
+        (200, ""),
+    ]
     # The first attempt's retry (due 3 s after it) found the sweep's attempt and waited.
     assert (attempts[2].attempted_at - attempts[1].attempted_at).total_seconds() >= 5
+
+
+def test_a_private_address_in_development_tells_the_user_nothing_of_its_network(
+    browser, db_session, make_member, database, dispatcher, caplog
+):
+    """Development allows receivers on private addresses, but the delivery log is no
+    port scanner: refused, an error status or garbage all read "not delivered"; the
+    server's log keeps what happened."""
+    from marketplace.accounts.models import OrganizationKind, Role
+    from marketplace.orders.notify import events
+    from marketplace.orders.notify.webhooks import create_endpoint
+
+    member = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
+    with socket.socket() as closed, Receiver([500]) as failing:
+        closed.bind(("127.0.0.1", 0))
+        endpoints = [
+            create_endpoint(
+                db_session, member.organization.id, f"http://127.0.0.1:{closed.getsockname()[1]}/"
+            ),
+            create_endpoint(db_session, member.organization.id, failing.url),
+        ]
+        events.publish(db_session, member.organization.id, events.ORDER_DELIVERED, {"order_id": 1})
+        db_session.commit()
+        with caplog.at_level("WARNING", logger="marketplace.orders.notify.webhooks"):
+            for delivery_id in dispatcher.take_deliveries():
+                attempt_delivery(database, delivery_id, dispatcher=dispatcher, timeout_s=2)
+    told = [r.getMessage() for r in caplog.records]
+    assert any("refused" in m.lower() for m in told) and any("HTTP 500" in m for m in told)
+    browser.login(member)
+    for endpoint in endpoints:
+        [logged] = browser.get(f"/api/v1/webhooks/{endpoint.id}/deliveries").get_json()[
+            "deliveries"
+        ]
+        assert logged["last_error"] == "not delivered" and logged["last_status"] is None
+        assert [(a["status_code"], a["error"]) for a in logged["history"]] == [
+            (None, "not delivered")
+        ]
+        page = browser.get(f"/webhooks/{endpoint.id}").get_data(as_text=True)
+        assert "refused" not in page.lower() and "HTTP 500" not in page

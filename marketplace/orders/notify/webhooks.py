@@ -10,22 +10,20 @@ A 2xx answer ends the delivery; anything else (an error status, a refused connec
 a timeout, an answer that is not HTTP) schedules the next attempt after
 base x 2^(attempt-1) seconds, up to `max_attempts`; then the delivery is marked failed.
 Every attempt (when, how long, the status or the error) is kept in the delivery log the
-organization sees. Redirects are not followed. What receivers rely on: docs/webhooks.md.
+organization sees. Requests go only where `outbound` allows, to the address it checked,
+and never follow redirects. What receivers rely on: docs/webhooks.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import secrets
-import socket
 import time
-import urllib.error
-import urllib.request
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,6 +41,7 @@ from marketplace.orders.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from marketplace.orders.notify import outbound
 from marketplace.orders.notify.events import WEBHOOK_EVENTS
 
 log = logging.getLogger(__name__)
@@ -56,6 +55,10 @@ MAX_ERROR = 500  # WebhookDelivery.last_error, WebhookAttempt.error
 # A retry a dispatcher scheduled may fire a little ahead of the clock that set its time:
 # a delivery counts as due up to this much early.
 DUE_TOLERANCE = timedelta(seconds=1)
+# What the organization reads when its endpoint's address was refused, and when a private
+# address (development) did not take the delivery.
+NOT_ALLOWED = "address not allowed"
+NOT_DELIVERED = "not delivered"
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -91,8 +94,11 @@ def create_endpoint(
         raise OrderError("url", N_("must be an http:// or https:// address")) from None
     if parts.scheme not in ("http", "https") or not hostname:
         raise OrderError("url", N_("must be an http:// or https:// address"))
-    if not allow_private and _is_private(hostname):
-        raise OrderError("url", N_("must be a public address"))
+    if not allow_private:
+        try:
+            outbound.target_of(url, allow_private=False)
+        except outbound.AddressRefused:
+            raise OrderError("url", N_("must be a public address")) from None
     chosen = list(dict.fromkeys(events or WEBHOOK_EVENTS))
     unknown = [e for e in chosen if e not in WEBHOOK_EVENTS]
     if unknown:
@@ -117,33 +123,9 @@ def create_endpoint(
     return endpoint
 
 
-def _is_private(host: str) -> bool:
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (OSError, UnicodeError):  # unknown, or no valid name at all ("a..b")
-        return True
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved:
-            return True
-    return False
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
-def _post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with _opener.open(request, timeout=timeout_s) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+def _lease(timeout_s: float) -> timedelta:
+    """How long a claimed attempt keeps others away: the request's timeout, twice over."""
+    return timedelta(seconds=2 * timeout_s + 5)
 
 
 def attempt_delivery(
@@ -157,14 +139,56 @@ def attempt_delivery(
     allow_private: bool = True,
     due_only: bool = False,
 ) -> WebhookDelivery | None:
-    """One attempt at a pending delivery; schedules the next one on failure.
+    """One attempt at a pending delivery whose time has come; schedules the next one on
+    failure. None when there was nothing to attempt (sent, given up, not yet due, or
+    being attempted elsewhere).
 
-    The row is locked during the attempt (skipped if another worker has it), so one
-    delivery is never sent twice at the same time; with `due_only` (periodic sweeps and
-    scheduled retries, which may both reach the same delivery) it is also skipped while
-    its next attempt is not yet due. Whatever goes wrong with the request (a refused
-    connection, a timeout, an answer that is not HTTP) is a failed attempt: it is
-    counted, logged, kept in the delivery's history, and retried with backoff."""
+    The attempt is claimed in a transaction of its own (its next attempt moved past the
+    request's timeout, so no sweep or scheduled retry makes the same attempt meanwhile),
+    the request goes out with no transaction open and no row locked, and its outcome is
+    written in a third. A process that dies in between leaves the claim to expire: the
+    attempt is made again, so a receiver may see a delivery twice, never none (it tells
+    them apart by X-FactoryWeb-Delivery). Whatever goes wrong with the request (a refused
+    address or connection, a timeout, an answer that is not HTTP) is a failed attempt:
+    counted, logged, kept in the delivery's history, and retried with backoff.
+
+    With `due_only` (periodic sweeps and scheduled retries, which may both reach the
+    same delivery) the delivery is skipped while its next attempt is not yet due or
+    another attempt holds it; without, it is attempted now (the first attempt, sent
+    once the change that made it committed)."""
+    claimed = _claim(database, delivery_id, timeout_s, due_only)
+    if claimed is None:
+        return None
+    status, error, detail, attempted_at, duration_ms = _send(claimed, timeout_s, allow_private)
+    return _record(
+        database,
+        claimed,
+        status,
+        error,
+        detail,
+        attempted_at,
+        duration_ms,
+        dispatcher=dispatcher,
+        backoff_base_s=backoff_base_s,
+        max_attempts=max_attempts,
+    )
+
+
+@dataclass(frozen=True)
+class _Claim:
+    delivery_id: int
+    number: int
+    event: str
+    url: str
+    secret: str
+    active: bool
+    endpoint_id: int
+    body: bytes
+
+
+def _claim(
+    database: Database, delivery_id: int, timeout_s: float, due_only: bool
+) -> _Claim | None:
     with database.session() as session:
         query = select(WebhookDelivery).where(
             WebhookDelivery.id == delivery_id, WebhookDelivery.state == DeliveryState.PENDING
@@ -180,73 +204,118 @@ def attempt_delivery(
             return None
         endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
         assert endpoint is not None
-        body = body_of(delivery)
         delivery.attempts += 1
-        status: int | None = None
-        error = ""
-        attempted_at = utcnow()
-        started = time.monotonic()
-        try:
-            if not endpoint.active:
-                error = "endpoint disabled"
-            elif not allow_private and _is_private(urlsplit(endpoint.url).hostname or ""):
-                error = "address not allowed"
-            else:
-                status = _post(
-                    endpoint.url,
-                    body,
-                    {
-                        "Content-Type": "application/json",
-                        "User-Agent": "FactoryWeb-Webhooks/1",
-                        "X-FactoryWeb-Event": delivery.event,
-                        "X-FactoryWeb-Delivery": str(delivery.id),
-                        SIGNATURE_HEADER: sign(endpoint.secret, body),
-                    },
-                    timeout_s,
-                )
-        except Exception as exc:  # any failure of the request is this attempt's failure
-            error = describe(exc)
-        duration_ms = round((time.monotonic() - started) * 1000)
-        delivery.last_status = status
-        delivery.last_error = (
-            error if status is None else ("" if status < 300 else f"HTTP {status}")
+        delivery.next_attempt_at = utcnow() + _lease(timeout_s)
+        return _Claim(
+            delivery_id=delivery_id,
+            number=delivery.attempts,
+            event=delivery.event,
+            url=endpoint.url,
+            secret=endpoint.secret,
+            active=endpoint.active,
+            endpoint_id=endpoint.id,  # type: ignore[arg-type]
+            body=body_of(delivery),
         )
+
+
+def _send(
+    claim: _Claim, timeout_s: float, allow_private: bool
+) -> tuple[int | None, str, str, datetime, int]:
+    """(status, error the organization reads, detail for the server log, when, ms)."""
+    status: int | None = None
+    error = detail = ""
+    attempted_at = utcnow()
+    started = time.monotonic()
+    private = False
+    try:
+        if not claim.active:
+            error = detail = "endpoint disabled"
+        else:
+            target = outbound.target_of(claim.url, allow_private=allow_private)
+            private = not target.is_global
+            status = outbound.post(
+                target,
+                claim.body,
+                {
+                    "Content-Type": "application/json",
+                    "User-Agent": "FactoryWeb-Webhooks/1",
+                    "X-FactoryWeb-Event": claim.event,
+                    "X-FactoryWeb-Delivery": str(claim.delivery_id),
+                    SIGNATURE_HEADER: sign(claim.secret, claim.body),
+                },
+                timeout_s,
+            )
+            if not 200 <= status < 300:
+                error = detail = f"HTTP {status}"
+    except outbound.AddressRefused as refused:
+        error, detail = NOT_ALLOWED, describe(refused)
+    except Exception as exc:  # any failure of the request is this attempt's failure
+        error = detail = describe(exc)
+    if private and error:
+        # A private address (development only): the log says what happened, the
+        # organization only that it did not arrive.
+        status, error = None, NOT_DELIVERED
+    duration_ms = round((time.monotonic() - started) * 1000)
+    return status, error, detail, attempted_at, duration_ms
+
+
+def _record(
+    database: Database,
+    claim: _Claim,
+    status: int | None,
+    error: str,
+    detail: str,
+    attempted_at: datetime,
+    duration_ms: int,
+    *,
+    dispatcher: outbox.Dispatcher | None,
+    backoff_base_s: float,
+    max_attempts: int,
+) -> WebhookDelivery | None:
+    retry_in: float | None = None
+    with database.session() as session:
+        delivery = session.exec(
+            select(WebhookDelivery).where(WebhookDelivery.id == claim.delivery_id).with_for_update()
+        ).first()
+        if delivery is None:  # the endpoint was removed meanwhile
+            return None
+        delivery.last_status = status
+        delivery.last_error = error
         session.add(
             WebhookAttempt(
-                delivery_id=delivery.id,  # type: ignore[arg-type]
-                number=delivery.attempts,
+                delivery_id=claim.delivery_id,
+                number=claim.number,
                 attempted_at=attempted_at,
                 duration_ms=duration_ms,
                 status_code=status,
-                error=delivery.last_error,
+                error=error,
             )
         )
         now = utcnow()
-        retry_in: float | None = None
         if status is not None and 200 <= status < 300:
             delivery.state = DeliveryState.SUCCEEDED
             delivery.delivered_at = now
             delivery.next_attempt_at = None
-        elif delivery.attempts >= max_attempts or not endpoint.active:
+        elif claim.number >= max_attempts or not claim.active:
             delivery.state = DeliveryState.FAILED
             delivery.next_attempt_at = None
         else:
-            retry_in = backoff_base_s * 2 ** (delivery.attempts - 1)
+            retry_in = backoff_base_s * 2 ** (claim.number - 1)
             delivery.next_attempt_at = now + timedelta(seconds=retry_in)
         if delivery.state != DeliveryState.SUCCEEDED:
             log.warning(
                 "webhook delivery %s (%s) attempt %s of %s to endpoint %s failed: %s; %s",
-                delivery.id,
-                delivery.event,
-                delivery.attempts,
+                claim.delivery_id,
+                claim.event,
+                claim.number,
                 max_attempts,
-                endpoint.id,
-                delivery.last_error,
+                claim.endpoint_id,
+                detail,
                 "giving up" if retry_in is None else f"next attempt in {retry_in:g} s",
             )
         result = delivery
     if retry_in is not None and dispatcher is not None:
-        dispatcher.retry_delivery(delivery_id, retry_in)
+        dispatcher.retry_delivery(claim.delivery_id, retry_in)
     return result
 
 
