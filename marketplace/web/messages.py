@@ -30,7 +30,9 @@ def say(message: object) -> str:
         locale = labels.current_locale()
         values = {}
         for name, value in message.values.items():
-            if name in LABELS and isinstance(value, str):
+            if isinstance(value, Message):
+                value = say(value)  # a message within a message
+            elif name in LABELS and isinstance(value, str):
                 value = LABELS[name](value, locale)
             elif name == "state" and isinstance(value, str):
                 value = labels.state_label(value)  # an order's, a proposal's or a milestone's

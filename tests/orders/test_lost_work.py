@@ -17,6 +17,7 @@ from marketplace.accounts.models import OrganizationKind, Role
 from marketplace.orders.models import LostWork, MatchRun, Proposal
 from marketplace.orders.posting.service import create_order, lines_of
 from marketplace.orders.proposals import lost
+from marketplace.orders.proposals.explain import price_band
 from marketplace.orders.proposals.service import decline
 from marketplace.orders.runs.problem import capacity_line_id
 from marketplace.orders.runs.service import request_matching, start_run
@@ -92,13 +93,17 @@ def test_each_losing_factory_sees_its_own_binding_reason(db_session, contest):
     run = db_session.get(MatchRun, order_run(db_session, order))
     first, *_, last = run.problem["periods"]
 
-    # More expensive, and by how much.
+    # More expensive: where its price stood (20 h at 60.00 against 50.00 is a fifth
+    # above), never by how much, which would give away the winner's price.
     item, message = only_reason(db_session, shops["pricey"])
     assert item.order.id == order.id and item.factory.id == shops["pricey"].id
     assert item.reason["reason"] == reasons.MORE_EXPENSIVE
-    assert item.reason["extra_cost_minor"] == 20 * (6000 - 5000)
+    assert item.reason["price_band"] == "10_to_30_percent"
+    rank, count = item.reason["price_rank"], item.reason["price_of"]
+    assert 2 <= rank <= count and "extra_cost_minor" not in item.reason
     assert str(message) == (
-        "Your price was 200.00 EUR more than that of the factory that got the work."
+        f"Your price ranked {rank} of {count}. "
+        "It was a tenth to three tenths above the price that got the work."
     )
 
     # Credit below the buyer's minimum.
@@ -168,8 +173,8 @@ def test_a_factory_whose_hours_other_work_took_sees_that(
         "the work needs 20 hours at one factory."
     )
     item, message = only_reason(db_session, dear)
-    assert item.reason["extra_cost_minor"] == 20 * 4000
-    assert "800.00 EUR more" in str(message)
+    assert item.reason["price_rank"] == 2 and item.reason["price_of"] == 2
+    assert "EUR" not in str(message) and "Your price ranked 2 of 2." in str(message)
 
 
 def test_the_latest_run_of_a_line_decides(db_session, make_shop, buyer, dispatcher, database):
@@ -243,7 +248,8 @@ def test_large_runs_are_explained_to_winners_at_once_and_to_losers_on_demand(
     page = lost_of(db_session, dear, page=2, per_page=50)
     assert (page.total, page.pages, len(page.items)) == (120, 3, 50)
     assert {i.reason["reason"] for i in page.items} == {reasons.MORE_EXPENSIVE}
-    assert {i.reason["extra_cost_minor"] for i in page.items} == {2 * 500}
+    assert {(i.reason["price_rank"], i.reason["price_of"]) for i in page.items} == {(2, 2)}
+    assert len({i.reason["price_band"] for i in page.items}) == 1
     # Only the rows shown were explained, and they keep their reasons.
     db_session.expire_all()
     rows = db_session.exec(select(LostWork).where(LostWork.factory_id == dear.id)).all()
@@ -302,7 +308,8 @@ def test_the_part_of_a_problem_explains_a_job_as_the_whole_problem_does():
             [mine] = explainer.reasons(job["id"], factory_id)
             assert mine["reason"] == entry["reason"], (job["id"], entry)
             if "extra_cost" in entry and entry["reason"] == reasons.MORE_EXPENSIVE:
-                assert mine["extra_cost_minor"] == round(entry["extra_cost"])
+                assert "extra_cost_minor" not in mine
+                assert mine["price_band"] == price_band(entry["option_cost"], entry["extra_cost"])
             if entry["reason"] == reasons.NO_FREE_CAPACITY:
                 assert mine["free_hours"] == pytest.approx(max(0, entry["free_hours"]), abs=0.01)
             compared.add(entry["reason"])
@@ -343,15 +350,16 @@ def test_the_lost_work_page_in_english_and_chinese(browser, db_session, duel):
     page = browser.get("/lost-work")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "Your price was 200.00 EUR more than that of the factory that got the work." in html
-    assert shops["winner"].factory.name not in html
+    assert "Your price ranked 2 of 2." in html and "three tenths above" in html
+    assert shops["winner"].factory.name not in html and "200.00" not in html
     [item] = lost_of(db_session, shops["pricey"]).items
     detail = browser.get(f"/lost-work/{item.id}").get_data(as_text=True)
-    assert "200.00 EUR" in detail and shops["winner"].factory.name not in detail
+    assert "Your price ranked 2 of 2." in detail and "200.00" not in detail
+    assert shops["winner"].factory.name not in detail
 
     browser.get("/lang/zh")
     html = browser.get("/lost-work").get_data(as_text=True)
-    assert "未获得的工作" in html and "您的报价比获得该工作的工厂高 200.00 EUR。" in html
+    assert "未获得的工作" in html and "您的报价在 2 家中排第 2。" in html
     assert browser.get("/lost-work?page=0").status_code == 400
     assert browser.get("/lost-work?page=x").status_code == 400
     assert browser.get("/lost-work?page=12345678901").status_code == 400
@@ -382,8 +390,10 @@ def test_the_api_lists_lost_work_for_people_and_machine_clients(browser, client,
     assert (body["total"], body["page"], body["per_page"], body["pages"]) == (1, 1, 20, 1)
     [entry] = body["results"]
     assert entry["factory_id"] == pricey.id and entry["reason"]["reason"] == "more_expensive"
-    assert entry["reason"]["extra_cost_minor"] == 20_000
-    assert entry["reason"]["text"].startswith("Your price was 200.00 EUR more")
+    assert (entry["reason"]["price_rank"], entry["reason"]["price_of"]) == (2, 2)
+    assert entry["reason"]["price_band"] == "10_to_30_percent"
+    assert "extra_cost_minor" not in entry["reason"]
+    assert entry["reason"]["text"].startswith("Your price ranked 2 of 2.")
     assert entry["reasons"] == [entry["reason"]]
     text = str(body)
     winner = shops["winner"]

@@ -186,9 +186,7 @@ class _Claim:
     body: bytes
 
 
-def _claim(
-    database: Database, delivery_id: int, timeout_s: float, due_only: bool
-) -> _Claim | None:
+def _claim(database: Database, delivery_id: int, timeout_s: float, due_only: bool) -> _Claim | None:
     with database.session() as session:
         query = select(WebhookDelivery).where(
             WebhookDelivery.id == delivery_id, WebhookDelivery.state == DeliveryState.PENDING

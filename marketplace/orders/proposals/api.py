@@ -87,10 +87,14 @@ class LostReasonOut(BaseModel):
         None, description="capacity reasons: first and last ISO week production could use"
     )
     splittable: bool | None = None
-    extra_cost_minor: int | None = Field(
+    price_rank: int | None = Field(
+        None, description="more_expensive: your place among the factories by price (1: cheapest)"
+    )
+    price_of: int | None = Field(None, description="more_expensive: how many factories")
+    price_band: str | None = Field(
         None,
-        description="more_expensive: how much more your price was than the chosen "
-        "factory's, in minor units of `currency`",
+        description="more_expensive: how far above the price that got the work: "
+        "within_10_percent, 10_to_30_percent or over_30_percent (never by how much)",
     )
     hours: float | None = Field(None, description="not_held: hours the plan gave you")
 

@@ -186,7 +186,14 @@ class RunExplainer:
                 window=[self.periods[first], self.periods[last]] if first <= last else [],
             )
         elif reason == MORE_EXPENSIVE:
-            result.update(extra_cost_minor=round(entry["extra_cost"]))
+            # Where it stood, never by how much: its own price less the difference would
+            # be the price of the factory that got the work.
+            rank, count = _price_rank(job, _factory_of(entry["factory"]))
+            result.update(
+                price_rank=rank,
+                price_of=count,
+                price_band=price_band(option["cost"], entry.get("extra_cost", 0.0)),
+            )
         elif reason == NOT_HELD:
             result.update(hours=_hours(entry["hours"]))
         return result
@@ -219,7 +226,29 @@ def _hours(value: float) -> float:
 
 def _closeness(reason: dict[str, Any]) -> tuple[int, float]:
     rank = CLOSENESS.index(reason["reason"]) if reason["reason"] in CLOSENESS else len(CLOSENESS)
-    return rank, reason.get("extra_cost_minor", 0)
+    return rank, reason.get("price_rank", 0)
+
+
+# How much dearer than the work's price a losing price was: no figure, a band.
+PRICE_BANDS = ((0.10, "within_10_percent"), (0.30, "10_to_30_percent"))
+ABOVE_30_PERCENT = "over_30_percent"
+
+
+def price_band(own_cost: float, extra_cost: float) -> str:
+    chosen = max(own_cost - extra_cost, 1.0)
+    share = extra_cost / chosen
+    return next((band for limit, band in PRICE_BANDS if share <= limit), ABOVE_30_PERCENT)
+
+
+def _price_rank(job: dict[str, Any], factory_id: int | None) -> tuple[int, int]:
+    """The factory's place among the job's factories by price (1: the cheapest), and how
+    many there were; each factory by its cheapest capacity line."""
+    cheapest: dict[int | None, float] = {}
+    for option in job["options"]:
+        owner = _factory_of(option["factory"])
+        cheapest[owner] = min(option["cost"], cheapest.get(owner, option["cost"]))
+    mine = cheapest.get(factory_id, 0.0)
+    return 1 + sum(1 for cost in cheapest.values() if cost < mine), len(cheapest)
 
 
 def explanation(

@@ -44,7 +44,6 @@ from marketplace.orders.models import (
 )
 from marketplace.orders.proposals.explain import RunExplainer, Unexplainable
 from marketplace.orders.runs.problem import job_id, line_id_of, parse_capacity_line
-from marketplace.web.labels import money
 from matching.reasons import (
     CREDIT_BELOW_MINIMUM,
     MORE_EXPENSIVE,
@@ -234,10 +233,7 @@ def reason_message(reason: dict[str, Any], currency: str) -> Message:
     if kind in (NO_CAPACITY, NO_FREE_CAPACITY):
         return _capacity_message(reason)
     if kind == MORE_EXPENSIVE:
-        return N_(
-            "Your price was %(amount)s more than that of the factory that got the work.",
-            amount=money(reason.get("extra_cost_minor", 0), currency),
-        )
+        return _price_message(reason)
     if kind == NOT_NEEDED:
         return N_("The work was already fully placed with other factories.")
     if kind == NOT_USED:
@@ -253,6 +249,23 @@ def reason_message(reason: dict[str, Any], currency: str) -> Message:
     if kind == UNEXPLAINED:
         return N_("No explanation is available for this matching run.")
     return N_("The engine's reason: %(code)s.", code=str(kind))
+
+
+def _price_message(reason: dict[str, Any]) -> Message:
+    """Where the factory's price stood, in rank and band: never a figure from which the
+    price of the factory that got the work follows."""
+    band = reason.get("price_band")
+    rank, count = reason.get("price_rank"), reason.get("price_of")
+    if band is None or rank is None:
+        return N_("Your price was higher than that of the factory that got the work.")
+    placed = N_("Your price ranked %(rank)s of %(count)s.", rank=rank, count=count)
+    if band == "within_10_percent":
+        how = N_("It was within a tenth of the price that got the work.")
+    elif band == "10_to_30_percent":
+        how = N_("It was a tenth to three tenths above the price that got the work.")
+    else:
+        how = N_("It was more than three tenths above the price that got the work.")
+    return N_("%(placed)s %(how)s", placed=placed, how=how)
 
 
 def _capacity_message(reason: dict[str, Any]) -> Message:
