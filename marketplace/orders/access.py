@@ -3,9 +3,11 @@ services ask.
 
 * The buyer organization of an order and operators see the whole order ("sees the whole
   order"): every proposal, run, milestone, document and rating.
-* A factory organization sees an order once one of its factories was offered work on it,
-  and then only its own part: its proposals, its milestones, the documents it uploaded,
-  the ratings it gave or got, and the dispute evidence of an order it works on.
+* A factory organization sees an order while one of its factories has a part in it (a
+  proposal pending or accepted), and then only its own part: its proposals, its
+  milestones, the documents it uploaded, the ratings it gave or got, and the dispute
+  evidence of an order it works on. Once its part has ended (declined, expired,
+  superseded, withdrawn) it keeps its own proposals and nothing more of the order.
 * Only the buyer takes the buyer's steps (matching, cancelling, delivery, disputes);
   only the factory a proposal was made to answers it; only operators resolve disputes.
 * A matching run belongs to the buyer whose orders it places (operators see all runs).
@@ -45,14 +47,27 @@ def sees_whole_order(principal: Principal, order: Order) -> bool:
     return principal.is_operator or principal.acts_for(order.buyer_organization_id)
 
 
+# Proposals that give their factory a part in the order.
+LIVE_PARTS = (ProposalState.PENDING, ProposalState.ACCEPTED)
+
+
+def _live_part_orders(organization_id: int) -> Any:
+    return (
+        select(Proposal.order_id)
+        .join(Factory, Factory.id == Proposal.factory_id)
+        .where(
+            Factory.organization_id == organization_id,
+            Proposal.state.in_(LIVE_PARTS),  # type: ignore[attr-defined]
+        )
+    )
+
+
 def factory_has_part(session: Session, organization_id: int, order_id: int) -> bool:
-    """A factory organization has a part in an order once it has been offered work on it."""
+    """A factory organization has a part in an order while one of its proposals on it is
+    pending or accepted."""
     return (
         session.exec(
-            select(Proposal.id)
-            .join(Factory, Factory.id == Proposal.factory_id)
-            .where(Proposal.order_id == order_id, Factory.organization_id == organization_id)
-            .limit(1)
+            _live_part_orders(organization_id).where(Proposal.order_id == order_id).limit(1)
         ).first()
         is not None
     )
@@ -95,11 +110,7 @@ def visible_orders(principal: Principal) -> Any:
         query = query.where(Order.buyer_organization_id == principal.organization_id)
     elif principal.is_factory:
         query = query.where(
-            Order.id.in_(  # type: ignore[union-attr]
-                select(Proposal.order_id)
-                .join(Factory, Factory.id == Proposal.factory_id)
-                .where(Factory.organization_id == principal.organization_id)
-            )
+            Order.id.in_(_live_part_orders(principal.organization_id))  # type: ignore[union-attr]
         )
     return query
 

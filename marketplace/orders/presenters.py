@@ -139,6 +139,8 @@ class ProposalView:
     # know: for a factory, its own only.
     factory_names: dict[str, str]
     mine: bool
+    # Whether the principal may open the order (a factory whose part ended may not).
+    order_visible: bool
 
 
 def proposal_view(session: Session, principal: Principal, proposal: Proposal) -> ProposalView:
@@ -165,6 +167,7 @@ def proposal_view(session: Session, principal: Principal, proposal: Proposal) ->
             if parse_capacity_line(f)[0] in named
         },
         mine=principal.is_factory,
+        order_visible=access.can_see_order(session, principal, order),
     )
 
 

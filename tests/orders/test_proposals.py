@@ -385,3 +385,32 @@ def test_pages_expire_overdue_proposals_themselves(
     assert booked(db_session, shop) == (0, 0)
     assert dispatcher.take_runs()  # the work is being re-matched
     assert db_session.get(Order, order.id).state == OrderState.MATCHING
+
+
+def test_a_factory_whose_part_ended_keeps_its_proposal_and_nothing_more_of_the_order(
+    browser, new_browser, db_session, make_shop, buyer, dispatcher, database
+):
+    """Declined, it sees its own proposal; the order, its disputes and whoever took the
+    work are no longer its business."""
+    first = make_shop(hours=40, rate_minor=5000)
+    second = make_shop(hours=40, rate_minor=6000)
+    order, [proposal] = matched(db_session, dispatcher, database, buyer, line())
+    assert proposal.factory_id == first.id
+    browser.login(first.owner)
+    assert browser.get(f"/orders/{order.id}").status_code == 200
+    assert browser.form(f"/proposals/{proposal.id}/decline", {"note": "booked"}).status_code == 303
+    rematch(db_session, dispatcher, database)
+    [_, taken] = proposals_of(db_session, order)
+    assert taken.factory_id == second.id
+
+    assert browser.get(f"/orders/{order.id}").status_code == 404
+    assert browser.get(f"/api/v1/orders/{order.id}").status_code == 404
+    assert order.id not in [o["id"] for o in browser.get("/api/v1/orders").get_json()["orders"]]
+    page = browser.get(f"/proposals/{proposal.id}").get_data(as_text=True)
+    assert order.title in page and f'href="/orders/{order.id}"' not in page
+    assert second.factory.name not in page
+    assert browser.get(f"/api/v1/proposals/{proposal.id}").get_json()["state"] == "declined"
+    # The factory that took the work sees the order.
+    other = new_browser()
+    other.login(second.owner)
+    assert other.get(f"/orders/{order.id}").status_code == 200

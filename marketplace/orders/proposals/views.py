@@ -75,6 +75,7 @@ def proposal_detail(proposal_id: int):  # type: ignore[no-untyped-def]
         buckets=view.buckets,
         factory=view.factory,
         mine=view.mine,
+        order_visible=view.order_visible,
         action_form=ActionForm(),
         decline_form=DeclineForm(),
         processes=PROCESSES,
