@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
-from factories.errors import N_
+from factories.errors import N_, InputError
 from marketplace.accounts.models import (
     ROLES_BY_KIND,
     Membership,
@@ -21,13 +21,8 @@ from marketplace.accounts.models import (
 from marketplace.accounts.passwords import hash_password, needs_rehash, verify_password
 
 
-class AccountError(ValueError):
+class AccountError(InputError):
     """A rule of accounts was broken; `field` names the input at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 EMAIL_MAX_LENGTH = 254

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from factories.taxonomy import CERTIFICATIONS, MATERIALS, PROCESSES, TOLERANCE_CLASSES
 from marketplace import db
+from marketplace.api.answers import document_answers
 from marketplace.api.errors import ErrorBody, init_errors, validation_error_response
 
 document = Blueprint("api", __name__)
@@ -104,3 +105,4 @@ def init_api(app: OpenAPI) -> None:
     for blueprint in (v1, accounts_api, orders_api):
         app.register_api(blueprint)
     app.register_api(supply_api)
+    document_answers(app)
