@@ -6,8 +6,12 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FACTORYWEB_INSTANCE ?= $(CURDIR)/instance
 export TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+# Browser tests drive Debian's Chromium through Playwright (never a downloaded browser),
+# with the Noto CJK fonts for the Chinese pages.
+export CHROMIUM_PATH ?= /usr/bin/chromium
+BROWSER_PACKAGES := chromium fonts-noto-cjk
 
-.PHONY: demo test install install-dev translations lint serve bench clean
+.PHONY: demo test install install-dev translations lint serve bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +38,34 @@ demo: install translations
 	@echo "FactoryWeb is at http://$(HOST):$(PORT)/ (Ctrl+C stops it)"
 	$(BIN)/flask --app app run --host $(HOST) --port $(PORT)
 
-test: install-dev translations
+test: install-dev translations browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# What the browser tests need, from Debian: installed with apt-get when missing and make
+# runs as root. Otherwise one line says how to get them; the tests are then skipped, or,
+# with CI=true, the run stops here.
+browser:
+	@missing=""; \
+	[ -x "$(CHROMIUM_PATH)" ] || missing="chromium"; \
+	if command -v dpkg-query >/dev/null 2>&1; then \
+		dpkg-query -W -f='$${Status}' fonts-noto-cjk 2>/dev/null | grep -q "ok installed" \
+			|| missing="$$missing fonts-noto-cjk"; \
+	fi; \
+	missing=$$(echo $$missing); \
+	[ -n "$$missing" ] || exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing $$missing from Debian for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+			&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+			&& exit 0; \
+		echo "apt-get could not install $$missing" >&2; \
+	fi; \
+	if [ "$$CI" = true ]; then \
+		echo "CI=true: the browser tests need $$missing (run make test as root to install them)" >&2; \
+		exit 1; \
+	fi; \
+	echo "Browser tests need $$missing from Debian: sudo apt-get install $$missing (or run make test as root)."
 
 lint: install-dev
 	$(BIN)/ruff check .

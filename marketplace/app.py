@@ -10,6 +10,7 @@ from marketplace import db
 from marketplace.accounts import init_accounts
 from marketplace.accounts.api import api as accounts_api
 from marketplace.api import system
+from marketplace.api.answers import document_answers
 from marketplace.api.errors import ErrorBody, init_errors, validation_error_response
 from marketplace.commands import register_commands
 from marketplace.config import Settings
@@ -78,6 +79,8 @@ def create_app(
     for blueprint in (system.v1, accounts_api, orders_api()):
         app.register_api(blueprint)
     app.register_api(supply_api)
+    # After every API: the answers each operation can give besides its own.
+    document_answers(app)
     # The cookie the application really sets: __Host-session in production.
     app.security_schemes = security_schemes(app.config["SESSION_COOKIE_NAME"])
     register_commands(app.cli)

@@ -10,11 +10,13 @@ from factories.models import (
 )
 from marketplace.accounts.models import (
     ExternalIdentity,
+    Invitation,
     Membership,
     OAuthClient,
     OAuthToken,
     Organization,
     PasswordToken,
+    SignupRequest,
     User,
     UserSession,
 )
@@ -43,6 +45,7 @@ __all__ = [
     "Document",
     "ExternalIdentity",
     "Factory",
+    "Invitation",
     "LedgerEvent",
     "MatchRun",
     "MatchRunOrder",
@@ -58,6 +61,7 @@ __all__ = [
     "Proposal",
     "ProposalSlot",
     "Rating",
+    "SignupRequest",
     "User",
     "UserSession",
     "WebhookDelivery",

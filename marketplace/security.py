@@ -1,25 +1,31 @@
-"""Protections every response and every sensitive endpoint gets: security headers, CSRF
-(skipped only for API calls authenticated by a bearer token), rate limits, and the
-client's true address behind trusted proxies."""
+"""Protections every request, response and sensitive endpoint gets, in the order a request
+meets them: the client's true address behind trusted proxies; only the site's own host
+names (links in mails come from PUBLIC_URL); a size limit on the body, checked before it
+is read; for the API, authentication (and the view's role and scope) before the body is
+parsed; text PostgreSQL can hold; CSRF for forms and for API calls that carry the session
+cookie; security headers on every response; rate limits on sign-in and tokens."""
 
 from __future__ import annotations
 
 import base64
 import json
 import logging
+import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
-from flask import Flask, Response, abort, current_app, render_template, request
+from flask import Flask, Response, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import RequestEntityTooLarge, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from marketplace.accounts.access import bearer_token
+from marketplace.accounts.access import bearer_token, check_api_access, is_api_request
 from marketplace.config import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -67,6 +73,11 @@ LIMITED_METHODS = {"accounts.oidc_login": ["GET"]}
 
 def init_security(app: Flask, csrf: CSRFProtect) -> None:
     _init_proxies(app)
+    _init_hosts(app)
+    # The before_request checks run in this order: nothing reads the body before its size
+    # is checked, and the API says who may call (401, 403) before it looks at the body.
+    _init_body_limits(app)
+    _init_api_access(app)
     # Before the CSRF check: Flask-WTF looks through the form's field names for the token
     # and fails on a multipart part that has none.
     _init_text_input(app)
@@ -92,6 +103,160 @@ def _init_proxies(app: Flask) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
         )
+
+
+def _from_environment(app: Flask, key: str) -> Any:
+    """A setting given to the app, else (outside tests) from the environment, else None.
+    For keys Flask itself defaults to None (TRUSTED_HOSTS, MAX_CONTENT_LENGTH)."""
+    value = app.config.get(key)
+    if value is None and not app.testing:
+        value = os.environ.get(key) or None
+    return value
+
+
+# Host names and links in mails -----------------------------------------------------------
+
+# Development without PUBLIC_URL or TRUSTED_HOSTS: the machine itself (`make demo`).
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
+
+
+def _host_list(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    names = value.split(",") if isinstance(value, str) else value
+    return [name.strip().lower() for name in names if name.strip()]
+
+
+def _public_url(value: str) -> str:
+    """PUBLIC_URL checked: http(s), a host, nothing else (the application's own path, if
+    it is mounted below one, comes from the server)."""
+    parts = urlsplit(value.strip())
+    problem = None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problem = "must be an http or https URL with a host name"
+    elif parts.username or parts.password or parts.query or parts.fragment:
+        problem = "must not contain a user name, password, query or fragment"
+    elif parts.path not in ("", "/"):
+        problem = "must be the site's scheme and host only"
+    if problem:
+        raise ConfigurationError(
+            f"PUBLIC_URL {problem}, e.g. https://factoryweb.example (got {value!r})"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _init_hosts(app: Flask) -> None:
+    """Links in mails (password resets, invitations, sign-up confirmations) are built from
+    PUBLIC_URL, so that a forged Host header cannot point them elsewhere; and requests for
+    any other host than the site's own are refused with 400 (Flask's TRUSTED_HOSTS).
+
+    Production refuses to start without PUBLIC_URL or an explicit TRUSTED_HOSTS list (then
+    links use the request's host, which can only be one of those). In development the
+    local names are trusted as well, so `make demo` works at localhost and 127.0.0.1."""
+    production = app.config["FACTORYWEB_SETTINGS"].production
+    public_url = app.config.get("PUBLIC_URL") or None
+    hosts = _host_list(_from_environment(app, "TRUSTED_HOSTS"))
+    if public_url:
+        app.config["PUBLIC_URL"] = public_url = _public_url(public_url)
+        hosts.insert(0, urlsplit(public_url).hostname or "")
+    elif production and not hosts:
+        raise ConfigurationError(
+            "PUBLIC_URL must be set when FACTORYWEB_ENV=production: the address of the site "
+            "(e.g. https://factoryweb.example), from which links in mails are built and "
+            "whose host alone is served; or list the served host names in TRUSTED_HOSTS"
+        )
+    if not production:
+        hosts.extend(LOCAL_HOSTS)
+    app.config["TRUSTED_HOSTS"] = list(dict.fromkeys(hosts))
+
+    @app.before_request
+    def refuse_other_hosts() -> None:
+        # Flask keeps the refusal until the view would be dispatched; nothing else runs
+        # for a request that is not for this site.
+        if isinstance(request.routing_exception, SecurityError):
+            log.warning(
+                "refused a request for the host %r: not in TRUSTED_HOSTS %s (set PUBLIC_URL "
+                "or TRUSTED_HOSTS to serve it)",
+                request.headers.get("Host", ""),
+                current_app.config["TRUSTED_HOSTS"],
+            )
+            raise request.routing_exception
+
+
+def public_url_for(endpoint: str, **values: Any) -> str:
+    """An absolute link for mails and for pages that show one to copy: from PUBLIC_URL when
+    it is set, else from this request's host (one of TRUSTED_HOSTS)."""
+    base = current_app.config.get("PUBLIC_URL")
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+# Body size -------------------------------------------------------------------------------
+
+# Every request body: a form or a JSON document of the API.
+DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
+# Routes that take documents: milestones with QA reports and disputes with evidence take
+# up to DOCUMENTS_PER_REQUEST files of ORDERS_MAX_DOCUMENT_BYTES each (the orders area's
+# limits, marketplace/orders/documents.py); profile imports one such file.
+DOCUMENTS_PER_REQUEST = 10
+DEFAULT_DOCUMENT_BYTES = 10 * 1024 * 1024
+DOCUMENT_ROUTES: dict[tuple[str, str], int] = {
+    ("POST", "/orders/<int:order_id>/milestones"): DOCUMENTS_PER_REQUEST,
+    ("POST", "/orders/<int:order_id>/dispute"): DOCUMENTS_PER_REQUEST,
+    ("POST", "/api/v1/orders/<int:order_id>/milestones"): DOCUMENTS_PER_REQUEST,
+    ("POST", "/api/v1/orders/<int:order_id>/dispute"): DOCUMENTS_PER_REQUEST,
+    ("POST", "/supply/factories/<int:factory_id>/import"): 1,
+    ("PUT", "/api/v1/factories/<int:factory_id>/profile"): 1,
+    ("POST", "/api/v1/factories/<int:factory_id>/aas"): 1,
+}
+
+
+def document_bytes() -> int:
+    """The largest document the orders area takes (ORDERS_MAX_DOCUMENT_BYTES)."""
+    settings = current_app.extensions.get("factoryweb.orders.settings") or {}
+    return int(settings.get("ORDERS_MAX_DOCUMENT_BYTES") or DEFAULT_DOCUMENT_BYTES)
+
+
+def body_limit() -> int:
+    """The most bytes this request's body may have: MAX_CONTENT_LENGTH, or for a route
+    that takes documents, room for its files besides."""
+    limit = int(current_app.config["MAX_CONTENT_LENGTH"])
+    rule = request.url_rule
+    files = DOCUMENT_ROUTES.get((request.method, rule.rule)) if rule is not None else None
+    return limit + files * document_bytes() if files else limit
+
+
+def _init_body_limits(app: Flask) -> None:
+    """A body larger than its limit is refused with 413 before a byte of it is read (from
+    its Content-Length; a body sent without one stops being read at the limit)."""
+    configured = _from_environment(app, "MAX_CONTENT_LENGTH")
+    try:
+        limit = int(configured) if configured is not None else DEFAULT_MAX_CONTENT_LENGTH
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise ConfigurationError(
+            f"MAX_CONTENT_LENGTH must be a positive number of bytes (got {configured!r})"
+        )
+    app.config["MAX_CONTENT_LENGTH"] = limit
+
+    @app.before_request
+    def refuse_large_bodies() -> None:
+        limit = request.max_content_length = body_limit()
+        if request.content_length is not None and request.content_length > limit:
+            raise RequestEntityTooLarge(
+                f"the request body may have at most {limit} bytes ({request.content_length} sent)"
+            )
+
+
+# API access ------------------------------------------------------------------------------
+
+
+def _init_api_access(app: Flask) -> None:
+    """An API call by someone not signed in answers 401 (and one in the wrong role or
+    without the scope 403) before its body is parsed, validated or checked for CSRF."""
+    app.before_request(check_api_access)
 
 
 # Object ids ----------------------------------------------------------------------------
@@ -290,10 +455,16 @@ def _init_text_input(app: Flask) -> None:
 # CSRF ----------------------------------------------------------------------------------
 
 
+def carries_session_cookie() -> bool:
+    return current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+
+
 def _init_csrf(app: Flask, csrf: CSRFProtect) -> None:
-    """Flask-WTF checks every write; here it is told to skip API requests that carry a
-    bearer token. Those are authenticated by the token alone (the session cookie is not
-    looked at), so a forged cross-site request gains nothing from the victim's cookie."""
+    """Flask-WTF checks every write of the web pages, and of the API when the request
+    carries the session cookie: the one credential a browser sends by itself, so the one a
+    forged cross-site request could use. API requests with a bearer token are
+    authenticated by the token alone (the cookie is not looked at); API requests with no
+    credentials at all are nobody's, and answer 401 (`check_api_access`)."""
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
 
     @app.before_request
@@ -301,6 +472,8 @@ def _init_csrf(app: Flask, csrf: CSRFProtect) -> None:
         if not current_app.config.get("WTF_CSRF_ENABLED", True):
             return
         if bearer_token() is not None:
+            return
+        if is_api_request() and not carries_session_cookie():
             return
         csrf.protect(apply_exemptions=True)
 

@@ -31,7 +31,10 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 @pytest.fixture(scope="session")
 def chromium_browser():  # type: ignore[no-untyped-def]
     if shutil.which(CHROMIUM) is None:
-        message = f"Chromium not found at {CHROMIUM} (Debian package chromium)"
+        message = (
+            f"Chromium not found at {CHROMIUM}: run `make test` as root, or "
+            "`sudo apt-get install chromium fonts-noto-cjk`"
+        )
         if IN_CI:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)

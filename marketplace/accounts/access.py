@@ -21,6 +21,8 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import abort, current_app, g, redirect, request, session, url_for
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
 
 from marketplace import db
 from marketplace.accounts.models import Role, User, UserSession
@@ -128,36 +130,61 @@ def sign_out() -> None:
     g.pop("principal", None)
 
 
-def login_required(view: View) -> View:
+# Access checks ---------------------------------------------------------------------------
+#
+# Each decorator below wraps its view in checks, and also records them on the view as
+# `access_checks`. Pages run them when the view is called. The API runs them before the
+# view is called (`check_api_access`, from a before_request hook), so that a caller who is
+# not signed in, in the wrong role or without the scope hears so (401, 403) before its body
+# is parsed and validated (422): authentication comes first.
+
+Check = Callable[[], Any]
+
+
+def _guarded(view: View, check: Check) -> View:
+    """`view`, checked by `check` first; `check` returns a response to send instead of
+    the view's (a redirect to sign in), aborts, or returns None to let the call through."""
+
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if current_principal() is None:
-            if is_api_request():
-                abort(401)
-            if current_user() is not None:
-                # Signed in, but in no organization yet.
-                return redirect(url_for("accounts.welcome"))
-            return redirect(url_for("accounts.login", next=request.full_path))
+        refusal = check()
+        if refusal is not None:
+            return refusal
         return view(*args, **kwargs)
 
+    wrapper.access_checks = (check, *getattr(view, "access_checks", ()))  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+NOT_SIGNED_IN = "sign in first: send the session cookie, or Authorization: Bearer <token>"
+
+
+def _signed_in() -> Any:
+    if current_principal() is not None:
+        return None
+    if is_api_request():
+        raise Unauthorized(NOT_SIGNED_IN, www_authenticate=WWWAuthenticate("Bearer"))
+    if current_user() is not None:
+        # Signed in, but in no organization yet.
+        return redirect(url_for("accounts.welcome"))
+    return redirect(url_for("accounts.login", next=request.full_path))
+
+
+def login_required(view: View) -> View:
+    return _guarded(view, _signed_in)
 
 
 def roles_required(*roles: Role) -> Callable[[View], View]:
     """Signed in, and acting in one of `roles`; anyone else gets 403."""
 
-    def decorator(view: View) -> View:
-        @wraps(view)
-        @login_required
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = current_principal()
-            assert principal is not None
-            if principal.role not in roles:
-                abort(403)
-            return view(*args, **kwargs)
+    def in_role() -> None:
+        if require_principal().role not in roles:
+            abort(403)
 
+    def decorator(view: View) -> View:
+        wrapper = login_required(_guarded(view, in_role))
         wrapper.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorator
 
@@ -166,24 +193,34 @@ def require_principal() -> Principal:
     """Inside a view already guarded by login_required: the principal, never None."""
     principal = current_principal()
     if principal is None:
-        abort(401)
+        raise Unauthorized(NOT_SIGNED_IN, www_authenticate=WWWAuthenticate("Bearer"))
     return principal
 
 
 def scope_required(scope: str) -> Callable[[View], View]:
     """Signed in (session or token) and allowed `scope`; machine clients only hold theirs."""
 
-    def decorator(view: View) -> View:
-        @wraps(view)
-        @login_required
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if not require_principal().has_scope(scope):
-                abort(403, description=f"this action needs the scope {scope}")
-            return view(*args, **kwargs)
+    def has_scope() -> None:
+        if not require_principal().has_scope(scope):
+            abort(403, description=f"this action needs the scope {scope}")
 
-        return wrapper  # type: ignore[return-value]
+    def decorator(view: View) -> View:
+        return login_required(_guarded(view, has_scope))
 
     return decorator
+
+
+def check_api_access() -> Any:
+    """Before an API view parses its input: the access checks its decorators declare,
+    outermost first. A response (or an abort) refuses the request; None lets it on."""
+    if not is_api_request() or request.method == "OPTIONS" or request.endpoint is None:
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    for check in getattr(view, "access_checks", ()):
+        refusal = check()
+        if refusal is not None:
+            return refusal
+    return None
 
 
 def shared_across_organizations(*roles: Role, writes: bool = False) -> Callable[[View], View]:

@@ -119,3 +119,19 @@ class InviteForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
     display_name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
     role = RadioField(_l("Role"), choices=[], validators=[InputRequired()])
+
+
+class ConfirmForm(FlaskForm):
+    """A button that confirms a step a mailed link leads to (a GET alone changes nothing,
+    so that a mail scanner following the link does not spend it)."""
+
+
+class JoinForm(FlaskForm):
+    """Accepting an invitation to an address that has no account yet."""
+
+    display_name = StringField(_l("Your name"), validators=[Optional(), Length(max=120)])
+    password = _new_password_field(_l("Password"))
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )

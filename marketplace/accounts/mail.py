@@ -1,5 +1,10 @@
 """Outgoing mail: SMTP when SMTP_HOST is set, otherwise the message goes to the log
-(development: the reset link shows up in the terminal running the server)."""
+(development: the reset link shows up in the terminal running the server).
+
+Views hand their mails to `send_after_commit`: a mail leaves once the request's
+transaction has committed, never for a request that failed, and never while a row is
+locked.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,14 @@ from email.message import EmailMessage
 from typing import Protocol
 
 from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.orm import SessionTransaction
+from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "factoryweb.mailer"
+_OUTBOX_KEY = "factoryweb.accounts.outbox"
 
 
 class Mailer(Protocol):
@@ -78,3 +87,26 @@ def init_mail(app: Flask) -> None:
 
 def mailer() -> Mailer:
     return current_app.extensions[EXTENSION_KEY]
+
+
+def send_after_commit(session: Session, to: str, subject: str, body: str) -> None:
+    """Send this mail once `session` commits; nothing is sent if it rolls back."""
+    outbox: list[tuple[Mailer, str, str, str]] = session.info.setdefault(_OUTBOX_KEY, [])
+    outbox.append((mailer(), to, subject, body))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_outbox(session: Session) -> None:
+    for sender, to, subject, body in session.info.pop(_OUTBOX_KEY, []):
+        try:
+            sender.send(to, subject, body)
+        except OSError:
+            # The change stands; the person can ask again (a new link, a new invitation).
+            log.exception("mail %r to %s failed", subject, to)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_outbox(session: Session, previous_transaction: SessionTransaction) -> None:
+    # The whole unit of work rolled back (a savepoint of it leaves the mails queued).
+    if previous_transaction.parent is None:
+        session.info.pop(_OUTBOX_KEY, None)

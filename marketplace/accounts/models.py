@@ -154,3 +154,52 @@ class OAuthToken(SQLModel, table=True):
     issued_at: datetime = timestamp_field()
     expires_at: datetime = Field(sa_type=UtcDateTime, index=True)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class SignupRequest(SQLModel, table=True):
+    """A sign-up waiting for its email address to be confirmed. No account or organization
+    exists until the link mailed to the address is followed, so that signing up answers
+    the same whether the address already has an account or not (that mail tells which)."""
+
+    __tablename__ = "signup_request"
+    __table_args__ = (sa.CheckConstraint("kind IN ('factory', 'buyer')", name="kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    email: str = Field(max_length=254, index=True)
+    # Hashed when the form was sent; emptied once the account exists.
+    password_hash: str = Field(default="", max_length=255)
+    display_name: str = Field(default="", max_length=120)
+    organization_name: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    country: str = Field(default="", max_length=2)
+    locale: str = Field(default="en", max_length=8)
+    created_at: datetime = timestamp_field()
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class Invitation(SQLModel, table=True):
+    """An offer to join an organization, mailed to an address. The person becomes a member
+    only by accepting it: signed in with that address, or choosing a password when the
+    address has no account yet. Until then the organization knows only the address (and
+    the name) it typed itself."""
+
+    __tablename__ = "invitation"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "role IN ('buyer_member', 'factory_member', 'factory_owner', 'operator')", name="role"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True, ondelete="CASCADE")
+    email: str = Field(max_length=254)
+    # The name the inviter typed, offered to a new account; never the account's own.
+    display_name: str = Field(default="", max_length=120)
+    role: str = Field(max_length=20)
+    invited_by_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = timestamp_field()
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    accepted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

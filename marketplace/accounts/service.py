@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
-from factories.errors import N_
+from factories.errors import N_, InputError
 from marketplace.accounts.models import (
     ROLES_BY_KIND,
     Membership,
@@ -21,13 +21,8 @@ from marketplace.accounts.models import (
 from marketplace.accounts.passwords import hash_password, needs_rehash, verify_password
 
 
-class AccountError(ValueError):
+class AccountError(InputError):
     """A rule of accounts was broken; `field` names the input at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 EMAIL_MAX_LENGTH = 254
@@ -99,7 +94,7 @@ def create_organization(
     return organization
 
 
-def add_member(session: Session, user: User, organization: Organization, role: Role) -> Membership:
+def check_role(organization: Organization, role: Role) -> None:
     if role not in ROLES_BY_KIND[OrganizationKind(organization.kind)]:
         raise AccountError(
             "role",
@@ -109,6 +104,10 @@ def add_member(session: Session, user: User, organization: Organization, role: R
                 kind=organization.kind,
             ),
         )
+
+
+def add_member(session: Session, user: User, organization: Organization, role: Role) -> Membership:
+    check_role(organization, role)
     membership = Membership(user_id=user.id, organization_id=organization.id, role=role)
     session.add(membership)
     session.flush()
@@ -193,27 +192,17 @@ def check_new_password(password: str, email: str = "", field: str = "password") 
         raise AccountError(field, N_("the password must not be the email address"))
 
 
-def sign_up(
-    session: Session,
-    *,
-    email: str,
-    password: str,
-    display_name: str,
-    organization_name: str,
-    kind: OrganizationKind,
-    country: str,
-    locale: str = "en",
-) -> tuple[User, Organization]:
-    """A new person and the new organization they start, as its first member."""
+def check_signup(
+    *, email: str, password: str, organization_name: str, kind: OrganizationKind
+) -> None:
+    """What sign-up refuses, before anything is kept; says nothing of existing accounts."""
     if kind not in FIRST_ROLE_OF_KIND:
         raise AccountError("kind", N_("choose buyer or factory"))
     if not organization_name.strip():
         raise AccountError("organization_name", N_("name the organization"))
     check_new_password(password, email)
-    user = create_user(session, email, password, display_name=display_name.strip(), locale=locale)
-    organization = create_organization(session, kind, organization_name, country)
-    add_member(session, user, organization, FIRST_ROLE_OF_KIND[kind])
-    return user, organization
+    if not is_valid_email(email):
+        raise AccountError("email", N_("enter a valid email address"))
 
 
 def start_organization(
@@ -247,25 +236,6 @@ def members_of(session: Session, organization_id: int) -> list[tuple[Membership,
             .order_by(Membership.id)
         ).all()
     )
-
-
-def invite_member(
-    session: Session, organization: Organization, email: str, role: Role, display_name: str = ""
-) -> tuple[User, bool]:
-    """Add a person to the organization; returns the user and whether they are new (and so
-    need a link to set their first password)."""
-    user = find_user_by_email(session, email)
-    is_new = user is None
-    if user is None:
-        user = create_user(session, email, None, display_name=display_name.strip())
-    elif session.exec(
-        select(Membership).where(
-            Membership.user_id == user.id, Membership.organization_id == organization.id
-        )
-    ).first():
-        raise AccountError("email", N_("this person is already a member"))
-    add_member(session, user, organization, role)
-    return user, is_new
 
 
 def remove_member(session: Session, membership: Membership) -> None:

@@ -75,11 +75,16 @@ def init_errors(app: Flask) -> None:
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
         if not wants_json():
             return error
-        return error_response(
+        response = error_response(
             error.code or 500,
             (error.name or "error").lower().replace(" ", "_"),
             error.description or "",
         )
+        # What the error says besides its page: WWW-Authenticate, Allow, Retry-After.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     # Pages catch these where they can say more (a form message); what reaches here is
     # still an answer of the right kind, never a 500.

@@ -64,14 +64,19 @@ def _field_at(form: Form, path: str) -> Field | None:
 
 
 def field_errors(form: Form, error: InputError, names: Mapping[str, str] | None = None) -> None:
-    """Each problem under its field (`names` maps a service field to the form's name);
+    """Each problem under its field (`names` maps a service field to the form's name, or
+    to "" for a problem of the whole form, shown above it without a field name);
     problems of fields the form does not have are flashed, naming the field. A field
     that already has a message from parsing keeps just that one."""
     db.discard_changes()
     parsed_badly = {id(f) for f in _all_fields(form) if f.errors}
     for field, message in error.problems:
-        target = _field_at(form, (names or {}).get(field, field))
+        name = (names or {}).get(field, field)
         text = say(message)
+        if not name:
+            form.form_errors.append(text)
+            continue
+        target = _field_at(form, name)
         if target is None:
             flash(f"{field}: {text}", "error")
         elif id(target) not in parsed_badly and text not in target.errors:
@@ -106,12 +111,14 @@ def submit(form: Form, action: Callable[[], T], names: Mapping[str, str] | None 
     return result
 
 
-def refused(error: InputError | Conflict) -> None:
-    """A step of a button that redirects was refused: say why, keep nothing of it."""
+def refused(error: InputError | Conflict, names: Mapping[str, str] | None = None) -> None:
+    """A step of a button that redirects was refused: say why, keep nothing of it. A
+    problem's field is named unless `names` maps it to "" (the step as a whole)."""
     db.discard_changes()
     if isinstance(error, InputError):
         for field, message in error.problems:
-            flash(f"{field}: {say(message)}", "error")
+            name = (names or {}).get(field, field)
+            flash(f"{name}: {say(message)}" if name else say(message), "error")
     elif getattr(error, "code", "") == "invalid_transition":
         details = error.details()
         allowed = ", ".join(state_label(s) for s in details["allowed"]) or _("none")
@@ -129,12 +136,12 @@ def refused(error: InputError | Conflict) -> None:
         flash(say(error), "error")
 
 
-def perform(step: Callable[[], Any], done: str) -> bool:
+def perform(step: Callable[[], Any], done: str, names: Mapping[str, str] | None = None) -> bool:
     """Run a button's step: flash `done` when it worked, or why it was refused."""
     try:
         step()
     except (InputError, Conflict) as error:
-        refused(error)
+        refused(error, names)
         return False
     flash(done)
     return True

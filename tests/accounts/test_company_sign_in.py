@@ -106,7 +106,7 @@ def test_a_new_person_gets_an_account_and_starts_an_organization(
     assert user.display_name == "New Person"
 
     welcome = browser.get("/welcome").get_data(as_text=True)
-    assert "ask one of its owners to add you" in welcome
+    assert "ask one of its owners to invite the address" in welcome
     assert browser.get("/api/v1/me").status_code == 401
 
     response = browser.form(

@@ -203,10 +203,15 @@ def test_a_redis_outage_without_the_fallback_lets_sign_in_through_and_logs_it(
 def test_production_warns_when_the_counters_live_in_process_memory(settings, make_app, caplog):
     production = dataclasses.replace(settings, env="production")
     with caplog.at_level(logging.WARNING, logger="marketplace.security"):
-        make_app(production, RATELIMIT_ENABLED=True)
+        make_app(production, RATELIMIT_ENABLED=True, PUBLIC_URL="https://localhost")
     assert "set RATELIMIT_STORAGE_URI" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="marketplace.security"):
-        make_app(production, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=REDIS_URL)
+        make_app(
+            production,
+            RATELIMIT_ENABLED=True,
+            RATELIMIT_STORAGE_URI=REDIS_URL,
+            PUBLIC_URL="https://localhost",
+        )
         make_app(RATELIMIT_ENABLED=True)
     assert "RATELIMIT_STORAGE_URI" not in caplog.text

@@ -37,7 +37,7 @@ def test_every_response_carries_the_headers(client, path):
 
 
 def test_production_adds_hsts(settings, make_app):
-    app = make_app(dataclasses.replace(settings, env="production"))
+    app = make_app(dataclasses.replace(settings, env="production"), PUBLIC_URL="https://localhost")
     response = app.test_client().get("/login", base_url="https://localhost")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=63072000")
 

@@ -83,7 +83,7 @@ def test_disabled_user_loses_access_at_once(browser, make_member, db_session):
 
 def test_production_sends_a_host_prefixed_secure_cookie(settings, make_app, make_member):
     production = dataclasses.replace(settings, env="production")
-    app = make_app(production)
+    app = make_app(production, PUBLIC_URL="https://localhost")
     buyer = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
     client = app.test_client()
     page = client.get("/login", base_url="https://localhost").get_data(as_text=True)
@@ -112,7 +112,9 @@ def test_the_api_document_names_the_cookie_the_application_sets(settings, make_a
         return document["components"]["securitySchemes"]["sessionCookie"]
 
     assert cookie_scheme(client) == {"type": "apiKey", "in": "cookie", "name": "session"}
-    production = make_app(dataclasses.replace(settings, env="production")).test_client()
+    production = make_app(
+        dataclasses.replace(settings, env="production"), PUBLIC_URL="https://localhost"
+    ).test_client()
     assert cookie_scheme(production)["name"] == "__Host-session"
 
 

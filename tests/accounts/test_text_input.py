@@ -131,6 +131,10 @@ def test_a_nul_in_a_header_is_refused_before_it_is_stored(browser, make_member, 
     assert response.status_code == 400
     assert "User-Agent: must not contain NUL characters" in response.get_data(as_text=True)
     assert db_session.exec(select(UserSession)).all() == []
+    # The API says who may call first: nobody signed in is 401, whatever the headers.
+    response = browser.client.get("/api/v1/me", headers={"User-Agent": "curl\x00"})
+    assert response.status_code == 401
+    browser.login(buyer)
     response = browser.client.get("/api/v1/me", headers={"User-Agent": "curl\x00"})
     assert response.status_code == 422
     assert response.get_json()["fields"][0]["field"] == "User-Agent"
