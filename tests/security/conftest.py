@@ -12,9 +12,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.accounts.conftest import inbox, make_app, smtp_server  # noqa: F401
+from tests.conftest import Browser
+
 # The orders area's fixtures: an application with a manual dispatcher, its database.
 from tests.orders.conftest import app, buyer, database, dispatcher, make_shop  # noqa: F401
-from tests.conftest import Browser
 
 PRODUCTION_URL = "https://factoryweb.example"
 
