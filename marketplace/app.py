@@ -7,15 +7,15 @@ from typing import Any
 from flask_openapi3 import Info, OpenAPI, Tag
 
 from marketplace import db
-from marketplace.accounts import init_accounts
 from marketplace.accounts.api import api as accounts_api
+from marketplace.accounts.setup import init_accounts
 from marketplace.api import system
-from marketplace.api.answers import document_answers
 from marketplace.api.errors import ErrorBody, init_errors, validation_error_response
 from marketplace.commands import register_commands
 from marketplace.config import Settings
 from marketplace.home.views import blueprint as home_blueprint
 from marketplace.orders.setup import init_orders, orders_api
+from marketplace.security.answers import document_answers
 from marketplace.supply.api import api as supply_api
 from marketplace.supply.views import blueprint as supply_blueprint
 from marketplace.web import csrf, init_web

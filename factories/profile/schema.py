@@ -28,6 +28,8 @@ from factories.models import Certification, Factory, text_limit
 from factories.taxonomy import PROCESSES
 
 PROFILE_VERSION = "1"
+# The largest profile file (JSON, or AAS JSON or XML) an import reads.
+MAX_PROFILE_BYTES = 10 * 1024 * 1024
 SCHEMA_ID = "https://factoryweb.example/api/v1/schemas/factory-profile.json"
 HOUR_UNIT = "unit:hourUnitOfTime"
 MILLIMETRE = "unit:millimetre"

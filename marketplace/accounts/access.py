@@ -26,31 +26,16 @@ from werkzeug.exceptions import Unauthorized
 
 from marketplace import db
 from marketplace.accounts.models import Role, User, UserSession
+from marketplace.accounts.oauth import principal_for_token
 from marketplace.accounts.service import Principal, memberships_of, principal_for
 from marketplace.accounts.sessions import find_session, open_session, revoke_session
+from marketplace.security.requests import bearer_token, is_api_request
 
 SESSION_SECRET_KEY = "sid"
 DEFAULT_SESSION_LIFETIME = timedelta(days=14)
 DEFAULT_SESSION_IDLE_TIMEOUT = timedelta(hours=12)
 
 View = TypeVar("View", bound=Callable[..., Any])
-
-
-def is_api_request() -> bool:
-    return request.path.startswith("/api/")
-
-
-def bearer_token() -> str | None:
-    """The bearer token of an API request, '' for a malformed header, None for none."""
-    if not is_api_request():
-        return None
-    header = request.headers.get("Authorization")
-    if header is None:
-        return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return token.strip()
 
 
 def current_principal() -> Principal | None:
@@ -62,8 +47,6 @@ def current_principal() -> Principal | None:
 def _principal_from_request() -> Principal | None:
     token = bearer_token()
     if token is not None:
-        from marketplace.accounts.oauth import principal_for_token
-
         return principal_for_token(db.session(), token) if token else None
     account_session = current_session()
     if account_session is None:

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidScopeError, TokenMixin
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, InvalidScopeError, TokenMixin
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask, Response, current_app, request
 from sqlmodel import Session, select, update
 
 from factories.errors import N_
@@ -293,3 +293,10 @@ def issue_token():  # type: ignore[no-untyped-def]
 def revoke_token():  # type: ignore[no-untyped-def]
     """RFC 7009: a client ends one of its own tokens; unknown tokens are not an error."""
     return authorization_server().create_endpoint_response(Revocation.ENDPOINT_NAME)
+
+
+def refuse_client(description: str) -> Response:
+    """The token endpoints' answer to client credentials that cannot be read: the same as
+    for an unknown client (RFC 6749 section 5.2)."""
+    error = InvalidClientError(status_code=401, description=description)
+    return authorization_server().handle_error_response(request, error)

@@ -25,7 +25,7 @@ from marketplace.accounts.service import (
     find_user_by_email,
     is_valid_email,
 )
-from marketplace.security import storable, unstorable
+from marketplace.security.text import storable, unstorable
 
 EXTENSION_KEY = "factoryweb.oidc"
 PROVIDER = "company"

@@ -82,7 +82,7 @@ from marketplace.accounts.service import (
     start_organization,
 )
 from marketplace.accounts.signup import complete_signup, request_signup, valid_signup
-from marketplace.security import public_url_for
+from marketplace.security.hosts import public_url_for
 from marketplace.web.forms import perform, submit
 from marketplace.web.messages import say
 from marketplace.web.navigation import same_site_path

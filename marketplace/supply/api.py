@@ -54,7 +54,12 @@ from factories.onboarding import (
 )
 from factories.profile.details import capacity_change
 from factories.profile.reader import import_profile
-from factories.profile.schema import HOUR_UNIT, FactoryProfile, profile_json_schema
+from factories.profile.schema import (
+    HOUR_UNIT,
+    MAX_PROFILE_BYTES,
+    FactoryProfile,
+    profile_json_schema,
+)
 from factories.profile.writer import export_profile
 from factories.search.filters import MAX_PER_PAGE, SearchFilters, check_filters
 from factories.search.service import search_factories
@@ -68,6 +73,7 @@ from marketplace.accounts.access import (
 )
 from marketplace.accounts.models import Role
 from marketplace.api.errors import ErrorBody, FieldProblem, error_response
+from marketplace.security.limits import takes_files
 from marketplace.supply import texts
 from marketplace.supply.access import can_edit_profile, load_factory
 from marketplace.supply.views import read_profile_file
@@ -869,6 +875,7 @@ def get_profile(path: FactoryPath):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
+@takes_files(1, lambda: MAX_PROFILE_BYTES)
 def put_profile(path: FactoryPath, body: FactoryProfile):  # type: ignore[no-untyped-def]
     """Import a profile into this factory: name, location, certifications, capabilities
     and maximum/planned hours. Status, credit and booked hours stay the marketplace's."""
@@ -911,6 +918,7 @@ def get_aas(path: FactoryPath, query: AasQuery):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
+@takes_files(1, lambda: MAX_PROFILE_BYTES)
 def post_aas(path: FactoryPath):  # type: ignore[no-untyped-def]
     """Import an AAS environment (JSON or XML body) or a profile into this factory."""
     factory = load_factory(path.factory_id, write=True)

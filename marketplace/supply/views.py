@@ -66,7 +66,7 @@ from factories.onboarding import (
 )
 from factories.paging import page_number
 from factories.profile.reader import import_profile
-from factories.profile.schema import FactoryProfile
+from factories.profile.schema import MAX_PROFILE_BYTES, FactoryProfile
 from factories.profile.writer import export_profile
 from factories.search.filters import SearchFilters
 from factories.search.service import regions, search_factories
@@ -79,6 +79,7 @@ from marketplace.accounts.access import (
     shared_across_organizations,
 )
 from marketplace.accounts.models import Role
+from marketplace.security.limits import takes_files
 from marketplace.supply import texts
 from marketplace.supply.access import can_edit_capacity, can_edit_profile, load_factory
 from marketplace.supply.forms import (
@@ -678,6 +679,7 @@ def read_profile_file(data: bytes, filename: str = "") -> FactoryProfile:
 
 @blueprint.post("/factories/<int:factory_id>/import")
 @roles_required(Role.FACTORY_OWNER)
+@takes_files(1, lambda: MAX_PROFILE_BYTES)
 def import_view(factory_id: int):  # type: ignore[no-untyped-def]
     factory = load_factory(factory_id, write=True)
     require_owner()

@@ -26,9 +26,11 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tools and home", ("marketplace.tools", "marketplace.home")),
     ("orders", ("marketplace.orders",)),
     ("supply", ("marketplace.supply",)),
-    ("security", ("marketplace.security",)),
     ("accounts", ("marketplace.accounts",)),
-    ("page and API kits", ("marketplace.web", "marketplace.api")),
+    (
+        "kits: pages, API, request protections",
+        ("marketplace.web", "marketplace.api", "marketplace.security"),
+    ),
     ("foundation", ("marketplace.config", "marketplace.db", "marketplace.migrate")),
 )
 # Inside an area: what serves requests and what shows objects sit above the domain.

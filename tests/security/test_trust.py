@@ -24,7 +24,6 @@ import pytest
 from sqlmodel import select
 
 from factories.models import utcnow
-from marketplace import create_app
 from marketplace.accounts.models import (
     Invitation,
     Membership,
@@ -34,8 +33,10 @@ from marketplace.accounts.models import (
     SignupRequest,
     User,
 )
+from marketplace.app import create_app
 from marketplace.config import ConfigurationError
-from marketplace.security import DOCUMENT_ROUTES, LIMITED_ENDPOINTS
+from marketplace.orders.production import documents
+from marketplace.security.rate_limits import LIMITED_ENDPOINTS
 from tests.security.conftest import PRODUCTION_URL
 
 EVIL = "http://evil.example"
@@ -333,12 +334,32 @@ def test_an_anonymous_64_mb_json_body_is_413_before_it_is_read(site):
     assert answer.get_json()["error"] == "request_entity_too_large"
 
 
+def document_routes(app) -> dict[tuple[str, str], int]:
+    """(method, rule) -> how many files, of every route that says it takes files."""
+    found = {}
+    for rule in app.url_map.iter_rules():
+        allowance = getattr(app.view_functions[rule.endpoint], "files_allowed", None)
+        if allowance is not None:
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                found[(method, rule.rule)] = allowance[0]
+    return found
+
+
 def test_document_routes_take_their_files_and_no_more(site):
     """A route that takes documents has room for 10 files of ORDERS_MAX_DOCUMENT_BYTES
     (profile imports for one); beyond that it is 413 as well, unread."""
     client = site.client()
-    assert set(DOCUMENT_ROUTES.values()) == {1, 10}
-    for (method, rule), files in DOCUMENT_ROUTES.items():
+    routes = document_routes(site.app)
+    assert routes == {
+        ("POST", "/orders/<int:order_id>/milestones"): 10,
+        ("POST", "/orders/<int:order_id>/dispute"): 10,
+        ("POST", "/api/v1/orders/<int:order_id>/milestones"): 10,
+        ("POST", "/api/v1/orders/<int:order_id>/dispute"): 10,
+        ("POST", "/supply/factories/<int:factory_id>/import"): 1,
+        ("PUT", "/api/v1/factories/<int:factory_id>/profile"): 1,
+        ("POST", "/api/v1/factories/<int:factory_id>/aas"): 1,
+    }
+    for (method, rule), files in routes.items():
         path = rule.replace("<int:order_id>", "1").replace("<int:factory_id>", "1")
         fits = Counting(files * 10 * MB)
         response = client.open(
@@ -379,10 +400,8 @@ def test_the_documents_limit_follows_the_orders_setting(settings, make_app):
     assert response.status_code == 413
 
 
-def test_the_documents_routes_count_files_as_the_orders_area_does():
-    from marketplace.orders import documents
-
-    assert max(DOCUMENT_ROUTES.values()) == documents.MAX_DOCUMENTS
+def test_the_documents_routes_count_files_as_the_orders_area_does(settings, make_app):
+    assert max(document_routes(make_app()).values()) == documents.MAX_DOCUMENTS
 
 
 def test_authentication_comes_before_body_validation(site, make_member):

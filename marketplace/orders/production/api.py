@@ -24,6 +24,7 @@ from marketplace.orders.production.service import (
 )
 from marketplace.orders.schemas import MilestoneList, MilestoneOut, OrderOut, OrderPath
 from marketplace.orders.settings import max_document_bytes, upload_folder
+from marketplace.security.limits import takes_files
 
 
 class RatingIn(BaseModel):
@@ -89,6 +90,7 @@ def close_order(path: OrderPath):  # type: ignore[no-untyped-def]
     responses={201: OrderOut, 409: TransitionErrorBody},
 )
 @scope_required("orders:write")
+@takes_files(documents.MAX_DOCUMENTS, max_document_bytes)
 def dispute_order(path: OrderPath, form: EvidenceForm):  # type: ignore[no-untyped-def]
     """Open a dispute (multipart/form-data: `reason` and `evidence` files)."""
     session, principal = db.session(), require_principal()
@@ -130,6 +132,7 @@ def list_milestones(path: OrderPath):  # type: ignore[no-untyped-def]
 
 @api.post("/orders/<int:order_id>/milestones", tags=[ORDERS], responses={201: MilestoneOut})
 @scope_required("milestones:write")
+@takes_files(documents.MAX_DOCUMENTS, max_document_bytes)
 def post_milestone(path: OrderPath, form: MilestoneForm):  # type: ignore[no-untyped-def]
     """A factory reports started, qa_passed (with its QA documents) or shipped (with tracking)."""
     session, principal = db.session(), require_principal()

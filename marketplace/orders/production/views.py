@@ -26,6 +26,7 @@ from marketplace.orders.production.service import add_milestone as report_milest
 from marketplace.orders.production.service import close as close_order
 from marketplace.orders.production.service import confirm_delivery
 from marketplace.orders.settings import max_document_bytes, upload_folder
+from marketplace.security.limits import takes_files
 from marketplace.web.forms import ActionForm, require_valid, step_then_redirect
 
 
@@ -70,6 +71,7 @@ def close(order_id: int):  # type: ignore[no-untyped-def]
 
 @pages.post("/orders/<int:order_id>/dispute")
 @login_required
+@takes_files(documents.MAX_DOCUMENTS, max_document_bytes)
 def dispute(order_id: int):  # type: ignore[no-untyped-def]
     session, principal = db.session(), require_principal()
     form = DisputeForm()
@@ -93,6 +95,7 @@ def dispute(order_id: int):  # type: ignore[no-untyped-def]
 
 @pages.post("/orders/<int:order_id>/milestones")
 @login_required
+@takes_files(documents.MAX_DOCUMENTS, max_document_bytes)
 def add_milestone(order_id: int):  # type: ignore[no-untyped-def]
     session, principal = db.session(), require_principal()
     access.order_for(session, principal, order_id)

@@ -1,6 +1,6 @@
 """The answers an API operation may give besides its own, documented where they can happen.
 
-They come from the protections every request meets (marketplace/security.py), not from
+They come from the protections every request meets (marketplace/security), not from
 the views, so they are added to the OpenAPI document here, from the same facts that
 produce them:
 
@@ -21,7 +21,7 @@ from flask_openapi3 import OpenAPI
 from flask_openapi3.models import MediaType, Reference, Response
 
 from marketplace.api.errors import ErrorBody
-from marketplace.security import DOCUMENT_ROUTES, LIMITED_ENDPOINTS
+from marketplace.security.rate_limits import LIMITED_ENDPOINTS
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 METHODS = ("GET", *WRITE_METHODS)
@@ -39,9 +39,8 @@ TOO_LARGE = (
     "default); refused before it is read."
 )
 TOO_LARGE_DOCUMENTS = (
-    "The request body is larger than its documents may make it (%s file(s) of "
-    "ORDERS_MAX_DOCUMENT_BYTES, 10 MB by default, besides MAX_CONTENT_LENGTH); refused "
-    "before it is read."
+    "The request body is larger than its files may make it (%s file(s) of the largest "
+    "size a file may have here, besides MAX_CONTENT_LENGTH); refused before it is read."
 )
 TOO_MANY = "Too many requests from this client; Retry-After says when to try again."
 
@@ -74,8 +73,10 @@ def document_answers(app: OpenAPI) -> None:
                 answers["401"] = _error(NOT_SIGNED_IN)
             if method in WRITE_METHODS:
                 answers["400"] = _error(CSRF)
-                files = DOCUMENT_ROUTES.get((method, rule.rule))
-                answers["413"] = _error(TOO_LARGE_DOCUMENTS % files if files else TOO_LARGE)
+                allowance = getattr(view, "files_allowed", None)
+                answers["413"] = _error(
+                    TOO_LARGE_DOCUMENTS % allowance[0] if allowance else TOO_LARGE
+                )
             if rule.endpoint in LIMITED_ENDPOINTS:
                 answers["429"] = _error(TOO_MANY)
             operation.responses = dict(sorted(answers.items()))
