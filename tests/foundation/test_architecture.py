@@ -156,10 +156,12 @@ def test_no_layer_imports_a_layer_above_it():
 
 
 def _kind(module: str) -> str:
-    last = module.rpartition(".")[2]
-    if last in INTERFACE:
+    """A module is of the pages, the API or the command line if it, or a package it is
+    in, is named so (`accounts.views.signin`); else presentation, else domain."""
+    parts = set(module.split(".")[2:])
+    if parts & INTERFACE:
         return "interface"
-    if last in PRESENTATION:
+    if parts & PRESENTATION:
         return "presentation"
     return "domain"
 
