@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import date
 from typing import Any
 
@@ -63,6 +64,28 @@ def _parse_xsd_datetime(value: str) -> datatypes.DateTime:
 datatypes._parse_xsd_datetime = _parse_xsd_datetime
 
 
+# Byte order marks of the encodings other than UTF-8 that XML parsers recognize.
+FOREIGN_BOMS = (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\xfe\xff", b"\xff\xfe")
+_DECLARED_ENCODING = re.compile(r"""\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
+
+
+def check_plain_xml(data: bytes) -> None:
+    """UTF-8 only, and no document type declaration: a DTD could define entities (billion
+    laughs, files of the server), and a UTF-16 or UTF-32 document, by its byte order mark
+    or its declared encoding, would hide one from a check on the bytes."""
+    if data.startswith(FOREIGN_BOMS):
+        raise FactoryError("file", N_("XML must be encoded in UTF-8"))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FactoryError("file", N_("XML must be encoded in UTF-8")) from None
+    declared = _DECLARED_ENCODING.match(text)
+    if declared and declared.group(1).lower().replace("_", "-") not in ("utf-8", "utf8"):
+        raise FactoryError("file", N_("XML must be encoded in UTF-8"))
+    if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
+        raise FactoryError("file", N_("document type declarations are not accepted"))
+
+
 def read(data: bytes, fmt: str) -> FactoryProfile:
     """Parse an AAS environment file with BaSyx's own deserializers, strictly."""
     check_format(fmt)
@@ -70,8 +93,7 @@ def read(data: bytes, fmt: str) -> FactoryProfile:
         if fmt == "aas-json":
             store = aas_json.read_aas_json_file(io.StringIO(data.decode("utf-8")), failsafe=False)
         else:
-            if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
-                raise FactoryError("file", N_("document type declarations are not accepted"))
+            check_plain_xml(data)
             store = aas_xml.read_aas_xml_file(
                 io.BytesIO(data),
                 failsafe=False,

@@ -172,6 +172,26 @@ def test_xml_with_entities_is_refused(db_session, factory):
     assert caught.value.field == "file" and "document type" in caught.value.message
 
 
+def test_xml_in_another_encoding_cannot_hide_a_doctype(db_session, factory):
+    """UTF-16 (by its byte order mark or its declaration) or UTF-32 would hide the
+    declaration from a check on the bytes: only UTF-8 is read."""
+    xml = aas_writer.write(export_profile(db_session, factory), "aas-xml").decode()
+    head, _, body = xml.partition("?>")
+    hostile = f'<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE e [<!ENTITY x "y">]>{body}'
+    for data in (
+        hostile.encode("utf-16"),
+        hostile.encode("utf-16-le"),
+        hostile.encode("utf-32"),
+        f'<?xml version="1.0" encoding="ISO-8859-1"?>{body}'.encode("latin-1", "replace"),
+        b"\xef\xbb\xbf" + f"{head}?><!DOCTYPE e>{body}".encode(),
+    ):
+        with pytest.raises(FactoryError) as caught:
+            aas_reader.read(data, "aas-xml")
+        assert caught.value.field == "file"
+    # UTF-8, with or without its byte order mark, is read.
+    assert aas_reader.read(b"\xef\xbb\xbf" + xml.encode(), "aas-xml").name == factory.name
+
+
 def test_format_is_detected_from_the_content(db_session, factory):
     profile = export_profile(db_session, factory)
     assert aas_reader.detect_format(profile.model_dump_json().encode()) == "profile-json"

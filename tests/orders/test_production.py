@@ -110,6 +110,10 @@ def test_milestones_then_delivery_then_ratings(
     assert "JD014600003828" in page and "1Z999AA10123456784" in page
     download = browser.get(f"/documents/{document.id}")
     assert download.data == PDF and "attachment" in download.headers["Content-Disposition"]
+    # Downloaded under a name of the marketplace's, not the uploaded one.
+    assert download.headers["Content-Disposition"] == (
+        f"attachment; filename=document-{document.id}.pdf"
+    )
     assert download.headers["X-Content-Type-Options"] == "nosniff"
     download.close()
     # A factory sees its own documents, not the other factory's.

@@ -150,6 +150,11 @@ def documents_of(session: Session, order_id: int) -> list[Document]:
     )
 
 
+def download_name(document: Document) -> str:
+    """`document-12.pdf`: the file name a download gets, whatever was uploaded."""
+    return f"document-{document.id}{ALLOWED_TYPES.get(document.content_type, '')}"
+
+
 def path_of(folder: Path, document: Document) -> Path:
     if not document.storage_key.isalnum():
         raise OrderError("document", "bad storage key")

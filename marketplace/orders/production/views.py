@@ -162,8 +162,13 @@ def document(document_id: int):  # type: ignore[no-untyped-def]
     path = documents.path_of(upload_folder(), doc)
     if not path.is_file():
         raise NotFoundPage()
+    # A name of our own: the uploader's could mislead (report.pdf.exe) or carry what the
+    # header should not; the page shows the uploaded name beside the link.
     response = send_file(
-        path, mimetype=doc.content_type, as_attachment=True, download_name=doc.filename
+        path,
+        mimetype=doc.content_type,
+        as_attachment=True,
+        download_name=documents.download_name(doc),
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
