@@ -1,7 +1,7 @@
 """Celery tasks: matching runs, webhook deliveries and the periodic housekeeping of orders.
 
     celery --app marketplace.tasks worker --concurrency 2      # runs and deliveries
-    celery --app marketplace.tasks beat                        # expiry, retries, stale runs
+    celery --app marketplace.tasks beat                        # expiry, retries, lost runs
 
 The worker reads the same environment as the web (`DATABASE_URL`, `CELERY_BROKER_URL`)
 and `CELERY_QUEUE` (default `factoryweb`) for the queue it serves. Web processes only
@@ -15,11 +15,17 @@ import os
 from functools import cache
 from typing import Any
 
+from factories.models import utcnow
 from marketplace.config import Settings
 from marketplace.db import Database
 from marketplace.orders.notify.webhooks import attempt_delivery
 from marketplace.orders.notify.webhooks import deliver_due as deliver_due_webhooks
-from marketplace.orders.settings import deadline, settings_from, webhook_settings
+from marketplace.orders.settings import (
+    deadline,
+    liveness_settings,
+    settings_from,
+    webhook_settings,
+)
 from marketplace.orders.workers.dispatchers import CeleryDispatcher
 from marketplace.orders.workers.housekeeping import run_housekeeping
 from marketplace.orders.workers.matching import execute_run
@@ -27,9 +33,11 @@ from marketplace.orders.workers.queue import (
     DELIVER_DUE,
     DELIVER_WEBHOOK,
     HOUSEKEEPING,
+    RECOVER_RUNS,
     RUN_MATCH,
     celery_app,
 )
+from marketplace.orders.workers.recovery import recover_runs
 
 # `celery --app marketplace.tasks` finds the application under this name.
 app = celery_app
@@ -67,7 +75,15 @@ def deliver_webhook(delivery_id: int, due_only: bool = False) -> None:
 @app.task(name=HOUSEKEEPING)
 def housekeeping() -> dict[str, int]:
     """Expire proposals past their deadline and recover runs whose worker died."""
-    return run_housekeeping(database(), CeleryDispatcher())
+    return run_housekeeping(database(), CeleryDispatcher(), **liveness_settings(orders_settings()))
+
+
+@app.task(name=RECOVER_RUNS)
+def recover() -> dict[str, int]:
+    """Queue again the runs whose worker stopped; hand over again those the broker lost."""
+    return recover_runs(
+        database(), CeleryDispatcher(), utcnow(), **liveness_settings(orders_settings())
+    )
 
 
 @app.task(name=DELIVER_DUE)

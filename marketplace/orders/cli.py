@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from marketplace import db
 from marketplace.orders import outbox
 from marketplace.orders.notify.webhooks import deliver_due
-from marketplace.orders.settings import current_settings, webhook_settings
+from marketplace.orders.settings import current_settings, liveness_settings, webhook_settings
 from marketplace.orders.workers.housekeeping import run_housekeeping
 
 orders_group = AppGroup("orders", help="Orders: expiry of proposals, webhook deliveries.")
@@ -23,7 +23,9 @@ def expire(as_json: bool) -> None:
 
     Run it from cron every minute or two when neither Celery beat nor the web process
     (ORDERS_HOUSEKEEPING_INTERVAL_S, without Celery) does it."""
-    result = run_housekeeping(db.database(), outbox.current())
+    result = run_housekeeping(
+        db.database(), outbox.current(), **liveness_settings(current_settings())
+    )
     if as_json:
         click.echo(json.dumps(result))
     else:

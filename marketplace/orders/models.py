@@ -132,6 +132,13 @@ class MatchRun(SQLModel, table=True):
     created_at: datetime = timestamp_field()
     started_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # How many times a worker began the run: one that dies mid-run hands it back (queued),
+    # up to a limit (marketplace.orders.workers.recovery).
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Written every few seconds while a worker runs it: a run silent for long has lost it.
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # When it was last handed to the dispatcher (None: not yet, e.g. the broker was down).
+    dispatched_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class MatchRunOrder(SQLModel, table=True):

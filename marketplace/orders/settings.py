@@ -29,6 +29,15 @@ DEFAULTS: dict[str, Any] = {
     # runs and retries due webhooks (0: never; then run `factoryweb orders expire` and
     # `factoryweb orders deliver-webhooks` from cron).
     "ORDERS_HOUSEKEEPING_INTERVAL_S": 60.0,
+    # A matching run whose worker has not written its heartbeat for this long has lost
+    # its worker: it is queued again, at most RUN_MAX_ATTEMPTS times in all.
+    "RUN_SILENCE_S": 30.0,
+    "RUN_MAX_ATTEMPTS": 3,
+    # A queued run no worker took this long after its hand-off to the broker is handed
+    # over again (the broker may have lost it, or been down at the time).
+    "RUN_REDISPATCH_S": 45.0,
+    # How often lost and stuck runs are looked for (Celery beat, or the web process).
+    "RUN_RECOVERY_INTERVAL_S": 10.0,
 }
 OTHER_KEYS = ("WEBHOOK_ALLOW_PRIVATE", "ORDERS_UPLOAD_FOLDER")
 
@@ -58,6 +67,15 @@ def webhook_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         "max_attempts": settings["WEBHOOK_MAX_ATTEMPTS"],
         "timeout_s": settings["WEBHOOK_TIMEOUT_S"],
         "allow_private": settings["WEBHOOK_ALLOW_PRIVATE"],
+    }
+
+
+def liveness_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of run recovery."""
+    return {
+        "silence": timedelta(seconds=settings["RUN_SILENCE_S"]),
+        "max_attempts": settings["RUN_MAX_ATTEMPTS"],
+        "redispatch_after": timedelta(seconds=settings["RUN_REDISPATCH_S"]),
     }
 
 

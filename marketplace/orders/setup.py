@@ -31,6 +31,7 @@ from marketplace.orders.settings import (
     EXTENSION_KEY,
     OTHER_KEYS,
     deadline,
+    liveness_settings,
     settings_from,
     webhook_settings,
 )
@@ -92,6 +93,8 @@ def init_orders(app: OpenAPI, database: object) -> None:
             database,  # type: ignore[arg-type]
             webhook_settings=webhook_settings(settings),
             deadline=deadline(settings),
+            liveness=liveness_settings(settings),
+            recovery_interval_s=settings["RUN_RECOVERY_INTERVAL_S"],
         )
         # Test apps keep house only when a test asks for it.
         interval = (

@@ -54,6 +54,9 @@ def start_run(
         created_by_id=created_by_id,
         time_limit_s=time_limit_s,
         progress={"phase": "queued"},
+        # Handed to the dispatcher when this transaction commits (the outbox); recovery
+        # hands it over again if no worker took it.
+        dispatched_at=utcnow(),
     )
     session.add(run)
     session.flush()

@@ -14,7 +14,9 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
+from factories.models import utcnow
 from marketplace.db import Database
 from marketplace.orders.notify.webhooks import attempt_delivery, deliver_due
 from marketplace.orders.outbox import Work
@@ -22,11 +24,13 @@ from marketplace.orders.workers.housekeeping import run_housekeeping
 from marketplace.orders.workers.matching import execute_run
 from marketplace.orders.workers.queue import (
     DELIVER_WEBHOOK,
+    PUBLISH_RETRY,
     QUEUE,
     RUN_MATCH,
     celery_app,
     use_broker,
 )
+from marketplace.orders.workers.recovery import recover_runs
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +78,14 @@ class ThreadDispatcher:
         database: Database,
         webhook_settings: dict | None = None,
         deadline: timedelta | None = None,
+        liveness: dict | None = None,
+        recovery_interval_s: float = 10.0,
     ) -> None:
         self.database = database
         self.webhook_settings = webhook_settings or {}
         self.run_settings = {"deadline": deadline} if deadline is not None else {}
+        self.liveness = liveness or {}
+        self.recovery_interval_s = recovery_interval_s
         self.threads: list[threading.Thread] = []
         # Work is started from request threads and from the dispatcher's own threads at
         # once: the list changes under this lock only, so no started thread is lost.
@@ -132,7 +140,8 @@ class ThreadDispatcher:
     def start_housekeeping(self, interval_s: float) -> bool:
         """Every `interval_s` seconds, in a daemon thread: expire proposals past their
         deadline (re-matching their work), recover lost runs and attempt the webhook
-        deliveries that are due (after a restart their timers are gone). Several
+        deliveries that are due (after a restart their timers are gone); and, every
+        `recovery_interval_s` in between, look for runs that lost their worker. Several
         processes may each run it: every step locks or skips what another one holds.
         Started once per dispatcher; False if it already runs."""
         if self._housekeeper is not None or interval_s <= 0:
@@ -149,14 +158,28 @@ class ThreadDispatcher:
         return True
 
     def _keep_house(self, interval_s: float) -> None:
-        while not self._stop.wait(interval_s):
-            self.housekeeping()
+        tick = min(interval_s, self.recovery_interval_s)
+        next_round = time.monotonic() + interval_s
+        while not self._stop.wait(tick):
+            if time.monotonic() >= next_round:
+                next_round = time.monotonic() + interval_s
+                self.housekeeping()
+            else:
+                self.recover()
+
+    def recover(self) -> dict[str, int]:
+        """Look for runs that lost their worker or their hand-off."""
+        try:
+            return recover_runs(self.database, self, utcnow(), **self.liveness)
+        except Exception:  # the next round tries again
+            log.exception("recovering runs failed")
+            return {}
 
     def housekeeping(self) -> dict[str, int]:
         """One round of upkeep (what the housekeeping thread does each interval)."""
         result: dict[str, int] = {}
         try:
-            result.update(run_housekeeping(self.database, self))
+            result.update(run_housekeeping(self.database, self, **self.liveness))
         except Exception:  # the next round tries again
             log.exception("housekeeping failed")
         try:
@@ -204,20 +227,39 @@ class CeleryDispatcher:
         self.queue = queue or QUEUE
 
     def submit(self, work: Work) -> None:
+        """Hand the work to the broker. A broker that does not answer loses nothing: the
+        rows stay queued or due, and housekeeping hands them over again once it is back;
+        the request that queued them is not held up for long, nor refused."""
         for run_id in work.runs:
-            celery_app.send_task(RUN_MATCH, (run_id,), queue=self.queue)
+            self._send(RUN_MATCH, (run_id,), {})
         for delivery_id in work.deliveries:
-            celery_app.send_task(DELIVER_WEBHOOK, (delivery_id,), queue=self.queue)
+            self._send(DELIVER_WEBHOOK, (delivery_id,), {})
 
     def retry_delivery(self, delivery_id: int, delay_s: float) -> None:
         # due_only: beat's sweep of due deliveries may have made this attempt already.
-        celery_app.send_task(
-            DELIVER_WEBHOOK,
-            (delivery_id,),
-            {"due_only": True},
-            countdown=delay_s,
-            queue=self.queue,
-        )
+        self._send(DELIVER_WEBHOOK, (delivery_id,), {"due_only": True}, countdown=delay_s)
+
+    def _send(
+        self, task: str, args: tuple[Any, ...], kwargs: dict[str, Any], countdown: float = 0
+    ) -> None:
+        try:
+            celery_app.send_task(
+                task,
+                args,
+                kwargs,
+                countdown=countdown or None,
+                queue=self.queue,
+                retry=True,
+                retry_policy=PUBLISH_RETRY,
+            )
+        except Exception as error:  # kombu's errors of an unreachable broker vary
+            log.warning(
+                "%s%r not handed to the broker (%s); housekeeping hands it over once the "
+                "broker answers again",
+                task,
+                args,
+                error,
+            )
 
 
 def _logged(target: Callable[[], object]) -> Callable[[], None]:

@@ -1,60 +1,33 @@
-"""Periodic upkeep: expire unanswered proposals, and recover runs that were lost
-(a worker died mid-run, or a broker lost the message)."""
+"""Periodic upkeep: expire unanswered proposals, and recover runs that lost their worker
+or their message (`recovery`)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-from sqlmodel import select
+from datetime import datetime
+from typing import Any
 
 from factories.models import utcnow
 from marketplace.db import Database
 from marketplace.orders import outbox
-from marketplace.orders.models import MatchRun, MatchRunState, OrderState
-from marketplace.orders.posting.service import lock_orders
-from marketplace.orders.proposals.service import expire_due, settle_after_run
-from marketplace.orders.runs.service import run_orders
-
-# A run still queued this long was never picked up: hand it out again.
-LOST_QUEUED = timedelta(minutes=10)
-# A run still running this long (time limits are at most a minute) has lost its worker.
-LOST_RUNNING = timedelta(minutes=10)
-
-
-def recover_runs(database: Database, dispatcher: outbox.Dispatcher, now: datetime) -> int:
-    recovered = 0
-    with database.session() as session:
-        outbox.use_dispatcher(session, dispatcher)
-        queued = session.exec(
-            select(MatchRun.id).where(
-                MatchRun.state == MatchRunState.QUEUED, MatchRun.created_at < now - LOST_QUEUED
-            )
-        ).all()
-        if queued:
-            outbox.later(session, runs=list(queued))  # type: ignore[arg-type]
-        stale = session.exec(
-            select(MatchRun)
-            .where(
-                MatchRun.state == MatchRunState.RUNNING,
-                MatchRun.started_at < now - LOST_RUNNING,  # type: ignore[operator]
-            )
-            .with_for_update(skip_locked=True)
-        ).all()
-        for run in stale:
-            run.state = MatchRunState.FAILED
-            run.error = "the worker running it stopped"
-            run.finished_at = now
-            orders = lock_orders(session, run_orders(session, run.id))  # type: ignore[arg-type]
-            settle_after_run(session, [o for o in orders if o.state == OrderState.MATCHING], run)
-        recovered = len(queued) + len(stale)
-    return recovered
+from marketplace.orders.proposals.service import expire_due
+from marketplace.orders.workers.recovery import recover_runs
 
 
 def run_housekeeping(
-    database: Database, dispatcher: outbox.Dispatcher, now: datetime | None = None
+    database: Database,
+    dispatcher: outbox.Dispatcher,
+    now: datetime | None = None,
+    **liveness: Any,
 ) -> dict[str, int]:
+    """Expire proposals past their deadline and recover runs (`liveness`: the settings of
+    `recover_runs`)."""
     now = now or utcnow()
     with database.session() as session:
         outbox.use_dispatcher(session, dispatcher)
         expired = expire_due(session, now)
-    return {"expired": expired, "recovered_runs": recover_runs(database, dispatcher, now)}
+    recovered = recover_runs(database, dispatcher, now, **liveness)
+    return {
+        "expired": expired,
+        "recovered_runs": sum(recovered.values()),
+        **{f"{kind}_runs": count for kind, count in recovered.items()},
+    }

@@ -7,7 +7,9 @@ it found are stored on its row, so that any run can be downloaded and replayed w
 `factoryweb match`. Progress (best fill and cost so far, seconds used) is written to the
 row while the engine searches, in short transactions of their own, at most twice a
 second. Claiming a run (queued -> running) is one conditional update, so two workers
-handed the same run never both execute it.
+handed the same run never both execute it; while it runs, its heartbeat is written every
+two seconds, and a run whose heartbeat stops has lost its worker
+(`marketplace.orders.workers.recovery` queues it again).
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlmodel import Session, select
 
 import matching
 from factories.models import utcnow
@@ -33,6 +38,7 @@ from marketplace.orders.runs.service import orders_of_run, run_orders
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 PROGRESS_INTERVAL_S = 0.5
 DEFAULT_DEADLINE = timedelta(hours=48)
 
@@ -61,12 +67,70 @@ class ProgressWriter:
             self.write()
 
     def write(self) -> None:
-        with self.database.session() as session:
-            session.execute(
-                sa.update(MatchRun)
-                .where(MatchRun.id == self.run_id)  # type: ignore[arg-type]
-                .values(progress=dict(self.latest))
-            )
+        try:
+            with self.database.session() as session:
+                session.execute(
+                    sa.update(MatchRun)
+                    .where(MatchRun.id == self.run_id)  # type: ignore[arg-type]
+                    .values(progress=dict(self.latest))
+                )
+        except exc.SQLAlchemyError:  # the figures are shown again at the next write
+            log.warning("run %s: progress not written", self.run_id)
+
+
+HEARTBEAT_INTERVAL_S = 2.0
+# A unit of work the database broke off (a restart, a terminated connection) is tried
+# again this many times, after these pauses; each is whole or nothing, so a retry is safe.
+DATABASE_RETRIES = (1.0, 3.0, 6.0)
+
+
+class Heartbeat:
+    """Writes the run's heartbeat every few seconds while this attempt runs it, from a
+    thread of its own, so that a run that is busy solving still shows it is alive. A
+    write that fails (the database away for a moment) is tried at the next beat."""
+
+    def __init__(self, database: Database, run_id: int, attempt: int) -> None:
+        self.database = database
+        self.run_id = run_id
+        self.attempt = attempt
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"run-{run_id}-heartbeat")
+        self.thread.daemon = True
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(HEARTBEAT_INTERVAL_S * 2)
+
+    def _beat(self) -> None:
+        while not self.stopped.wait(HEARTBEAT_INTERVAL_S):
+            try:
+                with self.database.session() as session:
+                    session.execute(
+                        sa.update(MatchRun)
+                        .where(
+                            MatchRun.id == self.run_id,  # type: ignore[arg-type]
+                            MatchRun.state == MatchRunState.RUNNING,  # type: ignore[arg-type]
+                            MatchRun.attempts == self.attempt,  # type: ignore[arg-type]
+                        )
+                        .values(heartbeat_at=utcnow())
+                    )
+            except exc.SQLAlchemyError:
+                log.warning("run %s: heartbeat not written; trying again", self.run_id)
+
+
+def with_database_retries(unit: Callable[[], T], what: str) -> T:
+    """Run a unit of work (its own transaction), again if the database broke it off."""
+    for pause in DATABASE_RETRIES:
+        try:
+            return unit()
+        except (exc.OperationalError, exc.InterfaceError) as error:
+            log.warning("%s: the database broke off (%s); trying again in %g s", what, error, pause)
+            time.sleep(pause)
+    return unit()
 
 
 def execute_run(
@@ -79,20 +143,32 @@ def execute_run(
     deadline: timedelta = DEFAULT_DEADLINE,
     today: datetime | None = None,
 ) -> MatchRun | None:
-    """Build, solve and apply one queued run; returns the finished run (None if it was
-    not queued any more, e.g. already taken by another worker)."""
+    """Build, solve and apply one queued run; returns the finished run, or None when it
+    was not this call's to run (not queued any more: another worker has it or finished
+    it, so a message delivered twice changes nothing).
+
+    Claiming the run counts an attempt; the plan is applied only if the run is still
+    this attempt's (a worker presumed lost whose run was queued again and taken by
+    another applies nothing), in one transaction: wholly or not at all."""
     started = time.perf_counter()
     now = today or utcnow()
     with database.session() as session:
         claimed = session.execute(
             sa.update(MatchRun)
             .where(MatchRun.id == run_id, MatchRun.state == MatchRunState.QUEUED)  # type: ignore[arg-type]
-            .values(state=MatchRunState.RUNNING, started_at=now, progress={"phase": "building"})
+            .values(
+                state=MatchRunState.RUNNING,
+                started_at=now,
+                heartbeat_at=utcnow(),
+                attempts=MatchRun.attempts + 1,
+                progress={"phase": "building"},
+            )
         ).rowcount
         if claimed != 1:
             return None
         run = session.get(MatchRun, run_id)
         assert run is not None
+        attempt = run.attempts
         orders = [o for o in orders_of_run(session, run_id) if o.state == OrderState.MATCHING]
         built = build_problem(
             session, orders, now.date(), time_limit_s=run.time_limit_s, workers=workers, seed=seed
@@ -100,33 +176,57 @@ def execute_run(
         run.problem = built.problem
         run.previous_plan = built.previous_plan
         time_limit_s = run.time_limit_s
-    try:
-        plan = _solve(database, run_id, built, time_limit_s, workers, seed, started)
-    except Exception as error:
-        log.exception("matching run %s failed", run_id)
-        return _fail(database, run_id, f"{type(error).__name__}: {error}", dispatcher)
-    try:
-        with database.session() as session:
-            if dispatcher is not None:
-                outbox.use_dispatcher(session, dispatcher)
-            run = session.get(MatchRun, run_id)
-            assert run is not None
-            run.plan = plan
-            run.solver_status = plan["status"]
-            run.outcome = apply_plan(session, run, built, plan, now=utcnow(), deadline=deadline)
-            run.state = MatchRunState.SUCCEEDED
-            run.finished_at = utcnow()
-            run.progress = {
-                "phase": "done",
-                "fill": plan.get("fill"),
-                "cost": plan["objective"],
-                "bound": plan.get("bound"),
-                "elapsed_s": round(time.perf_counter() - started, 2),
-            }
-    except Exception as error:  # nothing of the plan was applied: the orders settle back
-        log.exception("applying the plan of run %s failed", run_id)
-        return _fail(database, run_id, f"{type(error).__name__}: {error}", dispatcher)
-    return run
+    with Heartbeat(database, run_id, attempt):
+        try:
+            plan = _solve(database, run_id, built, time_limit_s, workers, seed, started)
+        except Exception as error:
+            log.exception("matching run %s failed", run_id)
+            return _fail(database, run_id, attempt, f"{type(error).__name__}: {error}", dispatcher)
+
+        def apply() -> MatchRun | None:
+            with database.session() as session:
+                if dispatcher is not None:
+                    outbox.use_dispatcher(session, dispatcher)
+                run = _own_attempt(session, run_id, attempt)
+                if run is None:
+                    return None
+                run.plan = plan
+                run.solver_status = plan["status"]
+                run.outcome = apply_plan(session, run, built, plan, now=utcnow(), deadline=deadline)
+                run.state = MatchRunState.SUCCEEDED
+                run.finished_at = utcnow()
+                run.progress = {
+                    "phase": "done",
+                    "fill": plan.get("fill"),
+                    "cost": plan["objective"],
+                    "bound": plan.get("bound"),
+                    "elapsed_s": round(time.perf_counter() - started, 2),
+                }
+                return run
+
+        try:
+            return with_database_retries(apply, f"applying the plan of run {run_id}")
+        except (exc.OperationalError, exc.InterfaceError):
+            # The database is still away: the run keeps its state, its heartbeat stops,
+            # and recovery queues it again once the database is back.
+            log.exception("run %s: the plan could not be applied; left for recovery", run_id)
+            raise
+        except Exception as error:  # nothing of the plan was applied: the orders settle back
+            log.exception("applying the plan of run %s failed", run_id)
+            return _fail(database, run_id, attempt, f"{type(error).__name__}: {error}", dispatcher)
+
+
+def _own_attempt(session: Session, run_id: int, attempt: int) -> MatchRun | None:
+    """The run, locked, if it is still running as this attempt (else None)."""
+    return session.exec(
+        select(MatchRun)
+        .where(
+            MatchRun.id == run_id,
+            MatchRun.state == MatchRunState.RUNNING,
+            MatchRun.attempts == attempt,
+        )
+        .with_for_update()
+    ).first()
 
 
 def _solve(
@@ -166,12 +266,16 @@ def _solve(
 
 
 def _fail(
-    database: Database, run_id: int, message: str, dispatcher: outbox.Dispatcher | None
+    database: Database,
+    run_id: int,
+    attempt: int,
+    message: str,
+    dispatcher: outbox.Dispatcher | None,
 ) -> MatchRun | None:
     with database.session() as session:
         if dispatcher is not None:
             outbox.use_dispatcher(session, dispatcher)
-        run = session.get(MatchRun, run_id)
+        run = _own_attempt(session, run_id, attempt)
         if run is None:
             return None
         run.state = MatchRunState.FAILED
