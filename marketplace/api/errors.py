@@ -8,17 +8,25 @@ than the service's wraps its call in `api_field_names`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import BadRequest, HTTPException
+from sqlalchemy import exc
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.exceptions import Conflict as ConflictPage
 from werkzeug.exceptions import NotFound as NotFoundPage
 
 from factories.errors import Conflict, InputError, NotFound, field_path
+
+log = logging.getLogger(__name__)
+
+# What the database driver raises when its server goes away mid-request.
+DATABASE_OUTAGES = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError)
+RETRY_AFTER_S = 5
 
 
 class FieldProblem(BaseModel):
@@ -105,3 +113,30 @@ def init_errors(app: Flask) -> None:
         if not wants_json():
             return http_error(ConflictPage(str(error)))
         return error_response(409, error.code, str(error), **error.details())
+
+    # The database went away (restarted, connections terminated): nothing of the request
+    # was committed, and the next one will find it back (the pool checks connections
+    # before use). Say so, and when to try again, rather than a 500.
+    def database_outage(error: Exception):  # type: ignore[no-untyped-def]
+        log.warning("database unreachable during %s %s: %s", request.method, request.path, error)
+        return http_error(DatabaseUnavailable())
+
+    for outage in DATABASE_OUTAGES:
+        app.register_error_handler(outage, database_outage)
+
+    @app.errorhandler(InternalServerError)
+    def internal_error(error: InternalServerError):  # type: ignore[no-untyped-def]
+        # Raised after the view (the request's commit): Flask hands it over as a 500.
+        if isinstance(error.original_exception, DATABASE_OUTAGES):
+            return database_outage(error.original_exception)
+        return http_error(error)
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    description = (
+        "The marketplace's database cannot be reached right now; nothing was changed. "
+        "Please try again in a few seconds."
+    )
+
+    def get_headers(self, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+        return [*super().get_headers(*args, **kwargs), ("Retry-After", str(RETRY_AFTER_S))]

@@ -3,6 +3,8 @@ background work, its pages and its API."""
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
 
 from flask_openapi3 import APIBlueprint, OpenAPI
@@ -104,6 +106,8 @@ def init_orders(app: OpenAPI, database: object) -> None:
         )
         if interval > 0:
             _keep_house_once_serving(app, thread_dispatcher, interval)
+        if not app.testing:
+            atexit.register(_hand_back_quietly, thread_dispatcher)
         dispatcher = thread_dispatcher
     elif runner == "manual":
         dispatcher = ManualDispatcher()
@@ -127,3 +131,12 @@ def _keep_house_once_serving(app: OpenAPI, dispatcher: ThreadDispatcher, interva
         dispatcher.start_housekeeping(interval_s)
 
     app.before_request(start)
+
+
+def _hand_back_quietly(dispatcher: ThreadDispatcher) -> None:
+    """At exit, runs still executing go back to the queue (a failure is only logged:
+    recovery finds them anyway once their heartbeat stops)."""
+    try:
+        dispatcher.hand_back()
+    except Exception:
+        logging.getLogger(__name__).exception("runs in flight could not be handed back")

@@ -16,8 +16,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
+from sqlmodel import col
+
 from factories.models import utcnow
 from marketplace.db import Database
+from marketplace.orders.models import MatchRun, MatchRunState
 from marketplace.orders.notify.webhooks import attempt_delivery, deliver_due
 from marketplace.orders.outbox import Work
 from marketplace.orders.workers.housekeeping import run_housekeeping
@@ -92,6 +96,8 @@ class ThreadDispatcher:
         self._lock = threading.Lock()
         self._housekeeper: threading.Thread | None = None
         self._stop = threading.Event()
+        # Runs this process is executing: handed back if it stops before they end.
+        self.running: set[int] = set()
 
     def _start(self, target: Callable[[], object], delay_s: float = 0.0) -> None:
         thread: threading.Thread
@@ -106,13 +112,7 @@ class ThreadDispatcher:
 
     def submit(self, work: Work) -> None:
         for run_id in work.runs:
-            self._start(
-                _logged(
-                    lambda r=run_id: execute_run(
-                        self.database, r, dispatcher=self, **self.run_settings
-                    )
-                )
-            )
+            self._start(_logged(lambda r=run_id: self._execute(r)))
         for delivery_id in work.deliveries:
             self._start(
                 _logged(
@@ -121,6 +121,39 @@ class ThreadDispatcher:
                     )
                 )
             )
+
+    def _execute(self, run_id: int) -> None:
+        with self._lock:
+            self.running.add(run_id)
+        try:
+            execute_run(self.database, run_id, dispatcher=self, **self.run_settings)
+        finally:
+            with self._lock:
+                self.running.discard(run_id)
+
+    def hand_back(self) -> list[int]:
+        """The process is stopping (SIGTERM): the runs it is executing go back to the
+        queue at once, for another process to take (its recovery sweep hands them over),
+        instead of waiting until their silence gives them away. The threads still
+        running them apply nothing: the run is no longer their attempt's."""
+        with self._lock:
+            runs = sorted(self.running)
+        if runs:
+            with self.database.session() as session:
+                session.execute(
+                    sa.update(MatchRun)
+                    .where(
+                        col(MatchRun.id).in_(runs),
+                        col(MatchRun.state) == MatchRunState.RUNNING,
+                    )
+                    .values(
+                        state=MatchRunState.QUEUED,
+                        dispatched_at=None,
+                        progress={"phase": "queued", "interrupted": "shutdown"},
+                    )
+                )
+            log.warning("stopping: runs %s handed back to the queue", runs)
+        return runs
 
     def retry_delivery(self, delivery_id: int, delay_s: float) -> None:
         # due_only: the housekeeping round may have made this attempt already.
