@@ -36,14 +36,16 @@ demo: install translations
 
 test: install-dev translations
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check marketplace factories matching tests bench
+	$(BIN)/mypy
 
 bench: install-dev
 	$(BIN)/python bench/seed.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache
