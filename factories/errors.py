@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from factories.taxonomy import CERTIFICATIONS, MATERIALS, PROCESSES
 
@@ -105,7 +105,8 @@ class Conflict(RuntimeError):
 
     code = "conflict"
 
-    def details(self) -> dict[str, object]:
+    def details(self) -> dict[str, Any]:
+        """Fields of the JSON error body, beside `error` and `message`."""
         return {}
 
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
 
@@ -52,6 +53,13 @@ def id_of(row: Stored) -> int:
     if row.id is None:
         raise ValueError(f"this {type(row).__name__} has no id yet: it was never flushed")
     return row.id
+
+
+def id_column(model: type[SQLModel]) -> QueryableAttribute[int]:
+    """`model.id` for selecting ids: typed `int | None` on the model, for a row not yet
+    flushed, but never NULL in the table."""
+    attribute: QueryableAttribute[int] = sa.inspect(model).attrs["id"].class_attribute
+    return attribute
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:

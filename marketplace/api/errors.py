@@ -8,11 +8,12 @@ than the service's wraps its call in `api_field_names`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.exceptions import Conflict as ConflictPage
@@ -36,7 +37,7 @@ def error_response(
     status: int,
     error: str,
     message: str,
-    fields: list[FieldProblem] = (),  # type: ignore[assignment]
+    fields: Sequence[FieldProblem] = (),
     **details: Any,
 ) -> Response:
     body = {**ErrorBody(error=error, message=message, fields=list(fields)).model_dump(), **details}
@@ -72,7 +73,7 @@ def wants_json() -> bool:
 
 def init_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+    def http_error(error: HTTPException) -> ResponseReturnValue:
         if not wants_json():
             return error
         return error_response(
@@ -84,19 +85,19 @@ def init_errors(app: Flask) -> None:
     # Pages catch these where they can say more (a form message); what reaches here is
     # still an answer of the right kind, never a 500.
     @app.errorhandler(InputError)
-    def input_error(error: InputError):  # type: ignore[no-untyped-def]
+    def input_error(error: InputError) -> ResponseReturnValue:
         if not wants_json():
             return http_error(BadRequest(str(error)))
         return problems_response(error.problems)
 
     @app.errorhandler(NotFound)
-    def not_found(error: NotFound):  # type: ignore[no-untyped-def]
+    def not_found(error: NotFound) -> ResponseReturnValue:
         if not wants_json():
             return http_error(NotFoundPage())
         return error_response(404, "not_found", "no such object")
 
     @app.errorhandler(Conflict)
-    def conflict(error: Conflict):  # type: ignore[no-untyped-def]
+    def conflict(error: Conflict) -> ResponseReturnValue:
         if not wants_json():
             return http_error(ConflictPage(str(error)))
         return error_response(409, error.code, str(error), **error.details())

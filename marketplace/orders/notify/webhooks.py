@@ -30,10 +30,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.errors import N_
-from factories.models import too_long, utcnow
+from factories.models import id_column, id_of, too_long, utcnow
 from marketplace.db import Database
 from marketplace.orders import outbox
 from marketplace.orders.errors import OrderError
@@ -98,7 +98,7 @@ def create_endpoint(
     if unknown:
         raise OrderError("events", N_("unknown event %(code)r", code=unknown[0]))
     existing = session.exec(
-        select(sa.func.count(WebhookEndpoint.id)).where(
+        select(sa.func.count(col(WebhookEndpoint.id))).where(
             WebhookEndpoint.organization_id == organization_id
         )
     ).one()
@@ -119,7 +119,8 @@ def create_endpoint(
 
 def _is_private(host: str) -> bool:
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        # The address comes first in the socket address of either family.
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
     except (OSError, UnicodeError):  # unknown, or no valid name at all ("a..b")
         return True
     for address in addresses:
@@ -170,9 +171,7 @@ def attempt_delivery(
             WebhookDelivery.id == delivery_id, WebhookDelivery.state == DeliveryState.PENDING
         )
         if due_only:
-            query = query.where(
-                WebhookDelivery.next_attempt_at <= utcnow() + DUE_TOLERANCE  # type: ignore[operator]
-            )
+            query = query.where(col(WebhookDelivery.next_attempt_at) <= utcnow() + DUE_TOLERANCE)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         delivery = session.exec(query).first()
@@ -213,7 +212,7 @@ def attempt_delivery(
         )
         session.add(
             WebhookAttempt(
-                delivery_id=delivery.id,  # type: ignore[arg-type]
+                delivery_id=id_of(delivery),
                 number=delivery.attempts,
                 attempted_at=attempted_at,
                 duration_ms=duration_ms,
@@ -263,12 +262,12 @@ def deliver_due(database: Database, **settings: Any) -> int:
     returns how many attempts were made."""
     with database.session() as session:
         due = session.exec(
-            select(WebhookDelivery.id)
+            select(id_column(WebhookDelivery))
             .where(
                 WebhookDelivery.state == DeliveryState.PENDING,
-                WebhookDelivery.next_attempt_at <= utcnow(),  # type: ignore[operator]
+                col(WebhookDelivery.next_attempt_at) <= utcnow(),
             )
-            .order_by(WebhookDelivery.id)
+            .order_by(col(WebhookDelivery.id))
         ).all()
     attempted = 0
     for delivery_id in due:
@@ -282,7 +281,7 @@ def endpoints_of(session: Session, organization_id: int) -> list[WebhookEndpoint
         session.exec(
             select(WebhookEndpoint)
             .where(WebhookEndpoint.organization_id == organization_id)
-            .order_by(WebhookEndpoint.id)
+            .order_by(col(WebhookEndpoint.id))
         ).all()
     )
 
@@ -292,7 +291,7 @@ def deliveries_of(session: Session, endpoint_id: int, limit: int = 100) -> list[
         session.exec(
             select(WebhookDelivery)
             .where(WebhookDelivery.endpoint_id == endpoint_id)
-            .order_by(WebhookDelivery.id.desc())  # type: ignore[union-attr]
+            .order_by(col(WebhookDelivery.id).desc())
             .limit(limit)
         ).all()
     )
@@ -304,8 +303,8 @@ def attempts_of(session: Session, delivery_ids: list[int]) -> dict[int, list[Web
     if delivery_ids:
         for attempt in session.exec(
             select(WebhookAttempt)
-            .where(WebhookAttempt.delivery_id.in_(delivery_ids))  # type: ignore[attr-defined]
-            .order_by(WebhookAttempt.delivery_id, WebhookAttempt.number)
+            .where(col(WebhookAttempt.delivery_id).in_(delivery_ids))
+            .order_by(col(WebhookAttempt.delivery_id), col(WebhookAttempt.number))
         ).all():
             result[attempt.delivery_id].append(attempt)
     return result

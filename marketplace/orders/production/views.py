@@ -4,6 +4,7 @@ and their resolution, ratings, and documents to download."""
 from __future__ import annotations
 
 from flask import flash, redirect, send_file, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import NotFound as NotFoundPage
@@ -41,12 +42,12 @@ def _uploads(files: list[FileStorage], field: str) -> list[documents.Upload]:
 
 
 def _factory_id(value: str | None) -> int | None:
-    return int(value) if (value or "").isdigit() else None
+    return int(value) if value is not None and value.isdigit() else None
 
 
 @pages.post("/orders/<int:order_id>/deliver")
 @login_required
-def deliver(order_id: int):  # type: ignore[no-untyped-def]
+def deliver(order_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     require_valid(ActionForm())
     return step_then_redirect(
@@ -58,7 +59,7 @@ def deliver(order_id: int):  # type: ignore[no-untyped-def]
 
 @pages.post("/orders/<int:order_id>/close")
 @login_required
-def close(order_id: int):  # type: ignore[no-untyped-def]
+def close(order_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     require_valid(ActionForm())
     return step_then_redirect(
@@ -70,7 +71,7 @@ def close(order_id: int):  # type: ignore[no-untyped-def]
 
 @pages.post("/orders/<int:order_id>/dispute")
 @login_required
-def dispute(order_id: int):  # type: ignore[no-untyped-def]
+def dispute(order_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     form = DisputeForm()
     if not form.validate_on_submit():
@@ -93,7 +94,7 @@ def dispute(order_id: int):  # type: ignore[no-untyped-def]
 
 @pages.post("/orders/<int:order_id>/milestones")
 @login_required
-def add_milestone(order_id: int):  # type: ignore[no-untyped-def]
+def add_milestone(order_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     access.order_for(session, principal, order_id)
     form = MilestoneForm()
@@ -118,7 +119,7 @@ def add_milestone(order_id: int):  # type: ignore[no-untyped-def]
 
 @pages.post("/orders/<int:order_id>/ratings")
 @login_required
-def add_rating(order_id: int):  # type: ignore[no-untyped-def]
+def add_rating(order_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     access.order_for(session, principal, order_id)
     form = RatingForm()
@@ -139,7 +140,7 @@ def add_rating(order_id: int):  # type: ignore[no-untyped-def]
 
 @pages.post("/disputes/<int:dispute_id>/resolve")
 @roles_required(Role.OPERATOR)
-def resolve(dispute_id: int):  # type: ignore[no-untyped-def]
+def resolve(dispute_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     form = ResolveForm()
     require_valid(form)
@@ -153,7 +154,7 @@ def resolve(dispute_id: int):  # type: ignore[no-untyped-def]
 
 @pages.get("/documents/<int:document_id>")
 @login_required
-def document(document_id: int):  # type: ignore[no-untyped-def]
+def document(document_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     doc = access.document_for(session, principal, document_id)
     path = documents.path_of(upload_folder(), doc)

@@ -14,6 +14,8 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
+from typing import Any
 
 from marketplace.db import Database
 from marketplace.orders.notify.webhooks import attempt_delivery, deliver_due
@@ -72,12 +74,12 @@ class ThreadDispatcher:
     def __init__(
         self,
         database: Database,
-        webhook_settings: dict | None = None,
+        webhook_settings: dict[str, Any] | None = None,
         deadline: timedelta | None = None,
     ) -> None:
         self.database = database
         self.webhook_settings = webhook_settings or {}
-        self.run_settings = {"deadline": deadline} if deadline is not None else {}
+        self.run_settings: dict[str, Any] = {"deadline": deadline} if deadline is not None else {}
         self.threads: list[threading.Thread] = []
         # Work is started from request threads and from the dispatcher's own threads at
         # once: the list changes under this lock only, so no started thread is lost.
@@ -100,16 +102,20 @@ class ThreadDispatcher:
         for run_id in work.runs:
             self._start(
                 _logged(
-                    lambda r=run_id: execute_run(
-                        self.database, r, dispatcher=self, **self.run_settings
+                    partial(
+                        execute_run, self.database, run_id, dispatcher=self, **self.run_settings
                     )
                 )
             )
         for delivery_id in work.deliveries:
             self._start(
                 _logged(
-                    lambda d=delivery_id: attempt_delivery(
-                        self.database, d, dispatcher=self, **self.webhook_settings
+                    partial(
+                        attempt_delivery,
+                        self.database,
+                        delivery_id,
+                        dispatcher=self,
+                        **self.webhook_settings,
                     )
                 )
             )

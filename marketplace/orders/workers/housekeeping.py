@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
-from factories.models import utcnow
+from factories.models import id_column, id_of, utcnow
 from marketplace.db import Database
 from marketplace.orders import outbox
 from marketplace.orders.models import MatchRun, MatchRunState, OrderState
@@ -26,17 +26,17 @@ def recover_runs(database: Database, dispatcher: outbox.Dispatcher, now: datetim
     with database.session() as session:
         outbox.use_dispatcher(session, dispatcher)
         queued = session.exec(
-            select(MatchRun.id).where(
+            select(id_column(MatchRun)).where(
                 MatchRun.state == MatchRunState.QUEUED, MatchRun.created_at < now - LOST_QUEUED
             )
         ).all()
         if queued:
-            outbox.later(session, runs=list(queued))  # type: ignore[arg-type]
+            outbox.later(session, runs=list(queued))
         stale = session.exec(
             select(MatchRun)
             .where(
                 MatchRun.state == MatchRunState.RUNNING,
-                MatchRun.started_at < now - LOST_RUNNING,  # type: ignore[operator]
+                col(MatchRun.started_at) < now - LOST_RUNNING,
             )
             .with_for_update(skip_locked=True)
         ).all()
@@ -44,7 +44,7 @@ def recover_runs(database: Database, dispatcher: outbox.Dispatcher, now: datetim
             run.state = MatchRunState.FAILED
             run.error = "the worker running it stopped"
             run.finished_at = now
-            orders = lock_orders(session, run_orders(session, run.id))  # type: ignore[arg-type]
+            orders = lock_orders(session, run_orders(session, id_of(run)))
             settle_after_run(session, [o for o in orders if o.state == OrderState.MATCHING], run)
         recovered = len(queued) + len(stale)
     return recovered

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 import matching
 from factories.models import utcnow
@@ -64,7 +65,7 @@ class ProgressWriter:
         with self.database.session() as session:
             session.execute(
                 sa.update(MatchRun)
-                .where(MatchRun.id == self.run_id)  # type: ignore[arg-type]
+                .where(col(MatchRun.id) == self.run_id)
                 .values(progress=dict(self.latest))
             )
 
@@ -84,9 +85,9 @@ def execute_run(
     started = time.perf_counter()
     now = today or utcnow()
     with database.session() as session:
-        claimed = session.execute(
+        claimed = session.exec(
             sa.update(MatchRun)
-            .where(MatchRun.id == run_id, MatchRun.state == MatchRunState.QUEUED)  # type: ignore[arg-type]
+            .where(col(MatchRun.id) == run_id, col(MatchRun.state) == MatchRunState.QUEUED)
             .values(state=MatchRunState.RUNNING, started_at=now, progress={"phase": "building"})
         ).rowcount
         if claimed != 1:
