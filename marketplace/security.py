@@ -8,6 +8,7 @@ import base64
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -102,7 +103,7 @@ MAX_ID = 2**31 - 1
 
 def _init_id_range(app: Flask) -> None:
     @app.url_value_preprocessor
-    def ids_in_range(endpoint: str | None, values: dict | None) -> None:  # type: ignore[type-arg]
+    def ids_in_range(endpoint: str | None, values: dict | None) -> None:
         for value in (values or {}).values():
             if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ID:
                 abort(404)
@@ -261,7 +262,7 @@ def _web_message(problem: Unstorable) -> str:
 
 def _init_text_input(app: Flask) -> None:
     @app.before_request
-    def refuse_unstorable_text():  # type: ignore[no-untyped-def]
+    def refuse_unstorable_text():
         problem = unstorable_input()
         if problem is None:
             return None
@@ -340,7 +341,7 @@ def _client_key() -> str:
     return get_remote_address() or "unknown"
 
 
-def _limit_from_config(key: str):  # type: ignore[no-untyped-def]
+def _limit_from_config(key: str):
     return lambda: current_app.config[key]
 
 
@@ -382,7 +383,9 @@ def _init_rate_limits(app: Flask) -> None:
     limiter = Limiter(key_func=_client_key, app=app)
     app.extensions[LIMITER_KEY] = limiter
     for endpoint, keys in LIMITED_ENDPOINTS.items():
-        view = app.view_functions.get(endpoint)
+        # Flask types a view as sync or async; Flask-Limiter's decorator turns that union
+        # into one callable that fits neither, so the view is held as any callable here.
+        view: Callable[..., Any] | None = app.view_functions.get(endpoint)
         if view is None:
             continue
         methods = LIMITED_METHODS.get(endpoint, ["POST"])
@@ -397,7 +400,7 @@ def _init_rate_limits(app: Flask) -> None:
         app.view_functions[endpoint] = view
 
     @app.errorhandler(RateLimitExceeded)
-    def too_many_requests(error: RateLimitExceeded):  # type: ignore[no-untyped-def]
+    def too_many_requests(error: RateLimitExceeded):
         retry_after = None
         if error.response is not None:
             retry_after = error.response.headers.get("Retry-After")

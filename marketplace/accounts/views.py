@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import urljoin
 
 from authlib.integrations.base_client import OAuthError
@@ -19,9 +20,10 @@ from flask import (
 from flask_babel import gettext as _
 from joserfc.errors import JoseError
 from requests import RequestException
-from sqlmodel import select
+from sqlmodel import col, select
 from wtforms.fields.choices import SelectChoice
 
+from factories.models import id_of
 from marketplace import db
 from marketplace.accounts.access import (
     current_principal,
@@ -79,11 +81,11 @@ blueprint = Blueprint("accounts", __name__)
 OIDC_NEXT_KEY = "oidc_next"
 
 
-def _form_status(form) -> int:  # type: ignore[no-untyped-def]
+def _form_status(form) -> int:
     return 400 if form.errors else 200
 
 
-def _attach(form, error: AccountError) -> None:  # type: ignore[no-untyped-def]
+def _attach(form, error: AccountError) -> None:
     field = getattr(form, error.field, None)
     if field is None:
         form.form_errors.append(say(error.message))
@@ -100,7 +102,7 @@ def _landing_after_signup(organization: Organization) -> str:
     return url_for("web.index")
 
 
-def _external_url(endpoint: str, **values: object) -> str:
+def _external_url(endpoint: str, **values: Any) -> str:
     """Links in mails: from PUBLIC_URL when set, so a forged Host header cannot redirect them."""
     base = current_app.config.get("PUBLIC_URL")
     if base:
@@ -112,7 +114,7 @@ def _external_url(endpoint: str, **values: object) -> str:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-def login():  # type: ignore[no-untyped-def]
+def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(db.session(), form.email.data, form.password.data)
@@ -130,7 +132,7 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @blueprint.post("/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout():
     form = LogoutForm()
     if form.validate_on_submit():
         sign_out()
@@ -142,7 +144,7 @@ def logout():  # type: ignore[no-untyped-def]
 
 
 @blueprint.route("/signup", methods=["GET", "POST"])
-def signup():  # type: ignore[no-untyped-def]
+def signup():
     if current_principal() is not None:
         return redirect(url_for("web.index"))
     form = SignupForm()
@@ -168,7 +170,7 @@ def signup():  # type: ignore[no-untyped-def]
 
 
 @blueprint.route("/welcome", methods=["GET", "POST"])
-def welcome():  # type: ignore[no-untyped-def]
+def welcome():
     """For someone signed in who belongs to no organization yet."""
     user = current_user()
     if user is None:
@@ -199,7 +201,7 @@ def welcome():  # type: ignore[no-untyped-def]
 
 
 @blueprint.route("/password/forgot", methods=["GET", "POST"])
-def forgot_password():  # type: ignore[no-untyped-def]
+def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         user = find_user_by_email(db.session(), form.email.data)
@@ -226,7 +228,7 @@ def forgot_password():  # type: ignore[no-untyped-def]
 
 
 @blueprint.route("/password/reset/<token>", methods=["GET", "POST"])
-def reset_password(token: str):  # type: ignore[no-untyped-def]
+def reset_password(token: str):
     if len(token) > 100 or valid_token(db.session(), token) is None:
         return render_template("accounts/reset_expired.html"), 404
     form = ResetPasswordForm()
@@ -250,7 +252,7 @@ def reset_password(token: str):  # type: ignore[no-untyped-def]
 
 
 @blueprint.get("/login/company")
-def oidc_login():  # type: ignore[no-untyped-def]
+def oidc_login():
     client = oidc_client()
     if client is None:
         abort(404)
@@ -264,7 +266,7 @@ def oidc_login():  # type: ignore[no-untyped-def]
 
 
 @blueprint.get("/login/company/callback")
-def oidc_callback():  # type: ignore[no-untyped-def]
+def oidc_callback():
     client = oidc_client()
     if client is None:
         abort(404)
@@ -319,12 +321,12 @@ def _own_client(client_pk: int) -> OAuthClient:
 
 @blueprint.route("/account/clients", methods=["GET", "POST"])
 @roles_required(Role.FACTORY_OWNER)
-def clients():  # type: ignore[no-untyped-def]
+def clients():
     principal = require_principal()
     form = _client_form()
     created: tuple[OAuthClient, str] | None = None
     if form.validate_on_submit():
-        organization = db.session().get(Organization, principal.organization_id)
+        organization = db.session().get_one(Organization, principal.organization_id)
         try:
             created = create_client(
                 db.session(), organization, form.name.data, form.scopes.data, current_user()
@@ -352,7 +354,7 @@ def clients():  # type: ignore[no-untyped-def]
 
 @blueprint.post("/account/clients/<int:client_pk>/revoke")
 @roles_required(Role.FACTORY_OWNER)
-def revoke(client_pk: int):  # type: ignore[no-untyped-def]
+def revoke(client_pk: int):
     client = _own_client(client_pk)
     if RevokeForm().validate_on_submit():
         revoke_client(db.session(), client)
@@ -382,11 +384,11 @@ def _invite_form(organization: Organization) -> InviteForm:
 
 @blueprint.route("/account/members", methods=["GET", "POST"])
 @roles_required(Role.FACTORY_OWNER, Role.BUYER_MEMBER, Role.OPERATOR)
-def members():  # type: ignore[no-untyped-def]
+def members():
     """Everyone of the organization; factory owners (and members of buyer and operator
     organizations, which have one role only) add people."""
     principal = require_principal()
-    organization = db.session().get(Organization, principal.organization_id)
+    organization = db.session().get_one(Organization, principal.organization_id)
     form = _invite_form(organization)
     if form.validate_on_submit():
         try:
@@ -407,7 +409,7 @@ def members():  # type: ignore[no-untyped-def]
         "accounts/members.html",
         form=form,
         organization=organization,
-        members=members_of(db.session(), organization.id),
+        members=members_of(db.session(), id_of(organization)),
         remove_form=RevokeForm(),
         role_labels=_role_labels(),
     ), _form_status(form)
@@ -436,7 +438,7 @@ def _send_invitation(user: User, organization: Organization, is_new: bool) -> No
 
 @blueprint.post("/account/members/<int:membership_id>/remove")
 @roles_required(Role.FACTORY_OWNER, Role.BUYER_MEMBER, Role.OPERATOR)
-def remove(membership_id: int):  # type: ignore[no-untyped-def]
+def remove(membership_id: int):
     principal = require_principal()
     membership = db.session().get(Membership, membership_id)
     if membership is None or not principal.acts_for(membership.organization_id):
@@ -456,7 +458,7 @@ def organizations_of_user(user_id: int) -> list[Organization]:
         db.session()
         .exec(
             select(Organization)
-            .join(Membership, Membership.organization_id == Organization.id)
+            .join(Membership, col(Membership.organization_id) == col(Organization.id))
             .where(Membership.user_id == user_id)
         )
         .all()

@@ -40,7 +40,7 @@ from factories.capacity.calendar import (
 from factories.capacity.weeks import parse_week, week_count, week_label
 from factories.certifications import certifications_of, is_valid_on
 from factories.errors import FactoryError, Problems
-from factories.models import Capability, Certification, Factory, text_limit, utcnow
+from factories.models import Capability, Certification, Factory, id_of, text_limit, utcnow
 from factories.onboarding import (
     CertificationDetails,
     FactoryDetails,
@@ -78,7 +78,7 @@ CAPACITY = Tag(name="capacity", description="The capacity calendar (Catena-X DCM
 PROFILE = Tag(name="profile", description="Standardized profile and Asset Administration Shell")
 SEARCH = Tag(name="search", description="Buyer search over verified factories")
 OPERATORS = Tag(name="operators", description="Verification by cluster operators")
-SECURITY = [{"sessionCookie": []}, {"bearerAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerAuth": []}]
 
 api = APIBlueprint(
     "supply_api",
@@ -362,7 +362,7 @@ class SearchPageOut(BaseModel):
 
 def certification_out(c: Certification, today: date) -> CertificationOut:
     return CertificationOut(
-        id=c.id,
+        id=id_of(c),
         certificate_type=c.certificate_type,
         certificate_version=c.certificate_version,
         registration_number=c.registration_number,
@@ -376,7 +376,7 @@ def certification_out(c: Certification, today: date) -> CertificationOut:
 
 def capability_out(c: Capability, materials: list[str]) -> CapabilityOut:
     return CapabilityOut(
-        id=c.id,
+        id=id_of(c),
         process_code=c.process_code,
         labels={
             "en": labels.process_label(c.process_code, "en"),
@@ -399,7 +399,7 @@ def factory_out(factory: Factory) -> dict[str, Any]:
     session = db.session()
     today, now = clock()
     return FactoryOut(
-        id=factory.id,
+        id=id_of(factory),
         global_id=factory.global_id,
         organization_id=factory.organization_id,
         name=factory.name,
@@ -416,10 +416,11 @@ def factory_out(factory: Factory) -> dict[str, Any]:
         else None,
         capacity_stale=is_stale(factory, now),
         certifications=[
-            certification_out(c, today) for c in certifications_of(session, factory.id)
+            certification_out(c, today) for c in certifications_of(session, id_of(factory))
         ],
         capabilities=[
-            capability_out(v.capability, v.materials) for v in capabilities_of(session, factory.id)
+            capability_out(v.capability, v.materials)
+            for v in capabilities_of(session, id_of(factory))
         ],
     ).model_dump(mode="json")
 
@@ -485,7 +486,7 @@ def _details(body: FactoryIn) -> FactoryDetails:
     },
 )
 @shared_across_organizations()
-def get_profile_schema():  # type: ignore[no-untyped-def]
+def get_profile_schema():
     """JSON Schema of the standardized factory profile, generated from the code."""
     response = Response(
         json.dumps(profile_json_schema(), indent=2),
@@ -500,7 +501,7 @@ def get_profile_schema():  # type: ignore[no-untyped-def]
 
 @api.post("/factories", tags=[FACTORIES], responses={201: FactoryOut}, security=SECURITY)
 @roles_required(Role.FACTORY_OWNER)
-def post_factory(body: RegistrationIn):  # type: ignore[no-untyped-def]
+def post_factory(body: RegistrationIn):
     """Register a factory of the caller's organization; it starts `pending`."""
     require_profile_editor()
     principal = require_principal()
@@ -518,7 +519,7 @@ def post_factory(body: RegistrationIn):  # type: ignore[no-untyped-def]
 
 @api.get("/factories/mine", tags=[FACTORIES], responses={200: FactoryList}, security=SECURITY)
 @login_required
-def get_my_factories():  # type: ignore[no-untyped-def]
+def get_my_factories():
     """The factories of the caller's organization."""
     principal = require_principal()
     if not principal.is_factory:
@@ -533,7 +534,7 @@ def get_my_factories():  # type: ignore[no-untyped-def]
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_factory(path: FactoryPath):  # type: ignore[no-untyped-def]
+def get_factory(path: FactoryPath):
     """A factory of the caller's organization (operators: any), with status, certifications
     (flagged when expired) and capabilities."""
     return factory_out(load_factory(path.factory_id))
@@ -543,7 +544,7 @@ def get_factory(path: FactoryPath):  # type: ignore[no-untyped-def]
     "/factories/<int:factory_id>", tags=[FACTORIES], responses={200: FactoryOut}, security=SECURITY
 )
 @roles_required(Role.FACTORY_OWNER)
-def put_factory(path: FactoryPath, body: FactoryIn):  # type: ignore[no-untyped-def]
+def put_factory(path: FactoryPath, body: FactoryIn):
     """Change name and location."""
     factory = load_factory(path.factory_id, write=True)
     require_profile_editor()
@@ -561,7 +562,7 @@ def put_factory(path: FactoryPath, body: FactoryIn):  # type: ignore[no-untyped-
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def post_certification(path: FactoryPath, body: CertificationIn):  # type: ignore[no-untyped-def]
+def post_certification(path: FactoryPath, body: CertificationIn):
     factory = load_factory(path.factory_id, write=True)
     require_profile_editor()
     try:
@@ -578,7 +579,7 @@ def post_certification(path: FactoryPath, body: CertificationIn):  # type: ignor
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def delete_certification(path: CertificationPath):  # type: ignore[no-untyped-def]
+def delete_certification(path: CertificationPath):
     factory = load_factory(path.factory_id, write=True)
     require_profile_editor()
     try:
@@ -633,12 +634,12 @@ def _load_capability(path: CapabilityPath, *, write: bool) -> tuple[Factory, Cap
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_capabilities(path: FactoryPath):  # type: ignore[no-untyped-def]
+def get_capabilities(path: FactoryPath):
     factory = load_factory(path.factory_id)
     return {
         "capabilities": [
             capability_out(v.capability, v.materials).model_dump()
-            for v in capabilities_of(db.session(), factory.id)
+            for v in capabilities_of(db.session(), id_of(factory))
         ]
     }
 
@@ -650,7 +651,7 @@ def get_capabilities(path: FactoryPath):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def post_capability(path: FactoryPath, body: CapabilityIn):  # type: ignore[no-untyped-def]
+def post_capability(path: FactoryPath, body: CapabilityIn):
     """Add a capability: process from the taxonomy, materials it can work, envelope,
     tolerance, batch limits, hourly rate. All fields are checked before anything is saved."""
     factory = load_factory(path.factory_id, write=True)
@@ -659,7 +660,9 @@ def post_capability(path: FactoryPath, body: CapabilityIn):  # type: ignore[no-u
         capability = create_capability(db.session(), factory, _capability(body))
     except FactoryError as error:
         return problem_response(error)
-    return capability_out(capability, materials_of(db.session(), capability.id)).model_dump(), 201
+    return capability_out(
+        capability, materials_of(db.session(), id_of(capability))
+    ).model_dump(), 201
 
 
 @api.get(
@@ -670,9 +673,9 @@ def post_capability(path: FactoryPath, body: CapabilityIn):  # type: ignore[no-u
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_capability(path: CapabilityPath):  # type: ignore[no-untyped-def]
+def get_capability(path: CapabilityPath):
     _, capability = _load_capability(path, write=False)
-    return capability_out(capability, materials_of(db.session(), capability.id)).model_dump()
+    return capability_out(capability, materials_of(db.session(), id_of(capability))).model_dump()
 
 
 @api.put(
@@ -682,14 +685,14 @@ def get_capability(path: CapabilityPath):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def put_capability(path: CapabilityPath, body: CapabilityIn):  # type: ignore[no-untyped-def]
+def put_capability(path: CapabilityPath, body: CapabilityIn):
     _, capability = _load_capability(path, write=True)
     require_profile_editor()
     try:
         update_capability(db.session(), capability, _capability(body))
     except FactoryError as error:
         return problem_response(error)
-    return capability_out(capability, materials_of(db.session(), capability.id)).model_dump()
+    return capability_out(capability, materials_of(db.session(), id_of(capability))).model_dump()
 
 
 @api.delete(
@@ -699,7 +702,7 @@ def put_capability(path: CapabilityPath, body: CapabilityIn):  # type: ignore[no
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def delete_capability_api(path: CapabilityPath):  # type: ignore[no-untyped-def]
+def delete_capability_api(path: CapabilityPath):
     _, capability = _load_capability(path, write=True)
     require_profile_editor()
     try:
@@ -733,7 +736,7 @@ def _week(value: str, field: str) -> date:
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_capacity(path: FactoryPath, query: CapacityQuery):  # type: ignore[no-untyped-def]
+def get_capacity(path: FactoryPath, query: CapacityQuery):
     """Resources x ISO weeks (default: the next 12) with maximum, booked and free hours."""
     factory = load_factory(path.factory_id)
     today, now = clock()
@@ -760,7 +763,7 @@ def get_capacity(path: FactoryPath, query: CapacityQuery):  # type: ignore[no-un
     security=SECURITY,
 )
 @scope_required("capacity:write")
-def put_capacity(path: FactoryPath, body: CapacityIn):  # type: ignore[no-untyped-def]
+def put_capacity(path: FactoryPath, body: CapacityIn):
     """Set maximum (and planned) hours of resources in weeks; all of them or none.
     A maximum below the hours already booked is refused, saying by how much."""
     factory = load_factory(path.factory_id, write=True)
@@ -785,7 +788,7 @@ def put_capacity(path: FactoryPath, body: CapacityIn):  # type: ignore[no-untype
     security=SECURITY,
 )
 @scope_required("capacity:write")
-def post_fill(path: FactoryPath, body: FillIn):  # type: ignore[no-untyped-def]
+def post_fill(path: FactoryPath, body: FillIn):
     """The same maximum for each (given) resource in a run of weeks: "40 h for 8 weeks"."""
     factory = load_factory(path.factory_id, write=True)
     today, now = clock()
@@ -809,7 +812,7 @@ def post_fill(path: FactoryPath, body: FillIn):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @scope_required("capacity:write")
-def post_copy(path: FactoryPath, body: CopyIn):  # type: ignore[no-untyped-def]
+def post_copy(path: FactoryPath, body: CopyIn):
     """Copy maximum and planned hours of every resource from one week to others."""
     factory = load_factory(path.factory_id, write=True)
     today, now = clock()
@@ -829,7 +832,7 @@ def post_copy(path: FactoryPath, body: CopyIn):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @scope_required("capacity:write")
-def post_close(path: FactoryPath, body: CloseIn):  # type: ignore[no-untyped-def]
+def post_close(path: FactoryPath, body: CloseIn):
     """Offer nothing more in a week. Booked hours stay: the maximum drops to them, not
     below; `keptBookedHours` says how many."""
     factory = load_factory(path.factory_id, write=True)
@@ -856,7 +859,7 @@ def post_close(path: FactoryPath, body: CloseIn):  # type: ignore[no-untyped-def
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_profile(path: FactoryPath):  # type: ignore[no-untyped-def]
+def get_profile(path: FactoryPath):
     """The factory in the standardized profile (see /api/v1/schemas/factory-profile.json)."""
     factory = load_factory(path.factory_id)
     return export_profile(db.session(), factory).model_dump(mode="json")
@@ -869,7 +872,7 @@ def get_profile(path: FactoryPath):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def put_profile(path: FactoryPath, body: FactoryProfile):  # type: ignore[no-untyped-def]
+def put_profile(path: FactoryPath, body: FactoryProfile):
     """Import a profile into this factory: name, location, certifications, capabilities
     and maximum/planned hours. Status, credit and booked hours stay the marketplace's."""
     factory = load_factory(path.factory_id, write=True)
@@ -890,7 +893,7 @@ def put_profile(path: FactoryPath, body: FactoryProfile):  # type: ignore[no-unt
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_aas(path: FactoryPath, query: AasQuery):  # type: ignore[no-untyped-def]
+def get_aas(path: FactoryPath, query: AasQuery):
     """The factory as an Asset Administration Shell environment (AAS JSON or XML)."""
     factory = load_factory(path.factory_id)
     fmt = f"aas-{query.format}"
@@ -911,7 +914,7 @@ def get_aas(path: FactoryPath, query: AasQuery):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def post_aas(path: FactoryPath):  # type: ignore[no-untyped-def]
+def post_aas(path: FactoryPath):
     """Import an AAS environment (JSON or XML body) or a profile into this factory."""
     factory = load_factory(path.factory_id, write=True)
     require_profile_editor()
@@ -935,7 +938,7 @@ def post_aas(path: FactoryPath):  # type: ignore[no-untyped-def]
 )
 @roles_required(Role.OPERATOR)
 @shared_across_organizations(Role.OPERATOR)
-def post_verify(path: FactoryPath):  # type: ignore[no-untyped-def]
+def post_verify(path: FactoryPath):
     factory = load_factory(path.factory_id)
     verify_factory(db.session(), factory, clock()[1])
     return factory_out(factory)
@@ -949,7 +952,7 @@ def post_verify(path: FactoryPath):  # type: ignore[no-untyped-def]
 )
 @roles_required(Role.OPERATOR)
 @shared_across_organizations(Role.OPERATOR)
-def post_suspend(path: FactoryPath, body: SuspendIn):  # type: ignore[no-untyped-def]
+def post_suspend(path: FactoryPath, body: SuspendIn):
     factory = load_factory(path.factory_id)
     try:
         suspend_factory(db.session(), factory, body.reason)
@@ -963,7 +966,7 @@ def post_suspend(path: FactoryPath, body: SuspendIn):  # type: ignore[no-untyped
 
 @api.get("/factories", tags=[SEARCH], responses={200: SearchPageOut}, security=SECURITY)
 @login_required
-def get_factories(query: SearchQuery):  # type: ignore[no-untyped-def]
+def get_factories(query: SearchQuery):
     """Verified factories matching every filter, best fit first, with the reasons each
     one matches. Free hours are summed over the week window (default: 4 weeks from now)."""
     today, _now = clock()
