@@ -82,9 +82,7 @@ def test_a_price_is_the_same_on_the_proposal_in_the_problem_and_in_the_demo(
     # 12.35 h at 33.33 an hour is 411.6255: half up to 411.63, where truncating gives
     # 411.62 and a float product may land either way.
     shop = make_shop(hours=40, rate_minor=3333)
-    _, [proposal] = matched(
-        db_session, dispatcher, database, buyer, line(hours=Decimal("12.35"))
-    )
+    _, [proposal] = matched(db_session, dispatcher, database, buyer, line(hours=Decimal("12.35")))
     assert proposal.price_minor == price_minor(Decimal("12.35"), 3333) == 41163
     run = db_session.get(MatchRun, proposal.match_run_id)
     [option] = [
