@@ -105,7 +105,7 @@ def order_view(session: Session, principal: Principal, order: Order) -> OrderVie
 
 def order_page(session: Session, principal: Principal, order: Order) -> OrderPage:
     fields = _view_fields(session, principal, order)
-    order_id: int = id_of(order)
+    order_id = id_of(order)
     participants = access.participants(session, order_id)
     return OrderPage(
         **fields,

@@ -183,7 +183,7 @@ def explain_rows(session: Session, rows: Sequence[LostWork]) -> dict[int, list[d
             select(MatchRun.problem, MatchRun.plan).where(MatchRun.id == run_id)
         ).first()
         explainer = RunExplainer(*(stored or ({}, None)))
-        for row in sorted(group, key=lambda r: id_of(r)):
+        for row in sorted(group, key=id_of):
             try:
                 reasons = explainer.reasons(job_id(row.order_line_id), row.factory_id)
             except (Unexplainable, matching.ProblemError, KeyError, ValueError) as error:
