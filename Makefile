@@ -40,6 +40,7 @@ demo: install translations
 
 test: install-dev translations browser
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # What the browser tests need, from Debian: installed with apt-get when missing and make
@@ -70,9 +71,10 @@ browser:
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check marketplace factories matching tests bench
+	$(BIN)/mypy
 
 bench: install-dev
 	$(BIN)/python bench/seed.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache

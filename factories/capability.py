@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import TypedDict
 
 import sqlalchemy as sa
 from babel.numbers import get_currency_precision, list_currencies
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.capacity.weeks import monday_of
 from factories.errors import N_, FactoryError, Problems
@@ -24,6 +25,7 @@ from factories.models import (
     CapacityBucket,
     Factory,
     get_by_id,
+    id_of,
     utcnow,
 )
 from factories.taxonomy import MATERIALS, PROCESSES, TOLERANCE_CLASSES, materials_for
@@ -186,7 +188,7 @@ def capabilities_of(session: Session, factory_id: int) -> list[CapabilityView]:
     if views:
         rows = session.exec(
             select(CapabilityMaterial)
-            .where(CapabilityMaterial.capability_id.in_(list(views)))
+            .where(col(CapabilityMaterial.capability_id).in_(list(views)))
             .order_by(CapabilityMaterial.material)
         ).all()
         for row in rows:
@@ -233,7 +235,7 @@ def create_capability(
             N_("this factory already has a capability for this process; edit that one"),
         )
     problems.raise_if_any()
-    capability = Capability(factory_id=factory.id, **_capability_columns(details))
+    capability = Capability(factory_id=id_of(factory), **_capability_columns(details))
     session.add(capability)
     session.flush()
     _replace_materials(session, capability, details.materials)
@@ -264,7 +266,19 @@ def update_capability(
     return capability
 
 
-def _capability_columns(details: CapabilityDetails) -> dict[str, object]:
+class _CapabilityColumns(TypedDict):
+    process_code: str
+    tolerance_class: str
+    max_length_mm: int
+    max_width_mm: int
+    max_height_mm: int
+    batch_min: int
+    batch_max: int
+    hourly_rate_minor: int
+    currency: str
+
+
+def _capability_columns(details: CapabilityDetails) -> _CapabilityColumns:
     return {
         "process_code": details.process_code,
         "tolerance_class": details.tolerance_class,
@@ -282,10 +296,10 @@ def _replace_materials(
     session: Session, capability: Capability, materials: tuple[str, ...]
 ) -> None:
     session.execute(
-        sa.delete(CapabilityMaterial).where(CapabilityMaterial.capability_id == capability.id)
+        sa.delete(CapabilityMaterial).where(col(CapabilityMaterial.capability_id) == capability.id)
     )
     for material in materials:
-        session.add(CapabilityMaterial(capability_id=capability.id, material=material))
+        session.add(CapabilityMaterial(capability_id=id_of(capability), material=material))
 
 
 def booked_hours_ahead(
@@ -327,9 +341,9 @@ def retire_resource(session: Session, factory_id: int, resource: str, today: dat
     session.execute(
         sa.update(CapacityBucket)
         .where(
-            CapacityBucket.factory_id == factory_id,
-            CapacityBucket.resource == resource,
-            CapacityBucket.point_in_time >= monday_of(today),
+            col(CapacityBucket.factory_id) == factory_id,
+            col(CapacityBucket.resource) == resource,
+            col(CapacityBucket.point_in_time) >= monday_of(today),
         )
         .values(maximum_hours=0, actual_hours=0, updated_at=utcnow())
     )

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.models import Certification
 
@@ -24,7 +24,7 @@ def is_valid_on(certification: Certification, day: date) -> bool:
 
 def valid_on(day: date) -> sa.ColumnElement[bool]:
     """The same rule as a SQL condition on the certification table."""
-    return sa.and_(Certification.valid_from <= day, Certification.valid_until >= day)
+    return sa.and_(col(Certification.valid_from) <= day, col(Certification.valid_until) >= day)
 
 
 def certifications_of(session: Session, factory_id: int) -> list[Certification]:
@@ -33,7 +33,11 @@ def certifications_of(session: Session, factory_id: int) -> list[Certification]:
         session.exec(
             select(Certification)
             .where(Certification.factory_id == factory_id)
-            .order_by(Certification.certificate_type, Certification.valid_until, Certification.id)
+            .order_by(
+                col(Certification.certificate_type),
+                col(Certification.valid_until),
+                col(Certification.id),
+            )
         ).all()
     )
 
@@ -44,7 +48,7 @@ def valid_certifications(session: Session, factory_id: int, day: date) -> list[C
         session.exec(
             select(Certification)
             .where(Certification.factory_id == factory_id, valid_on(day))
-            .order_by(Certification.certificate_type, Certification.id)
+            .order_by(col(Certification.certificate_type), col(Certification.id))
         ).all()
     )
 
@@ -59,7 +63,7 @@ def valid_certificate_types(
         return held
     rows = session.exec(
         select(Certification.factory_id, Certification.certificate_type).where(
-            Certification.factory_id.in_(ids), valid_on(day)
+            col(Certification.factory_id).in_(ids), valid_on(day)
         )
     ).all()
     for factory_id, certificate_type in rows:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from factories.taxonomy import CERTIFICATIONS, MATERIALS, PROCESSES
 
@@ -12,9 +13,18 @@ from factories.taxonomy import CERTIFICATIONS, MATERIALS, PROCESSES
 LABELLED_VALUES = ("process", "material", "certification")
 
 
+class _Labelled(Protocol):
+    @property
+    def en(self) -> str: ...
+
+
 def english_label(name: str, value: object) -> object:
-    table = {"process": PROCESSES, "material": MATERIALS, "certification": CERTIFICATIONS}
-    entry = table[name].get(value) if isinstance(value, str) else None  # type: ignore[attr-defined]
+    table: dict[str, Mapping[str, _Labelled]] = {
+        "process": PROCESSES,
+        "material": MATERIALS,
+        "certification": CERTIFICATIONS,
+    }
+    entry = table[name].get(value) if isinstance(value, str) else None
     return entry.en if entry is not None else value
 
 
@@ -95,7 +105,8 @@ class Conflict(RuntimeError):
 
     code = "conflict"
 
-    def details(self) -> dict[str, object]:
+    def details(self) -> dict[str, Any]:
+        """Fields of the JSON error body, beside `error` and `message`."""
         return {}
 
 

@@ -12,10 +12,11 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
 
@@ -39,10 +40,41 @@ def utcnow() -> datetime:
 ROW = TypeVar("ROW", bound=SQLModel)
 
 
+class Stored(Protocol):
+    """A row whose integer primary key the database assigns when it is flushed."""
+
+    @property
+    def id(self) -> int | None: ...
+
+
+def id_of(row: Stored) -> int:
+    """The primary key of `row`, which has been loaded or flushed. A table's `id` is None
+    only on a row not yet sent to the database; handing such an id on is a mistake."""
+    if row.id is None:
+        raise ValueError(f"this {type(row).__name__} has no id yet: it was never flushed")
+    return row.id
+
+
+def id_column(model: type[SQLModel]) -> QueryableAttribute[int]:
+    """`model.id` for selecting ids: typed `int | None` on the model, for a row not yet
+    flushed, but never NULL in the table."""
+    attribute: QueryableAttribute[int] = sa.inspect(model).attrs["id"].class_attribute
+    return attribute
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a table model, for statements that bypass the ORM (SQLModel
+    leaves `__table__` undeclared)."""
+    table = sa.inspect(model).local_table
+    if not isinstance(table, sa.Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
+
+
 def text_limit(model: type[SQLModel], name: str) -> int:
     """The most characters the text column `name` of `model` holds (its `max_length`),
     so that services, forms and documents check the length the table stores."""
-    length = getattr(model.__table__.c[name].type, "length", None)  # type: ignore[attr-defined]
+    length = getattr(sa.inspect(model).columns[name].type, "length", None)
     if length is None:
         raise ValueError(f"{model.__name__}.{name} has no length limit")
     return int(length)

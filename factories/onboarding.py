@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypedDict
 
 import sqlalchemy as sa
 from babel import Locale
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.certifications import is_valid_on
 from factories.errors import N_, FactoryError, Problems
@@ -26,6 +27,7 @@ from factories.models import (
     Factory,
     FactoryStatus,
     get_by_id,
+    id_of,
     text_limit,
 )
 from factories.paging import Page, check_paging, offset
@@ -35,7 +37,10 @@ from factories.taxonomy import CERTIFICATIONS
 COUNTRIES: frozenset[str] = frozenset(
     code
     for code in Locale("en").territories
-    if len(code) == 2 and code.isalpha() and code not in {"EU", "EZ", "QO", "UN", "XA", "ZZ"}
+    if isinstance(code, str)
+    and len(code) == 2
+    and code.isalpha()
+    and code not in {"EU", "EZ", "QO", "UN", "XA", "ZZ"}
 )
 REVIEW_PER_PAGE = 50
 
@@ -158,7 +163,7 @@ def register_factory(
     session: Session,
     organization_id: int,
     details: FactoryDetails,
-    certifications: list[CertificationDetails] = (),  # type: ignore[assignment]
+    certifications: Sequence[CertificationDetails] = (),
 ) -> Factory:
     """A new factory of the organization, `pending` until an operator verifies it."""
     details = details.normalized()
@@ -190,7 +195,16 @@ def update_factory(session: Session, factory: Factory, details: FactoryDetails) 
     return factory
 
 
-def _factory_columns(details: FactoryDetails) -> dict[str, object]:
+class _FactoryColumns(TypedDict):
+    name: str
+    country: str
+    region: str
+    city: str
+    latitude: float
+    longitude: float
+
+
+def _factory_columns(details: FactoryDetails) -> _FactoryColumns:
     return {
         "name": details.name,
         "country": details.country,
@@ -215,7 +229,7 @@ def _add_certification_row(
     session: Session, factory: Factory, details: CertificationDetails
 ) -> Certification:
     certification = Certification(
-        factory_id=factory.id,
+        factory_id=id_of(factory),
         certificate_type=details.certificate_type,
         certificate_version=details.certificate_version,
         registration_number=details.registration_number,
@@ -231,7 +245,7 @@ def replace_certifications(
     session: Session, factory: Factory, certifications: Iterable[CertificationDetails]
 ) -> None:
     """The factory's certifications become exactly `certifications` (already checked)."""
-    session.execute(sa.delete(Certification).where(Certification.factory_id == factory.id))
+    session.execute(sa.delete(Certification).where(col(Certification.factory_id) == factory.id))
     for details in certifications:
         _add_certification_row(session, factory, details)
     session.flush()
@@ -248,7 +262,9 @@ def remove_certification(session: Session, factory: Factory, certification_id: i
 def factories_of(session: Session, organization_id: int) -> list[Factory]:
     return list(
         session.exec(
-            select(Factory).where(Factory.organization_id == organization_id).order_by(Factory.id)
+            select(Factory)
+            .where(col(Factory.organization_id) == organization_id)
+            .order_by(col(Factory.id))
         ).all()
     )
 
@@ -320,9 +336,9 @@ def factories_for_review(
     global id; `status` None means every status. A page past the end is empty; a page
     below 1 is a FactoryError (see factories.paging)."""
     check_paging(page, per_page, REVIEW_PER_PAGE).raise_if_any()
-    conditions = []
+    conditions: list[sa.ColumnElement[bool]] = []
     if status is not None:
-        conditions.append(Factory.status == status)
+        conditions.append(col(Factory.status) == status)
     text = " ".join(text.split())
     if text:
         needle = text.lower()
@@ -344,7 +360,7 @@ def factories_for_review(
     factories = session.exec(
         select(Factory)
         .where(*conditions)
-        .order_by(Factory.created_at.desc(), Factory.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Factory.created_at).desc(), col(Factory.id).desc())
         .offset(offset(page, per_page))
         .limit(per_page)
     ).all()
@@ -354,20 +370,17 @@ def factories_for_review(
     if ids:
         for certification in session.exec(
             select(Certification)
-            .where(Certification.factory_id.in_(ids))  # type: ignore[attr-defined]
-            .order_by(Certification.certificate_type, Certification.valid_until)
+            .where(col(Certification.factory_id).in_(ids))
+            .order_by(col(Certification.certificate_type), col(Certification.valid_until))
         ).all():
             certifications[certification.factory_id].append(
                 CertificationReview(certification, is_valid_on(certification, today))
             )
         for factory_id, process_code in session.exec(
             select(Capability.factory_id, Capability.process_code)
-            .where(Capability.factory_id.in_(ids))  # type: ignore[attr-defined]
+            .where(col(Capability.factory_id).in_(ids))
             .order_by(Capability.process_code)
         ).all():
             processes[factory_id].append(process_code)
-    entries = [
-        FactoryReview(f, certifications[f.id], processes[f.id])  # type: ignore[index]
-        for f in factories
-    ]
+    entries = [FactoryReview(f, certifications[id_of(f)], processes[id_of(f)]) for f in factories]
     return Page(entries, int(total), page, per_page)

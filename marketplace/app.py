@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_openapi3 import Info, OpenAPI, Tag
+from flask_openapi3 import Info, OpenAPI, SecurityScheme, Tag
 
 from marketplace import db
 from marketplace.accounts.api import api as accounts_api
@@ -23,7 +23,7 @@ from marketplace.web import csrf, init_web
 SYSTEM = Tag(name="system", description="Health of the service")
 
 
-def security_schemes(session_cookie: str) -> dict[str, dict[str, str]]:
+def security_schemes(session_cookie: str) -> dict[str, SecurityScheme | dict[str, Any]]:
     """How the API authenticates, for the OpenAPI document: a bearer token of a machine
     client, or the session cookie of a browser."""
     return {

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g
+from flask import Flask, Response, current_app, g
 from sqlalchemy import event, exc
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -16,7 +17,9 @@ EXTENSION_KEY = "factoryweb.db"
 
 
 class Database:
-    def __init__(self, engine: sa.Engine, session_factory: sessionmaker[Session] | None = None):
+    def __init__(
+        self, engine: sa.Engine, session_factory: sessionmaker[Session] | None = None
+    ) -> None:
         self.engine = engine
         self.session_factory = session_factory or sessionmaker(
             engine, class_=Session, expire_on_commit=False
@@ -59,8 +62,8 @@ class Database:
         return True
 
 
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
@@ -71,7 +74,7 @@ def init_app(app: Flask, database: Database) -> None:
     app.extensions[EXTENSION_KEY] = database
 
     @app.after_request
-    def commit_request_session(response):  # type: ignore[no-untyped-def]
+    def commit_request_session(response: Response) -> Response:
         session: Session | None = g.pop("db_session", None)
         if session is None:
             return response

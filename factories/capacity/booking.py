@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from factories.capacity.hours import free_hours_sql, quantize_hours
-from factories.models import CapacityBucket
+from factories.models import CapacityBucket, table_of
 
 
 class BookingError(RuntimeError):
@@ -44,7 +44,7 @@ class BucketChange:
     hours: Decimal
 
 
-_table = CapacityBucket.__table__  # type: ignore[attr-defined]
+_table = table_of(CapacityBucket)
 _booked, _held = _table.c.booked_hours, _table.c.held_hours
 _h = sa.bindparam("h", type_=sa.Numeric(10, 2))
 _id = sa.bindparam("bucket_id", type_=sa.Integer)
@@ -88,8 +88,8 @@ def apply_changes(session: Session, changes: Sequence[BucketChange]) -> list[boo
         hours = quantize_hours(change.hours)
         if hours <= 0:
             raise BookingError(f"bucket {change.bucket_id}: {change.kind} of {hours} hours")
-        result = session.execute(
-            _STATEMENTS[change.kind], {"bucket_id": change.bucket_id, "h": hours}
+        result = session.exec(
+            _STATEMENTS[change.kind], params={"bucket_id": change.bucket_id, "h": hours}
         )
         done = result.rowcount == 1
         if not done and change.kind != ChangeKind.HOLD:

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.capacity.hours import (
     MAX_WEEK_HOURS,
@@ -26,7 +26,7 @@ from factories.capacity.hours import (
 )
 from factories.capacity.weeks import is_monday, monday_of, week_label, weeks_from
 from factories.errors import N_, FactoryError, Problems
-from factories.models import Capability, CapacityBucket, Factory, FactoryStatus
+from factories.models import Capability, CapacityBucket, Factory, FactoryStatus, id_of
 
 CALENDAR_WEEKS = 12
 # The furthest a factory may plan ahead, in weeks from this week.
@@ -39,7 +39,7 @@ def free_hours_by_process(session: Session, week: date) -> dict[str, Decimal]:
     free = sa.func.sum(free_hours_sql(CapacityBucket))
     rows = session.exec(
         select(CapacityBucket.resource, free)
-        .join(Factory, Factory.id == CapacityBucket.factory_id)
+        .join(Factory, col(Factory.id) == col(CapacityBucket.factory_id))
         .where(CapacityBucket.point_in_time == monday_of(week))
         .where(Factory.status == FactoryStatus.VERIFIED)
         .group_by(CapacityBucket.resource)
@@ -129,7 +129,7 @@ def capacity_grid(
     """`weeks` ISO weeks from `first_week` (default: this week); weeks past the end of
     the calendar are a FactoryError at `week_field`."""
     week_list = weeks_from(first_week or today, weeks, week_field)
-    resources = factory_resources(session, factory.id)
+    resources = factory_resources(session, id_of(factory))
     buckets = session.exec(
         select(CapacityBucket).where(
             CapacityBucket.factory_id == factory.id,
@@ -149,7 +149,7 @@ def capacity_grid(
         )
         if b.resource not in resources:
             resources.append(b.resource)
-    return CapacityGrid(factory.id, resources, week_list, cells, is_stale(factory, now))
+    return CapacityGrid(id_of(factory), resources, week_list, cells, is_stale(factory, now))
 
 
 @dataclass(frozen=True)
@@ -270,9 +270,9 @@ def set_capacity(
     much. `allow_past` and `booked` are for restoring a profile, where past weeks and
     booked hours come from the file.
     """
-    resources = factory_resources(session, factory.id)
+    resources = factory_resources(session, id_of(factory))
     check_changes(changes, resources, today, allow_past=allow_past).raise_if_any()
-    existing = _lock_buckets(session, factory.id, [(c.resource, c.week) for c in changes])
+    existing = _lock_buckets(session, id_of(factory), [(c.resource, c.week) for c in changes])
     stored = {key: Decimal(bucket.booked_hours) for key, bucket in existing.items()}
     check_not_below_booked(changes, {**stored, **(booked or {})}).raise_if_any()
 
@@ -282,7 +282,7 @@ def set_capacity(
         actual = change.actual_hours if change.actual_hours is not None else change.maximum_hours
         if bucket is None:
             bucket = CapacityBucket(
-                factory_id=factory.id,
+                factory_id=id_of(factory),
                 resource=change.resource,
                 point_in_time=change.week,
                 actual_hours=actual,
@@ -314,10 +314,10 @@ def _lock_buckets(
         select(CapacityBucket)
         .where(
             CapacityBucket.factory_id == factory_id,
-            CapacityBucket.resource.in_(resources),
-            CapacityBucket.point_in_time.in_(weeks),
+            col(CapacityBucket.resource).in_(resources),
+            col(CapacityBucket.point_in_time).in_(weeks),
         )
-        .order_by(CapacityBucket.id)
+        .order_by(col(CapacityBucket.id))
         .with_for_update()
     ).all()
     wanted = set(keys)
@@ -330,7 +330,7 @@ def _chosen_resources(
     session: Session, factory: Factory, resources: list[str] | None, problems: Problems
 ) -> list[str]:
     """The resources a bulk action applies to: those given, or all of the factory's."""
-    known = factory_resources(session, factory.id)
+    known = factory_resources(session, id_of(factory))
     if not known:
         problems.add("resources", N_("this factory has no capabilities yet; add one first"))
         return []
@@ -425,7 +425,7 @@ def close_week(
     problems = Problems()
     chosen = _chosen_resources(session, factory, resources, problems)
     problems.raise_if_any()
-    existing = _lock_buckets(session, factory.id, [(r, week) for r in chosen])
+    existing = _lock_buckets(session, id_of(factory), [(r, week) for r in chosen])
     changes = []
     kept = Decimal(0)
     for resource in chosen:

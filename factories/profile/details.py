@@ -148,10 +148,15 @@ class DcmCapacity(Protocol):
     """One resource in one week in Catena-X DCM names (a profile's CapacityEntry, or an
     API request's)."""
 
-    capabilityId: str
-    pointInTime: date
-    maximumCapacity: Decimal
-    actualCapacity: Decimal | None
+    # Read-only, so that a model whose actualCapacity is always given fits as well.
+    @property
+    def capabilityId(self) -> str: ...
+    @property
+    def pointInTime(self) -> date: ...
+    @property
+    def maximumCapacity(self) -> Decimal: ...
+    @property
+    def actualCapacity(self) -> Decimal | None: ...
 
 
 def capacity_change(entry: DcmCapacity, prefix: str) -> CapacityChange:

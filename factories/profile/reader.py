@@ -22,7 +22,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.capability import (
     CapabilityDetails,
@@ -40,7 +40,7 @@ from factories.capacity.calendar import (
 )
 from factories.capacity.weeks import monday_of
 from factories.errors import N_, FactoryError, Problems
-from factories.models import Capability, CapacityBucket, Factory, FactoryStatus
+from factories.models import Capability, CapacityBucket, Factory, FactoryStatus, id_of
 from factories.onboarding import (
     CertificationDetails,
     FactoryDetails,
@@ -99,14 +99,14 @@ def import_profile(
         certifications.append(certification)
 
     capabilities: dict[str, CapabilityDetails] = {}
-    for i, entry in enumerate(profile.capabilities):
+    for i, capability_entry in enumerate(profile.capabilities):
         prefix = f"capabilities[{i}]"
-        capability, names = capability_details(entry, prefix, problems)
-        if entry.capabilityId in capabilities:
+        capability, names = capability_details(capability_entry, prefix, problems)
+        if capability_entry.capabilityId in capabilities:
             problems.add(f"{prefix}.capabilityId", N_("is given twice"))
         if capability is not None:
             problems.extend(check_capability(capability, names))
-            capabilities[entry.capabilityId] = capability
+            capabilities[capability_entry.capabilityId] = capability
 
     changes, booked_in_file = capacity_changes(profile)
     if restore:
@@ -162,16 +162,21 @@ def _apply_profile(
     restore: bool,
 ) -> Factory:
     with session.begin_nested():
-        factory = existing or Factory(
-            global_id=profile.factoryId,
-            organization_id=organization_id,
-            status=FactoryStatus.PENDING,
-            name=details.name,
-            country=details.country,
-            region=details.region,
-            latitude=details.latitude,
-            longitude=details.longitude,
-        )
+        if existing is not None:
+            factory = existing
+        else:
+            # import_profile refuses a new factory that no organization would own.
+            assert organization_id is not None
+            factory = Factory(
+                global_id=profile.factoryId,
+                organization_id=organization_id,
+                status=FactoryStatus.PENDING,
+                name=details.name,
+                country=details.country,
+                region=details.region,
+                latitude=details.latitude,
+                longitude=details.longitude,
+            )
         factory.name = details.name
         factory.country = details.country
         factory.region = details.region
@@ -250,7 +255,7 @@ def _check_removed_capabilities(
     for capability in session.exec(select(Capability).where(Capability.factory_id == factory.id)):
         if capability.process_code in keep:
             continue
-        booked = booked_hours_ahead(session, factory.id, capability.process_code, today)
+        booked = booked_hours_ahead(session, id_of(factory), capability.process_code, today)
         if booked > 0:
             problems.add(
                 "capabilities",
@@ -272,13 +277,13 @@ def _drop_buckets_not_in(
         for bucket in session.exec(
             select(CapacityBucket).where(
                 CapacityBucket.factory_id == factory.id,
-                CapacityBucket.resource.in_(sorted(resources)),
+                col(CapacityBucket.resource).in_(sorted(resources)),
             )
         )
         if (bucket.resource, bucket.point_in_time) not in keep
     ]
     if doomed:
-        session.execute(sa.delete(CapacityBucket).where(CapacityBucket.id.in_(doomed)))
+        session.execute(sa.delete(CapacityBucket).where(col(CapacityBucket.id).in_(doomed)))
         session.flush()
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -27,13 +27,16 @@ from factories.capacity.hours import MAX_WEEK_HOURS
 from factories.models import Certification, Factory, text_limit
 from factories.taxonomy import PROCESSES
 
-PROFILE_VERSION = "1"
+# Final: each keeps its literal type, the one of the field it is the default of.
+PROFILE_VERSION: Final = "1"
 # The largest profile file (JSON, or AAS JSON or XML) an import reads.
 MAX_PROFILE_BYTES = 10 * 1024 * 1024
 SCHEMA_ID = "https://factoryweb.example/api/v1/schemas/factory-profile.json"
-HOUR_UNIT = "unit:hourUnitOfTime"
-MILLIMETRE = "unit:millimetre"
-PIECE = "unit:piece"
+HOUR_UNIT: Final = "unit:hourUnitOfTime"
+MILLIMETRE: Final = "unit:millimetre"
+PIECE: Final = "unit:piece"
+# A factory's status as the profile names it (the values of models.FactoryStatus).
+ProfileStatus = Literal["pending", "verified", "suspended"]
 # The part envelope: one Range property per axis (IDTA PropertySet / CX properties).
 ENVELOPE_PROPERTIES: dict[str, tuple[str, dict[str, str]]] = {
     "workpieceLength": ("max_length_mm", {"en": "Maximum workpiece length", "zh": "最大工件长度"}),
@@ -173,7 +176,7 @@ class FactoryProfile(_Strict):
         description="global id, urn:factoryweb:factory:<uuid> (AAS globalAssetId)",
     )
     name: str = Field(min_length=1, max_length=text_limit(Factory, "name"))
-    status: Literal["pending", "verified", "suspended"] = "pending"
+    status: ProfileStatus = "pending"
     statusReason: str = Field(default="", max_length=text_limit(Factory, "status_reason"))
     location: Location
     certifications: list[CertificationEntry] = Field(default_factory=list)

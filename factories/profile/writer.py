@@ -7,13 +7,14 @@ export, import and export again give the same document.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.capability import capabilities_of, major_units
 from factories.capacity.hours import HOURS_PLACES
 from factories.certifications import certifications_of
-from factories.models import Capability, CapacityBucket, Certification, Factory
+from factories.models import Capability, CapacityBucket, Certification, Factory, id_of
 from factories.profile.schema import (
     BATCH_CONSTRAINT,
     ENVELOPE_PROPERTIES,
@@ -27,6 +28,7 @@ from factories.profile.schema import (
     Location,
     MaterialEntry,
     Price,
+    ProfileStatus,
     RangeProperty,
     certification_order,
     process_labels,
@@ -78,24 +80,25 @@ def certification_entry(certification: Certification) -> CertificationEntry:
 
 def export_profile(session: Session, factory: Factory) -> FactoryProfile:
     certifications = sorted(
-        (certification_entry(c) for c in certifications_of(session, factory.id)),
+        (certification_entry(c) for c in certifications_of(session, id_of(factory))),
         key=certification_order,
     )
-    views = capabilities_of(session, factory.id)
+    views = capabilities_of(session, id_of(factory))
     capabilities = [capability_entry(v.capability, v.materials) for v in views]
     # Calendars of removed capabilities stay as history but are no longer offered.
     buckets = session.exec(
         select(CapacityBucket)
         .where(
             CapacityBucket.factory_id == factory.id,
-            CapacityBucket.resource.in_([v.capability.process_code for v in views]),
+            col(CapacityBucket.resource).in_([v.capability.process_code for v in views]),
         )
-        .order_by(CapacityBucket.resource, CapacityBucket.point_in_time)
+        .order_by(col(CapacityBucket.resource), col(CapacityBucket.point_in_time))
     ).all()
     return FactoryProfile(
         factoryId=factory.global_id,
         name=factory.name,
-        status=factory.status,
+        # The factory table's check constraint holds status to these values.
+        status=cast(ProfileStatus, factory.status),
         statusReason=factory.status_reason,
         location=Location(
             country=factory.country,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.capacity.weeks import week_label
 from factories.certifications import valid_on
@@ -69,11 +69,11 @@ def explain(
         for c in session.exec(
             select(Certification)
             .where(
-                Certification.factory_id.in_([r.factory_id for r in page]),
+                col(Certification.factory_id).in_([r.factory_id for r in page]),
                 Certification.certificate_type == filters.certification,
                 valid_on(today),
             )
-            .order_by(Certification.valid_until)
+            .order_by(col(Certification.valid_until))
         ).all():
             certificates[c.factory_id] = c  # the longest-valid one wins
     for r in page:

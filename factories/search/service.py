@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.capacity.hours import HOURS_PLACES, free_hours_sql
 from factories.certifications import valid_on
@@ -43,7 +43,9 @@ def search_factories(session: Session, filters: SearchFilters, today: date) -> S
 
     conditions: list[Any] = [Factory.status == FactoryStatus.VERIFIED]
     if filters.process is not None:
-        conditions.append(Capability.process_code.in_(sorted(specializations_of(filters.process))))
+        conditions.append(
+            col(Capability.process_code).in_(sorted(specializations_of(filters.process)))
+        )
     need = Need(part_mm=asked_part(filters), tolerance_class=filters.tolerance_class)
     if need.part_mm:
         # Prefilter only: some side of the envelope must take the part's longest side.
@@ -51,13 +53,15 @@ def search_factories(session: Session, filters: SearchFilters, today: date) -> S
         longest = max(size or 0 for size in need.part_mm)
         conditions.append(
             sa.or_(
-                Capability.max_length_mm >= longest,
-                Capability.max_width_mm >= longest,
-                Capability.max_height_mm >= longest,
+                col(Capability.max_length_mm) >= longest,
+                col(Capability.max_width_mm) >= longest,
+                col(Capability.max_height_mm) >= longest,
             )
         )
     if need.tolerance_class is not None:
-        conditions.append(Capability.tolerance_class.in_(classes_holding(need.tolerance_class)))
+        conditions.append(
+            col(Capability.tolerance_class).in_(classes_holding(need.tolerance_class))
+        )
     if filters.region is not None:
         conditions.append(Factory.region == filters.region)
     if filters.country is not None:
@@ -67,15 +71,15 @@ def search_factories(session: Session, filters: SearchFilters, today: date) -> S
     if filters.material is not None:
         conditions.append(
             sa.exists().where(
-                CapabilityMaterial.capability_id == Capability.id,
-                CapabilityMaterial.material == filters.material,
+                col(CapabilityMaterial.capability_id) == col(Capability.id),
+                col(CapabilityMaterial.material) == filters.material,
             )
         )
     if filters.certification is not None:
         conditions.append(
             sa.exists().where(
-                Certification.factory_id == Factory.id,
-                Certification.certificate_type == filters.certification,
+                col(Certification.factory_id) == col(Factory.id),
+                col(Certification.certificate_type) == filters.certification,
                 valid_on(today),
             )
         )
@@ -85,30 +89,30 @@ def search_factories(session: Session, filters: SearchFilters, today: date) -> S
     free = (
         sa.select(sa.func.coalesce(sa.func.sum(free_hours_sql(CapacityBucket)), 0))
         .where(
-            CapacityBucket.factory_id == Capability.factory_id,
-            CapacityBucket.resource == Capability.process_code,
-            CapacityBucket.point_in_time >= first,
-            CapacityBucket.point_in_time <= last,
+            col(CapacityBucket.factory_id) == col(Capability.factory_id),
+            col(CapacityBucket.resource) == col(Capability.process_code),
+            col(CapacityBucket.point_in_time) >= first,
+            col(CapacityBucket.point_in_time) <= last,
         )
         .correlate(Capability)
         .scalar_subquery()
     )
     statement = (
         sa.select(
-            Capability.factory_id,
-            Capability.process_code,
-            Capability.hourly_rate_minor,
-            Capability.currency,
-            Capability.max_length_mm,
-            Capability.max_width_mm,
-            Capability.max_height_mm,
-            Capability.tolerance_class,
+            col(Capability.factory_id),
+            col(Capability.process_code),
+            col(Capability.hourly_rate_minor),
+            col(Capability.currency),
+            col(Capability.max_length_mm),
+            col(Capability.max_width_mm),
+            col(Capability.max_height_mm),
+            col(Capability.tolerance_class),
             free.label("free_hours"),
-            Factory.credit_score,
-            Factory.latitude,
-            Factory.longitude,
+            col(Factory.credit_score),
+            col(Factory.latitude),
+            col(Factory.longitude),
         )
-        .join(Factory, Factory.id == Capability.factory_id)
+        .join(Factory, col(Factory.id) == col(Capability.factory_id))
         .where(*conditions)
     )
     per_factory: dict[int, list[Any]] = defaultdict(list)
@@ -168,13 +172,13 @@ def _describe(session: Session, page: list[SearchResult]) -> None:
         return
     rows = session.execute(
         sa.select(
-            Factory.id,
-            Factory.global_id,
-            Factory.name,
-            Factory.country,
-            Factory.region,
-            Factory.city,
-        ).where(Factory.id.in_([r.factory_id for r in page]))
+            col(Factory.id),
+            col(Factory.global_id),
+            col(Factory.name),
+            col(Factory.country),
+            col(Factory.region),
+            col(Factory.city),
+        ).where(col(Factory.id).in_([r.factory_id for r in page]))
     )
     details = {row[0]: row for row in rows}
     for r in page:

@@ -24,6 +24,7 @@ from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
+from factories.models import id_of
 from marketplace import db
 from marketplace.accounts.models import Role, User, UserSession
 from marketplace.accounts.oauth import principal_for_token
@@ -88,11 +89,11 @@ def sign_in(user: User, organization_id: int | None = None) -> None:
     if previous is not None:
         revoke_session(db.session(), previous)
     if organization_id is None:
-        memberships = memberships_of(db.session(), user.id)
+        memberships = memberships_of(db.session(), id_of(user))
         organization_id = memberships[0][1].id if memberships else None
     secret, row = open_session(
         db.session(),
-        user.id,
+        id_of(user),
         organization_id,
         current_app.config.get("SESSION_LIFETIME", DEFAULT_SESSION_LIFETIME),
         user_agent=request.headers.get("User-Agent", ""),

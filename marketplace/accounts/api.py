@@ -30,7 +30,7 @@ class Me(BaseModel):
     security=[{"sessionCookie": []}, {"bearerAuth": []}],
 )
 @login_required
-def get_me():  # type: ignore[no-untyped-def]
+def get_me():
     """The caller's identity; browser clients also get the CSRF token for write calls."""
     principal = require_principal()
     return Me(

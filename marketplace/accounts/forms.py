@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
@@ -36,7 +37,7 @@ class LogoutForm(FlaskForm):
     pass
 
 
-def _new_password_field(label: str) -> PasswordField:
+def _new_password_field(label: str | LazyString) -> PasswordField:
     return PasswordField(
         label,
         validators=[

@@ -66,7 +66,7 @@ class LogMailer:
         log.warning("mail not sent (no SMTP_HOST configured) to %s: %s\n%s", to, subject, body)
 
 
-def mailer_from_config(config: dict) -> Mailer:  # type: ignore[type-arg]
+def mailer_from_config(config: dict) -> Mailer:
     sender = config.get("MAIL_SENDER") or "FactoryWeb <no-reply@factoryweb.invalid>"
     host = config.get("SMTP_HOST")
     if not host:

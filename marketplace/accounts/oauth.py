@@ -284,13 +284,13 @@ blueprint = Blueprint("oauth", __name__)
 
 
 @blueprint.post("/oauth/token")
-def issue_token():  # type: ignore[no-untyped-def]
+def issue_token():
     """Client credentials in (HTTP Basic or form fields), a bearer token out."""
     return authorization_server().create_token_response()
 
 
 @blueprint.post("/oauth/revoke")
-def revoke_token():  # type: ignore[no-untyped-def]
+def revoke_token():
     """RFC 7009: a client ends one of its own tokens; unknown tokens are not an error."""
     return authorization_server().create_endpoint_response(Revocation.ENDPOINT_NAME)
 

@@ -16,7 +16,7 @@ from flask import Flask, current_app
 from sqlmodel import Session, select
 
 from factories.errors import N_
-from factories.models import utcnow
+from factories.models import id_of, utcnow
 from marketplace.accounts.models import ExternalIdentity, User
 from marketplace.accounts.service import (
     EMAIL_MAX_LENGTH,
@@ -105,7 +105,7 @@ def user_for_provider_login(session: Session, issuer: str, claims: dict[str, Any
         raise AccountError("email", N_("this account is disabled"))
     session.add(
         ExternalIdentity(
-            user_id=user.id,
+            user_id=id_of(user),
             issuer=issuer,
             subject=subject,
             email=user.email,

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
-from sqlmodel import Session, select, update
+from sqlmodel import Session, col, select, update
 
 from factories.errors import N_
-from factories.models import utcnow
+from factories.models import id_of, utcnow
 from marketplace.accounts.models import PasswordToken, User
 from marketplace.accounts.service import AccountError, set_password
 from marketplace.accounts.sessions import revoke_user_sessions
@@ -41,9 +41,9 @@ def issue_password_token(
     session.exec(
         update(PasswordToken)
         .where(
-            PasswordToken.user_id == user.id,
-            PasswordToken.purpose == purpose,
-            PasswordToken.used_at.is_(None),
+            col(PasswordToken.user_id) == user.id,
+            col(PasswordToken.purpose) == purpose,
+            col(PasswordToken.used_at).is_(None),
         )
         .values(used_at=now)
     )
@@ -51,7 +51,7 @@ def issue_password_token(
     session.add(
         PasswordToken(
             token_hash=digest(secret),
-            user_id=user.id,
+            user_id=id_of(user),
             purpose=purpose,
             created_at=now,
             expires_at=now + (lifetime or LIFETIME[purpose]),
@@ -83,10 +83,10 @@ def redeem_password_token(session: Session, secret: str, new_password: str) -> U
     # and then find it spent.
     spent = session.exec(
         update(PasswordToken)
-        .where(PasswordToken.id == token.id, PasswordToken.used_at.is_(None))
+        .where(col(PasswordToken.id) == token.id, col(PasswordToken.used_at).is_(None))
         .values(used_at=utcnow())
     )
     if spent.rowcount != 1:
         raise AccountError("token", N_("this link has expired or was already used"))
-    revoke_user_sessions(session, user.id)
+    revoke_user_sessions(session, id_of(user))
     return user

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select, update
+from sqlmodel import Session, col, select, update
 
 from factories.models import utcnow
 from marketplace.accounts.models import UserSession
@@ -65,7 +65,7 @@ def revoke_user_sessions(session: Session, user_id: int) -> int:
     """End every session of a user (after a password reset, or when they are removed)."""
     result = session.exec(
         update(UserSession)
-        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .where(col(UserSession.user_id) == user_id, col(UserSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())
     )
     return result.rowcount

@@ -80,7 +80,7 @@ def wants_json() -> bool:
 
 def init_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+    def http_error(error: HTTPException):
         if not wants_json():
             return error
         response = error_response(
@@ -97,19 +97,19 @@ def init_errors(app: Flask) -> None:
     # Pages catch these where they can say more (a form message); what reaches here is
     # still an answer of the right kind, never a 500.
     @app.errorhandler(InputError)
-    def input_error(error: InputError):  # type: ignore[no-untyped-def]
+    def input_error(error: InputError):
         if not wants_json():
             return http_error(BadRequest(str(error)))
         return problems_response(error.problems)
 
     @app.errorhandler(NotFound)
-    def not_found(error: NotFound):  # type: ignore[no-untyped-def]
+    def not_found(error: NotFound):
         if not wants_json():
             return http_error(NotFoundPage())
         return error_response(404, "not_found", "no such object")
 
     @app.errorhandler(Conflict)
-    def conflict(error: Conflict):  # type: ignore[no-untyped-def]
+    def conflict(error: Conflict):
         if not wants_json():
             return http_error(ConflictPage(str(error)))
         return error_response(409, error.code, str(error), **error.details())
@@ -117,7 +117,7 @@ def init_errors(app: Flask) -> None:
     # The database went away (restarted, connections terminated): nothing of the request
     # was committed, and the next one will find it back (the pool checks connections
     # before use). Say so, and when to try again, rather than a 500.
-    def database_outage(error: Exception):  # type: ignore[no-untyped-def]
+    def database_outage(error: Exception):
         log.warning("database unreachable during %s %s: %s", request.method, request.path, error)
         return http_error(DatabaseUnavailable())
 
@@ -125,7 +125,7 @@ def init_errors(app: Flask) -> None:
         app.register_error_handler(outage, database_outage)
 
     @app.errorhandler(InternalServerError)
-    def internal_error(error: InternalServerError):  # type: ignore[no-untyped-def]
+    def internal_error(error: InternalServerError):
         # Raised after the view (the request's commit): Flask hands it over as a 500.
         if isinstance(error.original_exception, DATABASE_OUTAGES):
             return database_outage(error.original_exception)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.models import Factory, FactoryStatus
 from marketplace.orders.models import Order, OrderState
@@ -25,12 +25,14 @@ class MarketplaceNumbers:
 def marketplace_numbers(session: Session) -> MarketplaceNumbers:
     verified = Factory.status == FactoryStatus.VERIFIED
     factories, regions = session.exec(
-        select(sa.func.count(Factory.id), sa.func.count(sa.distinct(Factory.region))).where(
-            verified
-        )
+        select(
+            sa.func.count(col(Factory.id)), sa.func.count(sa.distinct(col(Factory.region)))
+        ).where(verified)
     ).one()
     by_state = dict(
-        session.exec(select(Order.state, sa.func.count(Order.id)).group_by(Order.state)).all()
+        session.exec(
+            select(col(Order.state), sa.func.count(col(Order.id))).group_by(col(Order.state))
+        ).all()
     )
     return MarketplaceNumbers(
         verified_factories=factories,

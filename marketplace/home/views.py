@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, redirect, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
 from factories.capacity.calendar import free_hours_by_process
@@ -48,18 +49,18 @@ def _landing_figures() -> dict[str, object]:
 
 
 @blueprint.get("/")
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     return render_template("index.html", processes=PROCESSES, **_landing_figures())
 
 
 @blueprint.get("/fragments/marketplace-numbers")
-def marketplace_numbers_fragment():  # type: ignore[no-untyped-def]
+def marketplace_numbers_fragment() -> ResponseReturnValue:
     """The figures alone, for the landing page to refresh without a reload."""
     return render_template("_numbers.html", **_landing_figures())
 
 
 @blueprint.get("/lang/<code>")
-def switch_language(code: str):  # type: ignore[no-untyped-def]
+def switch_language(code: str) -> ResponseReturnValue:
     if code not in LOCALES:
         abort(404)
     response = redirect(same_site_path(request.args.get("next")))

@@ -13,7 +13,7 @@ ORDERS = Tag(name="orders", description="Orders and their life: post, match, del
 PROPOSALS = Tag(name="proposals", description="Work proposed to factories: accept or decline")
 RUNS = Tag(name="matching runs", description="Solver runs, their progress, problem and plan")
 NOTIFY = Tag(name="notifications", description="Notifications and outgoing webhooks")
-SECURITY = [{"sessionCookie": []}, {"bearerAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerAuth": []}]
 
 pages = Blueprint("orders", __name__)
 

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from factories.models import id_of
 from marketplace.orders.models import OrderLine, Proposal, ProposalSlot, ProposalState, SlotState
 
 # Per order line: its pending proposals, each with the slots it holds.
@@ -27,10 +28,10 @@ def work_of_lines(
     proposals = session.exec(
         select(Proposal)
         .where(
-            Proposal.order_id.in_(order_ids),  # type: ignore[attr-defined]
-            Proposal.state.in_((ProposalState.ACCEPTED, ProposalState.PENDING)),  # type: ignore[attr-defined]
+            col(Proposal.order_id).in_(order_ids),
+            col(Proposal.state).in_((ProposalState.ACCEPTED, ProposalState.PENDING)),
         )
-        .order_by(Proposal.id)
+        .order_by(col(Proposal.id))
     ).all()
     slots: dict[int, list[ProposalSlot]] = defaultdict(list)
     pending_ids = [p.id for p in proposals if p.state == ProposalState.PENDING]
@@ -38,17 +39,17 @@ def work_of_lines(
         for slot in session.exec(
             select(ProposalSlot)
             .where(
-                ProposalSlot.proposal_id.in_(pending_ids),  # type: ignore[attr-defined]
+                col(ProposalSlot.proposal_id).in_(pending_ids),
                 ProposalSlot.state == SlotState.HELD,
             )
-            .order_by(ProposalSlot.id)
+            .order_by(col(ProposalSlot.id))
         ).all():
             slots[slot.proposal_id].append(slot)
     for proposal in proposals:
         if proposal.state == ProposalState.ACCEPTED:
             accepted[proposal.order_line_id] += proposal.hours
         else:
-            pending[proposal.order_line_id].append((proposal, slots[proposal.id]))  # type: ignore[index]
+            pending[proposal.order_line_id].append((proposal, slots[id_of(proposal)]))
     return accepted, pending
 
 
@@ -69,12 +70,10 @@ def coverage(session: Session, order_ids: list[int]) -> dict[int, Coverage]:
     """Per line of the orders, how much of its work is accepted, pending and unplaced."""
     accepted, pending = work_of_lines(session, order_ids)
     return {
-        line.id: Coverage(  # type: ignore[misc]
+        id_of(line): Coverage(
             hours=line.hours,
-            accepted=accepted.get(line.id, Decimal(0)),  # type: ignore[arg-type]
-            pending=sum((p.hours for p, _ in pending.get(line.id, [])), Decimal(0)),  # type: ignore[arg-type]
+            accepted=accepted.get(id_of(line), Decimal(0)),
+            pending=sum((p.hours for p, _ in pending.get(id_of(line), [])), Decimal(0)),
         )
-        for line in session.exec(
-            select(OrderLine).where(OrderLine.order_id.in_(order_ids))  # type: ignore[attr-defined]
-        )
+        for line in session.exec(select(OrderLine).where(col(OrderLine.order_id).in_(order_ids)))
     }

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from factories.models import CapacityBucket, Factory
+from factories.models import CapacityBucket, Factory, id_of
 from marketplace.accounts.service import Principal
 from marketplace.orders import access
 from marketplace.orders.coverage import Coverage, coverage
@@ -90,11 +90,11 @@ def _view_fields(session: Session, principal: Principal, order: Order) -> dict[s
         "order": order,
         "sees_whole": sees_whole,
         "is_buyer": principal.acts_for(order.buyer_organization_id),
-        "lines": lines_of(session, order.id),  # type: ignore[arg-type]
+        "lines": lines_of(session, id_of(order)),
         "proposals": proposals,
         "factories": by_id(session, Factory, {p.factory_id for p in proposals}),
         "allowed": allowed_targets(order),
-        "run": latest_run(session, order.id) if sees_whole else None,  # type: ignore[arg-type]
+        "run": latest_run(session, id_of(order)) if sees_whole else None,
         "budget_minor": order.budget_minor if sees_whole else None,
     }
 
@@ -105,7 +105,7 @@ def order_view(session: Session, principal: Principal, order: Order) -> OrderVie
 
 def order_page(session: Session, principal: Principal, order: Order) -> OrderPage:
     fields = _view_fields(session, principal, order)
-    order_id: int = order.id  # type: ignore[assignment]
+    order_id = id_of(order)
     participants = access.participants(session, order_id)
     return OrderPage(
         **fields,
@@ -148,7 +148,7 @@ def proposal_view(session: Session, principal: Principal, proposal: Proposal) ->
     line = session.get(OrderLine, proposal.order_line_id)
     factory = session.get(Factory, proposal.factory_id)
     assert order is not None and line is not None and factory is not None
-    slots = slots_of(session, [proposal.id]).get(proposal.id, [])  # type: ignore[list-item]
+    slots = slots_of(session, [id_of(proposal)]).get(id_of(proposal), [])
     explanation = explanation_for(principal, proposal)
     engine = explanation.get("engine") or {}
     mentioned = [e["factory"] for e in engine.get("chosen", []) + engine.get("not_chosen", [])]
@@ -176,7 +176,7 @@ def proposal_view(session: Session, principal: Principal, proposal: Proposal) ->
 
 def proposal_out(principal: Principal, proposal: Proposal) -> dict[str, Any]:
     return ProposalOut(
-        id=proposal.id,  # type: ignore[arg-type]
+        id=id_of(proposal),
         order_id=proposal.order_id,
         order_line_id=proposal.order_line_id,
         factory_id=proposal.factory_id,
@@ -195,7 +195,7 @@ def order_out(principal: Principal, view: OrderView) -> dict[str, Any]:
     order = view.order
     return {
         **OrderOut(
-            id=order.id,  # type: ignore[arg-type]
+            id=id_of(order),
             title=order.title,
             state=order.state,
             allowed_transitions=[str(s) for s in view.allowed],

@@ -9,6 +9,7 @@ import os
 
 from flask_openapi3 import APIBlueprint, OpenAPI
 
+from marketplace.db import Database
 from marketplace.orders.blueprints import api, pages
 from marketplace.orders.outbox import EXTENSION_KEY as DISPATCHER_KEY
 from marketplace.orders.outbox import Dispatcher
@@ -57,7 +58,7 @@ ROOMS = (
 )
 
 
-def init_orders(app: OpenAPI, database: object) -> None:
+def init_orders(app: OpenAPI, database: Database) -> None:
     """Settings, the dispatcher for background work, and the pages of the area (its API
     goes in with the others': `orders_api`)."""
     environment = (
@@ -92,7 +93,7 @@ def init_orders(app: OpenAPI, database: object) -> None:
         )
     elif runner == "thread":
         thread_dispatcher = ThreadDispatcher(
-            database,  # type: ignore[arg-type]
+            database,
             webhook_settings=webhook_settings(settings),
             deadline=deadline(settings),
             liveness=liveness_settings(settings),

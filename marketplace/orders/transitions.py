@@ -11,6 +11,8 @@ The states and what each party may do in them: docs/order-lifecycle.md.
 
 from __future__ import annotations
 
+from typing import Any
+
 from factories.errors import Conflict
 from marketplace.orders.models import Order, OrderState
 
@@ -46,7 +48,7 @@ class TransitionError(Conflict):
             f"allowed: {', '.join(self.allowed) or 'none'}"
         )
 
-    def details(self) -> dict[str, object]:
+    def details(self) -> dict[str, Any]:
         return {
             "state": str(self.state),
             "target": str(self.target),

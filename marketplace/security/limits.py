@@ -72,7 +72,7 @@ MAX_ID = 2**31 - 1
 
 def init_id_range(app: Flask) -> None:
     @app.url_value_preprocessor
-    def ids_in_range(endpoint: str | None, values: dict | None) -> None:  # type: ignore[type-arg]
+    def ids_in_range(endpoint: str | None, values: dict | None) -> None:
         for value in (values or {}).values():
             if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ID:
                 abort(404)

@@ -45,7 +45,7 @@ def _client_key() -> str:
     return get_remote_address() or "unknown"
 
 
-def _limit_from_config(key: str):  # type: ignore[no-untyped-def]
+def _limit_from_config(key: str):
     return lambda: current_app.config[key]
 
 
@@ -102,7 +102,7 @@ def init_rate_limits(app: Flask) -> None:
         app.view_functions[endpoint] = view
 
     @app.errorhandler(RateLimitExceeded)
-    def too_many_requests(error: RateLimitExceeded):  # type: ignore[no-untyped-def]
+    def too_many_requests(error: RateLimitExceeded):
         retry_after = None
         if error.response is not None:
             retry_after = error.response.headers.get("Retry-After")

@@ -171,7 +171,7 @@ def init_text_input(app: Flask, refuse_credentials: Callable[[str], Response]) -
     credentials that are no text (RFC 6749 section 5.2: as for an unknown client)."""
 
     @app.before_request
-    def refuse_unstorable_text():  # type: ignore[no-untyped-def]
+    def refuse_unstorable_text():
         problem = unstorable_input()
         if problem is None:
             return None

@@ -491,7 +491,7 @@ def _details(body: FactoryIn) -> FactoryDetails:
     },
 )
 @shared_across_organizations()
-def get_profile_schema():  # type: ignore[no-untyped-def]
+def get_profile_schema():
     """JSON Schema of the standardized factory profile, generated from the code."""
     response = Response(
         json.dumps(profile_json_schema(), indent=2),
@@ -506,7 +506,7 @@ def get_profile_schema():  # type: ignore[no-untyped-def]
 
 @api.post("/factories", tags=[FACTORIES], responses={201: FactoryOut}, security=SECURITY)
 @roles_required(Role.FACTORY_OWNER)
-def post_factory(body: RegistrationIn):  # type: ignore[no-untyped-def]
+def post_factory(body: RegistrationIn):
     """Register a factory of the caller's organization; it starts `pending`."""
     require_profile_editor()
     principal = require_principal()
@@ -524,7 +524,7 @@ def post_factory(body: RegistrationIn):  # type: ignore[no-untyped-def]
 
 @api.get("/factories/mine", tags=[FACTORIES], responses={200: FactoryList}, security=SECURITY)
 @login_required
-def get_my_factories():  # type: ignore[no-untyped-def]
+def get_my_factories():
     """The factories of the caller's organization."""
     principal = require_principal()
     if not principal.is_factory:
@@ -539,7 +539,7 @@ def get_my_factories():  # type: ignore[no-untyped-def]
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_factory(path: FactoryPath):  # type: ignore[no-untyped-def]
+def get_factory(path: FactoryPath):
     """A factory of the caller's organization (operators: any), with status, certifications
     (flagged when expired) and capabilities."""
     return factory_out(load_factory(path.factory_id))
@@ -549,7 +549,7 @@ def get_factory(path: FactoryPath):  # type: ignore[no-untyped-def]
     "/factories/<int:factory_id>", tags=[FACTORIES], responses={200: FactoryOut}, security=SECURITY
 )
 @roles_required(Role.FACTORY_OWNER)
-def put_factory(path: FactoryPath, body: FactoryIn):  # type: ignore[no-untyped-def]
+def put_factory(path: FactoryPath, body: FactoryIn):
     """Change name and location."""
     factory = load_factory(path.factory_id, write=True)
     require_profile_editor()
@@ -567,7 +567,7 @@ def put_factory(path: FactoryPath, body: FactoryIn):  # type: ignore[no-untyped-
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def post_certification(path: FactoryPath, body: CertificationIn):  # type: ignore[no-untyped-def]
+def post_certification(path: FactoryPath, body: CertificationIn):
     factory = load_factory(path.factory_id, write=True)
     require_profile_editor()
     try:
@@ -584,7 +584,7 @@ def post_certification(path: FactoryPath, body: CertificationIn):  # type: ignor
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def delete_certification(path: CertificationPath):  # type: ignore[no-untyped-def]
+def delete_certification(path: CertificationPath):
     factory = load_factory(path.factory_id, write=True)
     require_profile_editor()
     try:
@@ -639,7 +639,7 @@ def _load_capability(path: CapabilityPath, *, write: bool) -> tuple[Factory, Cap
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_capabilities(path: FactoryPath):  # type: ignore[no-untyped-def]
+def get_capabilities(path: FactoryPath):
     factory = load_factory(path.factory_id)
     return {
         "capabilities": [
@@ -656,7 +656,7 @@ def get_capabilities(path: FactoryPath):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def post_capability(path: FactoryPath, body: CapabilityIn):  # type: ignore[no-untyped-def]
+def post_capability(path: FactoryPath, body: CapabilityIn):
     """Add a capability: process from the taxonomy, materials it can work, envelope,
     tolerance, batch limits, hourly rate. All fields are checked before anything is saved."""
     factory = load_factory(path.factory_id, write=True)
@@ -676,7 +676,7 @@ def post_capability(path: FactoryPath, body: CapabilityIn):  # type: ignore[no-u
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_capability(path: CapabilityPath):  # type: ignore[no-untyped-def]
+def get_capability(path: CapabilityPath):
     _, capability = _load_capability(path, write=False)
     return capability_out(capability, materials_of(db.session(), capability.id)).model_dump()
 
@@ -688,7 +688,7 @@ def get_capability(path: CapabilityPath):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def put_capability(path: CapabilityPath, body: CapabilityIn):  # type: ignore[no-untyped-def]
+def put_capability(path: CapabilityPath, body: CapabilityIn):
     _, capability = _load_capability(path, write=True)
     require_profile_editor()
     try:
@@ -705,7 +705,7 @@ def put_capability(path: CapabilityPath, body: CapabilityIn):  # type: ignore[no
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def delete_capability_api(path: CapabilityPath):  # type: ignore[no-untyped-def]
+def delete_capability_api(path: CapabilityPath):
     _, capability = _load_capability(path, write=True)
     require_profile_editor()
     try:
@@ -739,7 +739,7 @@ def _week(value: str, field: str) -> date:
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_capacity(path: FactoryPath, query: CapacityQuery):  # type: ignore[no-untyped-def]
+def get_capacity(path: FactoryPath, query: CapacityQuery):
     """Resources x ISO weeks (default: the next 12) with maximum, booked and free hours."""
     factory = load_factory(path.factory_id)
     today, now = clock()
@@ -766,7 +766,7 @@ def get_capacity(path: FactoryPath, query: CapacityQuery):  # type: ignore[no-un
     security=SECURITY,
 )
 @scope_required("capacity:write")
-def put_capacity(path: FactoryPath, body: CapacityIn):  # type: ignore[no-untyped-def]
+def put_capacity(path: FactoryPath, body: CapacityIn):
     """Set maximum (and planned) hours of resources in weeks; all of them or none.
     A maximum below the hours already booked is refused, saying by how much."""
     factory = load_factory(path.factory_id, write=True)
@@ -791,7 +791,7 @@ def put_capacity(path: FactoryPath, body: CapacityIn):  # type: ignore[no-untype
     security=SECURITY,
 )
 @scope_required("capacity:write")
-def post_fill(path: FactoryPath, body: FillIn):  # type: ignore[no-untyped-def]
+def post_fill(path: FactoryPath, body: FillIn):
     """The same maximum for each (given) resource in a run of weeks: "40 h for 8 weeks"."""
     factory = load_factory(path.factory_id, write=True)
     today, now = clock()
@@ -815,7 +815,7 @@ def post_fill(path: FactoryPath, body: FillIn):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @scope_required("capacity:write")
-def post_copy(path: FactoryPath, body: CopyIn):  # type: ignore[no-untyped-def]
+def post_copy(path: FactoryPath, body: CopyIn):
     """Copy maximum and planned hours of every resource from one week to others."""
     factory = load_factory(path.factory_id, write=True)
     today, now = clock()
@@ -835,7 +835,7 @@ def post_copy(path: FactoryPath, body: CopyIn):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @scope_required("capacity:write")
-def post_close(path: FactoryPath, body: CloseIn):  # type: ignore[no-untyped-def]
+def post_close(path: FactoryPath, body: CloseIn):
     """Offer nothing more in a week. Booked hours stay: the maximum drops to them, not
     below; `keptBookedHours` says how many."""
     factory = load_factory(path.factory_id, write=True)
@@ -862,7 +862,7 @@ def post_close(path: FactoryPath, body: CloseIn):  # type: ignore[no-untyped-def
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_profile(path: FactoryPath):  # type: ignore[no-untyped-def]
+def get_profile(path: FactoryPath):
     """The factory in the standardized profile (see /api/v1/schemas/factory-profile.json)."""
     factory = load_factory(path.factory_id)
     return export_profile(db.session(), factory).model_dump(mode="json")
@@ -876,7 +876,7 @@ def get_profile(path: FactoryPath):  # type: ignore[no-untyped-def]
 )
 @roles_required(Role.FACTORY_OWNER)
 @takes_files(1, lambda: MAX_PROFILE_BYTES)
-def put_profile(path: FactoryPath, body: FactoryProfile):  # type: ignore[no-untyped-def]
+def put_profile(path: FactoryPath, body: FactoryProfile):
     """Import a profile into this factory: name, location, certifications, capabilities
     and maximum/planned hours. Status, credit and booked hours stay the marketplace's."""
     factory = load_factory(path.factory_id, write=True)
@@ -897,7 +897,7 @@ def put_profile(path: FactoryPath, body: FactoryProfile):  # type: ignore[no-unt
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_aas(path: FactoryPath, query: AasQuery):  # type: ignore[no-untyped-def]
+def get_aas(path: FactoryPath, query: AasQuery):
     """The factory as an Asset Administration Shell environment (AAS JSON or XML)."""
     factory = load_factory(path.factory_id)
     fmt = f"aas-{query.format}"
@@ -919,7 +919,7 @@ def get_aas(path: FactoryPath, query: AasQuery):  # type: ignore[no-untyped-def]
 )
 @roles_required(Role.FACTORY_OWNER)
 @takes_files(1, lambda: MAX_PROFILE_BYTES)
-def post_aas(path: FactoryPath):  # type: ignore[no-untyped-def]
+def post_aas(path: FactoryPath):
     """Import an AAS environment (JSON or XML body) or a profile into this factory."""
     factory = load_factory(path.factory_id, write=True)
     require_profile_editor()
@@ -943,7 +943,7 @@ def post_aas(path: FactoryPath):  # type: ignore[no-untyped-def]
 )
 @roles_required(Role.OPERATOR)
 @shared_across_organizations(Role.OPERATOR)
-def post_verify(path: FactoryPath):  # type: ignore[no-untyped-def]
+def post_verify(path: FactoryPath):
     factory = load_factory(path.factory_id)
     verify_factory(db.session(), factory, clock()[1])
     return factory_out(factory)
@@ -957,7 +957,7 @@ def post_verify(path: FactoryPath):  # type: ignore[no-untyped-def]
 )
 @roles_required(Role.OPERATOR)
 @shared_across_organizations(Role.OPERATOR)
-def post_suspend(path: FactoryPath, body: SuspendIn):  # type: ignore[no-untyped-def]
+def post_suspend(path: FactoryPath, body: SuspendIn):
     factory = load_factory(path.factory_id)
     try:
         suspend_factory(db.session(), factory, body.reason)
@@ -971,7 +971,7 @@ def post_suspend(path: FactoryPath, body: SuspendIn):  # type: ignore[no-untyped
 
 @api.get("/factories", tags=[SEARCH], responses={200: SearchPageOut}, security=SECURITY)
 @login_required
-def get_factories(query: SearchQuery):  # type: ignore[no-untyped-def]
+def get_factories(query: SearchQuery):
     """Verified factories matching every filter, best fit first, with the reasons each
     one matches. Free hours are summed over the week window (default: 4 weeks from now)."""
     today, _now = clock()

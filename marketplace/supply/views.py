@@ -164,7 +164,7 @@ def require_owner() -> None:
 
 @blueprint.route("/onboarding", methods=["GET", "POST"])
 @login_required
-def onboarding():  # type: ignore[no-untyped-def]
+def onboarding():
     """Where a factory owner lands after signing up: register the factory, then see it."""
     principal = require_principal()
     if not principal.is_factory:
@@ -229,7 +229,7 @@ def _factory_details(form: FactoryForm) -> FactoryDetails:
 @blueprint.get("/factories/<int:factory_id>")
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def factory(factory_id: int):  # type: ignore[no-untyped-def]
+def factory(factory_id: int):
     factory = load_factory(factory_id)
     return _factory_page(factory)
 
@@ -239,7 +239,7 @@ def _factory_page(
     certification_form: CertificationForm | None = None,
     import_form: ImportForm | None = None,
     status: int = 200,
-):  # type: ignore[no-untyped-def]
+):
     session = db.session()
     principal = require_principal()
     today, now = clock()
@@ -268,7 +268,7 @@ def _factory_page(
 
 @blueprint.route("/factories/<int:factory_id>/edit", methods=["GET", "POST"])
 @roles_required(Role.FACTORY_OWNER)
-def edit_factory(factory_id: int):  # type: ignore[no-untyped-def]
+def edit_factory(factory_id: int):
     factory = load_factory(factory_id, write=True)
     require_owner()
     form = FactoryForm(obj=factory)
@@ -282,7 +282,7 @@ def edit_factory(factory_id: int):  # type: ignore[no-untyped-def]
 
 @blueprint.post("/factories/<int:factory_id>/certifications")
 @roles_required(Role.FACTORY_OWNER)
-def add_certification_view(factory_id: int):  # type: ignore[no-untyped-def]
+def add_certification_view(factory_id: int):
     factory = load_factory(factory_id, write=True)
     require_owner()
     form = CertificationForm()
@@ -295,7 +295,7 @@ def add_certification_view(factory_id: int):  # type: ignore[no-untyped-def]
 
 @blueprint.post("/factories/<int:factory_id>/certifications/<int:certification_id>/delete")
 @roles_required(Role.FACTORY_OWNER)
-def delete_certification_view(factory_id: int, certification_id: int):  # type: ignore[no-untyped-def]
+def delete_certification_view(factory_id: int, certification_id: int):
     factory = load_factory(factory_id, write=True)
     require_owner()
     if not ConfirmForm().validate():
@@ -346,7 +346,7 @@ def _capability_details(form: CapabilityForm, process_code: str) -> CapabilityDe
     )
 
 
-def _render_capability(factory: Factory, form: CapabilityForm, capability: Any, status: int):  # type: ignore[no-untyped-def]
+def _render_capability(factory: Factory, form: CapabilityForm, capability: Any, status: int):
     allowed = {code: [m.code for m in materials_for(code)] for code in PROCESSES}
     return render_template(
         "supply/capability_form.html",
@@ -360,7 +360,7 @@ def _render_capability(factory: Factory, form: CapabilityForm, capability: Any, 
 
 @blueprint.route("/factories/<int:factory_id>/capabilities/new", methods=["GET", "POST"])
 @roles_required(Role.FACTORY_OWNER)
-def new_capability(factory_id: int):  # type: ignore[no-untyped-def]
+def new_capability(factory_id: int):
     factory = load_factory(factory_id, write=True)
     require_owner()
     form = _capability_form()
@@ -382,7 +382,7 @@ def new_capability(factory_id: int):  # type: ignore[no-untyped-def]
     "/factories/<int:factory_id>/capabilities/<int:capability_id>", methods=["GET", "POST"]
 )
 @roles_required(Role.FACTORY_OWNER)
-def edit_capability(factory_id: int, capability_id: int):  # type: ignore[no-untyped-def]
+def edit_capability(factory_id: int, capability_id: int):
     factory = load_factory(factory_id, write=True)
     require_owner()
     capability = capability_of(db.session(), factory, capability_id)
@@ -406,7 +406,7 @@ def edit_capability(factory_id: int, capability_id: int):  # type: ignore[no-unt
 
 @blueprint.post("/factories/<int:factory_id>/capabilities/<int:capability_id>/delete")
 @roles_required(Role.FACTORY_OWNER)
-def delete_capability_view(factory_id: int, capability_id: int):  # type: ignore[no-untyped-def]
+def delete_capability_view(factory_id: int, capability_id: int):
     factory = load_factory(factory_id, write=True)
     require_owner()
     capability = capability_of(db.session(), factory, capability_id)
@@ -437,7 +437,7 @@ def _calendar(
     values: dict[str, str] | None = None,
     forms: dict[str, FlaskForm] | None = None,
     status: int = 200,
-):  # type: ignore[no-untyped-def]
+):
     today, now = clock()
     grid = capacity_grid(db.session(), factory, today, now)
     week_choices = choices((w.isoformat(), week_label(w)) for w in grid.weeks)
@@ -474,13 +474,13 @@ def _calendar(
 @blueprint.get("/factories/<int:factory_id>/capacity")
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def capacity(factory_id: int):  # type: ignore[no-untyped-def]
+def capacity(factory_id: int):
     return _calendar(load_factory(factory_id))
 
 
 @blueprint.post("/factories/<int:factory_id>/capacity")
 @login_required
-def save_capacity(factory_id: int):  # type: ignore[no-untyped-def]
+def save_capacity(factory_id: int):
     """The whole grid (one form) or, from htmx, the one cell that changed."""
     factory = load_factory(factory_id, write=True)
     if not can_edit_capacity(require_principal()):
@@ -544,7 +544,7 @@ def _week_list(values: list[str]) -> list[date]:
 
 @blueprint.post("/factories/<int:factory_id>/capacity/fill")
 @login_required
-def fill_view(factory_id: int):  # type: ignore[no-untyped-def]
+def fill_view(factory_id: int):
     factory = load_factory(factory_id, write=True)
     if not can_edit_capacity(require_principal()):
         abort(403)
@@ -581,7 +581,7 @@ def fill_view(factory_id: int):  # type: ignore[no-untyped-def]
 
 @blueprint.post("/factories/<int:factory_id>/capacity/copy")
 @login_required
-def copy_view(factory_id: int):  # type: ignore[no-untyped-def]
+def copy_view(factory_id: int):
     factory = load_factory(factory_id, write=True)
     if not can_edit_capacity(require_principal()):
         abort(403)
@@ -610,7 +610,7 @@ def copy_view(factory_id: int):  # type: ignore[no-untyped-def]
 
 @blueprint.post("/factories/<int:factory_id>/capacity/close")
 @login_required
-def close_view(factory_id: int):  # type: ignore[no-untyped-def]
+def close_view(factory_id: int):
     factory = load_factory(factory_id, write=True)
     if not can_edit_capacity(require_principal()):
         abort(403)
@@ -646,7 +646,7 @@ def close_view(factory_id: int):  # type: ignore[no-untyped-def]
 @blueprint.get("/factories/<int:factory_id>/export/<fmt>")
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def export(factory_id: int, fmt: str):  # type: ignore[no-untyped-def]
+def export(factory_id: int, fmt: str):
     factory = load_factory(factory_id)
     if fmt not in EXPORTS:
         abort(404)
@@ -680,7 +680,7 @@ def read_profile_file(data: bytes, filename: str = "") -> FactoryProfile:
 @blueprint.post("/factories/<int:factory_id>/import")
 @roles_required(Role.FACTORY_OWNER)
 @takes_files(1, lambda: MAX_PROFILE_BYTES)
-def import_view(factory_id: int):  # type: ignore[no-untyped-def]
+def import_view(factory_id: int):
     factory = load_factory(factory_id, write=True)
     require_owner()
     form = ImportForm()
@@ -705,7 +705,7 @@ def import_view(factory_id: int):  # type: ignore[no-untyped-def]
 @blueprint.get("/operator/factories")
 @roles_required(Role.OPERATOR)
 @shared_across_organizations(Role.OPERATOR)
-def operator_factories():  # type: ignore[no-untyped-def]
+def operator_factories():
     status = request.args.get("status", FactoryStatus.PENDING)
     if status not in set(FactoryStatus):
         status = ""
@@ -738,7 +738,7 @@ def operator_factories():  # type: ignore[no-untyped-def]
 @blueprint.post("/operator/factories/<int:factory_id>/verify")
 @roles_required(Role.OPERATOR)
 @shared_across_organizations(Role.OPERATOR)
-def verify(factory_id: int):  # type: ignore[no-untyped-def]
+def verify(factory_id: int):
     factory = db.session().get(Factory, factory_id)
     if factory is None:
         abort(404)
@@ -753,7 +753,7 @@ def verify(factory_id: int):  # type: ignore[no-untyped-def]
 @blueprint.post("/operator/factories/<int:factory_id>/suspend")
 @roles_required(Role.OPERATOR)
 @shared_across_organizations(Role.OPERATOR)
-def suspend(factory_id: int):  # type: ignore[no-untyped-def]
+def suspend(factory_id: int):
     factory = db.session().get(Factory, factory_id)
     if factory is None:
         abort(404)
@@ -775,7 +775,7 @@ def suspend(factory_id: int):  # type: ignore[no-untyped-def]
 
 @blueprint.get("/search")
 @login_required
-def search():  # type: ignore[no-untyped-def]
+def search():
     form = SearchForm(request.args)
     current = locale()
     session = db.session()

@@ -45,7 +45,9 @@ def money(minor: int | float | None, currency: str = "EUR") -> str:
     if minor is None:
         return "—"
     major = major_units(round(minor), currency)
-    return f"{major:,.{max(-major.as_tuple().exponent, 0)}f} {currency}"
+    exponent = major.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite: round() refuses NaN and infinity
+    return f"{major:,.{max(-exponent, 0)}f} {currency}"
 
 
 def state_label(state: str) -> str:

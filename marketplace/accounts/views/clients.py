@@ -55,7 +55,7 @@ def _own_client(client_pk: int) -> OAuthClient:
 
 @blueprint.route("/account/clients", methods=["GET", "POST"])
 @roles_required(Role.FACTORY_OWNER)
-def clients():  # type: ignore[no-untyped-def]
+def clients():
     principal = require_principal()
     form = _client_form()
     created: tuple[OAuthClient, str] | None = None
@@ -89,7 +89,7 @@ def clients():  # type: ignore[no-untyped-def]
 
 @blueprint.post("/account/clients/<int:client_pk>/revoke")
 @roles_required(Role.FACTORY_OWNER)
-def revoke(client_pk: int):  # type: ignore[no-untyped-def]
+def revoke(client_pk: int):
     client = _own_client(client_pk)
     if RevokeForm().validate_on_submit():
         revoke_client(db.session(), client)

@@ -23,18 +23,18 @@ MAX_LINK_SECRET = 100
 LINK_PROBLEMS = {"token": "", "email": ""}
 
 
-def form_status(form) -> int:  # type: ignore[no-untyped-def]
+def form_status(form) -> int:
     return 400 if form.errors else 200
 
 
-def private(response):  # type: ignore[no-untyped-def]
+def private(response):
     """A page whose URL carries a link's secret: sent to no other site, kept in no cache."""
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def link_expired(advice: str, action: str, label: str):  # type: ignore[no-untyped-def]
+def link_expired(advice: str, action: str, label: str):
     page = render_template("accounts/link_expired.html", advice=advice, action=action, label=label)
     return private(make_response(page, 404))
 

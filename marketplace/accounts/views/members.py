@@ -84,7 +84,7 @@ def _invite_form(organization: Organization) -> InviteForm:
 
 @blueprint.route("/account/members", methods=["GET", "POST"])
 @roles_required(Role.FACTORY_OWNER, Role.BUYER_MEMBER, Role.OPERATOR)
-def members():  # type: ignore[no-untyped-def]
+def members():
     """Everyone of the organization, and the people invited to it; factory owners (and
     members of buyer and operator organizations, which have one role only) invite people.
     An invitee is a member once they accept; until then the page shows only the address
@@ -137,7 +137,7 @@ def members():  # type: ignore[no-untyped-def]
 
 @blueprint.post("/account/members/<int:membership_id>/remove")
 @roles_required(Role.FACTORY_OWNER, Role.BUYER_MEMBER, Role.OPERATOR)
-def remove(membership_id: int):  # type: ignore[no-untyped-def]
+def remove(membership_id: int):
     principal = require_principal()
     membership = db.session().get(Membership, membership_id)
     if membership is None or not principal.acts_for(membership.organization_id):
@@ -155,7 +155,7 @@ def remove(membership_id: int):  # type: ignore[no-untyped-def]
 
 
 @blueprint.route("/invitations/<token>", methods=["GET", "POST"])
-def invitation(token: str):  # type: ignore[no-untyped-def]
+def invitation(token: str):
     """An address with an account accepts signed in with it; an address without one
     accepts by choosing a password. Ignoring the invitation is saying no."""
     db_session = db.session()

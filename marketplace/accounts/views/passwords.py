@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 
 @blueprint.route("/password/forgot", methods=["GET", "POST"])
-def forgot_password():  # type: ignore[no-untyped-def]
+def forgot_password():
     """The same answer whether or not the address has an account; the mail to it says
     which (a link to set a new password, or that no account uses the address)."""
     form = ForgotPasswordForm()
@@ -67,7 +67,7 @@ def forgot_password():  # type: ignore[no-untyped-def]
 
 
 @blueprint.route("/password/reset/<token>", methods=["GET", "POST"])
-def reset_password(token: str):  # type: ignore[no-untyped-def]
+def reset_password(token: str):
     if len(token) > MAX_LINK_SECRET or valid_token(db.session(), token) is None:
         return render_template("accounts/reset_expired.html"), 404
     form = ResetPasswordForm()

@@ -47,7 +47,7 @@ OIDC_NEXT_KEY = "oidc_next"
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-def login():  # type: ignore[no-untyped-def]
+def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(db.session(), form.email.data, form.password.data)
@@ -65,7 +65,7 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @blueprint.post("/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout():
     form = LogoutForm()
     if form.validate_on_submit():
         sign_out()
@@ -74,7 +74,7 @@ def logout():  # type: ignore[no-untyped-def]
 
 
 @blueprint.get("/login/company")
-def oidc_login():  # type: ignore[no-untyped-def]
+def oidc_login():
     client = oidc_client()
     if client is None:
         abort(404)
@@ -88,7 +88,7 @@ def oidc_login():  # type: ignore[no-untyped-def]
 
 
 @blueprint.get("/login/company/callback")
-def oidc_callback():  # type: ignore[no-untyped-def]
+def oidc_callback():
     client = oidc_client()
     if client is None:
         abort(404)

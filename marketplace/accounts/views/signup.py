@@ -47,7 +47,7 @@ from marketplace.web.forms import submit
 
 
 @blueprint.route("/signup", methods=["GET", "POST"])
-def signup():  # type: ignore[no-untyped-def]
+def signup():
     """The answer is the same whether the address has an account or not; the mail to it
     says which (a link to finish signing up, or a reminder of the account)."""
     if current_principal() is not None:
@@ -83,12 +83,12 @@ def signup():  # type: ignore[no-untyped-def]
 
 
 @blueprint.get("/signup/sent")
-def signup_sent():  # type: ignore[no-untyped-def]
+def signup_sent():
     return render_template("accounts/signup_sent.html")
 
 
 @blueprint.route("/signup/confirm/<token>", methods=["GET", "POST"])
-def confirm_signup(token: str):  # type: ignore[no-untyped-def]
+def confirm_signup(token: str):
     db_session = db.session()
     pending = valid_signup(db_session, token) if len(token) <= MAX_LINK_SECRET else None
     if pending is None:
@@ -110,7 +110,7 @@ def confirm_signup(token: str):  # type: ignore[no-untyped-def]
 
 
 @blueprint.route("/welcome", methods=["GET", "POST"])
-def welcome():  # type: ignore[no-untyped-def]
+def welcome():
     """For someone signed in who belongs to no organization yet."""
     user = current_user()
     if user is None:

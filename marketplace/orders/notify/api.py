@@ -7,9 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from factories.models import id_of
 from marketplace import db
 from marketplace.accounts.access import require_principal, scope_required
 from marketplace.accounts.service import Principal
+from marketplace.api.answers import ApiAnswer
 from marketplace.orders import access
 from marketplace.orders.blueprints import NOTIFY, api
 from marketplace.orders.models import Notification, WebhookDelivery, WebhookEndpoint
@@ -94,13 +96,13 @@ def _notifications(session: Any, principal: Principal) -> dict[str, Any]:
 
 @api.get("/notifications", tags=[NOTIFY], responses={200: NotificationList})
 @scope_required("orders:read")
-def list_notifications():  # type: ignore[no-untyped-def]
+def list_notifications() -> ApiAnswer:
     return _notifications(db.session(), require_principal())
 
 
 @api.post("/notifications/read", tags=[NOTIFY], responses={200: NotificationList})
 @scope_required("orders:read")
-def read_notifications():  # type: ignore[no-untyped-def]
+def read_notifications() -> ApiAnswer:
     session, principal = db.session(), require_principal()
     events.mark_read(session, principal.organization_id)
     return _notifications(session, principal)
@@ -112,7 +114,7 @@ def _endpoint_out(e: WebhookEndpoint) -> dict[str, Any]:
 
 @api.get("/webhooks", tags=[NOTIFY], responses={200: EndpointList})
 @scope_required("orders:read")
-def list_webhooks():  # type: ignore[no-untyped-def]
+def list_webhooks() -> ApiAnswer:
     session, principal = db.session(), access.require_person(require_principal())
     return {
         "endpoints": [
@@ -124,7 +126,7 @@ def list_webhooks():  # type: ignore[no-untyped-def]
 
 @api.post("/webhooks", tags=[NOTIFY], responses={201: EndpointOut})
 @scope_required("orders:write")
-def add_webhook(body: EndpointIn):  # type: ignore[no-untyped-def]
+def add_webhook(body: EndpointIn) -> ApiAnswer:
     session, principal = db.session(), access.require_person(require_principal())
     endpoint = webhooks_service.create_endpoint(
         session,
@@ -138,7 +140,7 @@ def add_webhook(body: EndpointIn):  # type: ignore[no-untyped-def]
 
 @api.delete("/webhooks/<int:endpoint_id>", tags=[NOTIFY], responses={204: None})
 @scope_required("orders:write")
-def delete_webhook(path: EndpointPath):  # type: ignore[no-untyped-def]
+def delete_webhook(path: EndpointPath) -> ApiAnswer:
     session, principal = db.session(), access.require_person(require_principal())
     session.delete(access.endpoint_for(session, principal, path.endpoint_id))
     return "", 204
@@ -146,20 +148,19 @@ def delete_webhook(path: EndpointPath):  # type: ignore[no-untyped-def]
 
 @api.get("/webhooks/<int:endpoint_id>/deliveries", tags=[NOTIFY], responses={200: DeliveryList})
 @scope_required("orders:read")
-def list_deliveries(path: EndpointPath):  # type: ignore[no-untyped-def]
+def list_deliveries(path: EndpointPath) -> ApiAnswer:
     """The delivery log: every event sent to the endpoint, where it stands, and the
     history of its attempts (when, how long, the answer or the error)."""
     session, principal = db.session(), access.require_person(require_principal())
     endpoint = access.endpoint_for(session, principal, path.endpoint_id)
-    items: list[WebhookDelivery] = webhooks_service.deliveries_of(session, endpoint.id)  # type: ignore[arg-type]
-    history = webhooks_service.attempts_of(session, [d.id for d in items])  # type: ignore[misc]
+    items: list[WebhookDelivery] = webhooks_service.deliveries_of(session, id_of(endpoint))
+    history = webhooks_service.attempts_of(session, [id_of(d) for d in items])
     return {
         "deliveries": [
             DeliveryOut(
                 **d.model_dump(include=set(DeliveryOut.model_fields) - {"history"}),
                 history=[
-                    AttemptOut.model_validate(a, from_attributes=True)
-                    for a in history[d.id]  # type: ignore[index]
+                    AttemptOut.model_validate(a, from_attributes=True) for a in history[id_of(d)]
                 ],
             ).model_dump(mode="json")
             for d in items

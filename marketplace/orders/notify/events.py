@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from factories.models import utcnow
+from factories.models import id_of, utcnow
 from marketplace.orders import outbox
 from marketplace.orders.models import (
     DeliveryState,
@@ -66,7 +66,7 @@ def publish(session: Session, organization_id: int, event: str, data: dict[str, 
             continue
         event_id = str(uuid.uuid4())
         delivery = WebhookDelivery(
-            endpoint_id=endpoint.id,  # type: ignore[arg-type]
+            endpoint_id=id_of(endpoint),
             event=event,
             event_id=event_id,
             payload={
@@ -83,15 +83,15 @@ def publish(session: Session, organization_id: int, event: str, data: dict[str, 
         deliveries.append(delivery)
     if deliveries:
         session.flush()
-        outbox.later(session, deliveries=[d.id for d in deliveries])  # type: ignore[misc]
+        outbox.later(session, deliveries=[id_of(d) for d in deliveries])
     return len(deliveries)
 
 
 def unread_count(session: Session, organization_id: int) -> int:
     return session.exec(
-        select(sa.func.count(Notification.id)).where(
+        select(sa.func.count(col(Notification.id))).where(
             Notification.organization_id == organization_id,
-            Notification.read_at.is_(None),  # type: ignore[union-attr]
+            col(Notification.read_at).is_(None),
         )
     ).one()
 
@@ -101,7 +101,7 @@ def notifications_of(session: Session, organization_id: int, limit: int = 100) -
         session.exec(
             select(Notification)
             .where(Notification.organization_id == organization_id)
-            .order_by(Notification.id.desc())  # type: ignore[union-attr]
+            .order_by(col(Notification.id).desc())
             .limit(limit)
         ).all()
     )
@@ -110,9 +110,9 @@ def notifications_of(session: Session, organization_id: int, limit: int = 100) -
 def mark_read(session: Session, organization_id: int, notification_id: int | None = None) -> int:
     """Mark one (or, without an id, every) notification of the organization read."""
     statement = sa.update(Notification).where(
-        Notification.organization_id == organization_id,  # type: ignore[arg-type]
-        Notification.read_at.is_(None),  # type: ignore[union-attr]
+        col(Notification.organization_id) == organization_id,
+        col(Notification.read_at).is_(None),
     )
     if notification_id is not None:
-        statement = statement.where(Notification.id == notification_id)  # type: ignore[arg-type]
-    return session.execute(statement.values(read_at=utcnow())).rowcount
+        statement = statement.where(col(Notification.id) == notification_id)
+    return session.exec(statement.values(read_at=utcnow())).rowcount

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from factories.errors import InputError
+from factories.models import id_of
 from marketplace import db
 from marketplace.accounts.access import current_principal, login_required, require_principal
 from marketplace.orders import access
@@ -39,7 +41,7 @@ def orders_context() -> dict[str, Any]:
 
 @pages.get("/notifications")
 @login_required
-def notifications():  # type: ignore[no-untyped-def]
+def notifications() -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     return render_template(
         "orders/notifications.html",
@@ -50,7 +52,7 @@ def notifications():  # type: ignore[no-untyped-def]
 
 @pages.post("/notifications/read")
 @login_required
-def notifications_read():  # type: ignore[no-untyped-def]
+def notifications_read() -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     require_valid(ActionForm())
     events.mark_read(session, principal.organization_id)
@@ -59,7 +61,7 @@ def notifications_read():  # type: ignore[no-untyped-def]
 
 @pages.route("/webhooks", methods=["GET", "POST"])
 @login_required
-def webhooks():  # type: ignore[no-untyped-def]
+def webhooks() -> ResponseReturnValue:
     session, principal = db.session(), access.require_person(require_principal())
     form = WebhookForm()
     status = 200
@@ -89,22 +91,22 @@ def webhooks():  # type: ignore[no-untyped-def]
 
 @pages.get("/webhooks/<int:endpoint_id>")
 @login_required
-def webhook_detail(endpoint_id: int):  # type: ignore[no-untyped-def]
+def webhook_detail(endpoint_id: int) -> ResponseReturnValue:
     session, principal = db.session(), access.require_person(require_principal())
     endpoint = access.endpoint_for(session, principal, endpoint_id)
-    deliveries = webhooks_service.deliveries_of(session, endpoint.id)  # type: ignore[arg-type]
+    deliveries = webhooks_service.deliveries_of(session, id_of(endpoint))
     return render_template(
         "orders/webhook.html",
         endpoint=endpoint,
         deliveries=deliveries,
-        history=webhooks_service.attempts_of(session, [d.id for d in deliveries]),  # type: ignore[misc]
+        history=webhooks_service.attempts_of(session, [id_of(d) for d in deliveries]),
         action_form=ActionForm(),
     )
 
 
 @pages.post("/webhooks/<int:endpoint_id>/delete")
 @login_required
-def webhook_delete(endpoint_id: int):  # type: ignore[no-untyped-def]
+def webhook_delete(endpoint_id: int) -> ResponseReturnValue:
     session, principal = db.session(), access.require_person(require_principal())
     require_valid(ActionForm())
     endpoint = access.endpoint_for(session, principal, endpoint_id)

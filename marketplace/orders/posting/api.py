@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from factories.errors import NotFound
 from marketplace import db
 from marketplace.accounts.access import require_principal, scope_required
+from marketplace.api.answers import ApiAnswer
 from marketplace.orders import access, presenters
 from marketplace.orders.blueprints import ORDERS, TransitionErrorBody, api
 from marketplace.orders.posting.service import (
@@ -71,7 +72,7 @@ def buyer_step(path: OrderPath, step: Any) -> dict[str, Any]:
 
 @api.get("/orders", tags=[ORDERS], responses={200: OrderList})
 @scope_required("orders:read")
-def list_orders(query: OrdersQuery):  # type: ignore[no-untyped-def]
+def list_orders(query: OrdersQuery) -> ApiAnswer:
     """The buyer's own orders; for a factory, the orders it has been offered work on."""
     session, principal = db.session(), require_principal()
     return {
@@ -84,7 +85,7 @@ def list_orders(query: OrdersQuery):  # type: ignore[no-untyped-def]
 
 @api.post("/orders", tags=[ORDERS], responses={201: OrderOut})
 @scope_required("orders:write")
-def post_order(body: OrderIn):  # type: ignore[no-untyped-def]
+def post_order(body: OrderIn) -> ApiAnswer:
     """Post an order (a draft unless `submit` is true); every bad field is named."""
     session, principal = db.session(), require_principal()
     if not principal.is_buyer:
@@ -107,7 +108,7 @@ def post_order(body: OrderIn):  # type: ignore[no-untyped-def]
 
 @api.get("/orders/<int:order_id>", tags=[ORDERS], responses={200: OrderOut})
 @scope_required("orders:read")
-def get_order(path: OrderPath):  # type: ignore[no-untyped-def]
+def get_order(path: OrderPath) -> ApiAnswer:
     return order_answer(path.order_id)
 
 
@@ -117,7 +118,7 @@ def get_order(path: OrderPath):  # type: ignore[no-untyped-def]
     responses={200: OrderOut, 409: TransitionErrorBody},
 )
 @scope_required("orders:write")
-def submit_order(path: OrderPath):  # type: ignore[no-untyped-def]
+def submit_order(path: OrderPath) -> ApiAnswer:
     """draft -> open."""
     return buyer_step(path, submit)
 
@@ -128,6 +129,6 @@ def submit_order(path: OrderPath):  # type: ignore[no-untyped-def]
     responses={200: OrderOut, 409: TransitionErrorBody},
 )
 @scope_required("orders:write")
-def cancel_order(path: OrderPath):  # type: ignore[no-untyped-def]
+def cancel_order(path: OrderPath) -> ApiAnswer:
     """Cancel before production; every held or booked hour is given back."""
     return buyer_step(path, cancel)

@@ -29,7 +29,7 @@ MAX_FORM_LINES = 20
 
 class LineForm(Form):
     class Meta:
-        def get_translations(self, form):  # type: ignore[no-untyped-def]
+        def get_translations(self, form):
             # A plain Form: without this its built-in messages stay English on every page.
             return wtforms_translations
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.capacity.hours import quantize_hours
 from factories.errors import N_
-from factories.models import too_long, utcnow
+from factories.models import id_of, too_long, utcnow
 from factories.taxonomy import (
     CERTIFICATIONS,
     MATERIALS,
@@ -124,7 +124,7 @@ def validate_order(data: OrderInput, today: date) -> list[tuple[str, str]]:
 
 
 def _line_problems(line: LineInput) -> list[tuple[str, str]]:
-    problems = []
+    problems: list[tuple[str, str]] = []
     if line.process_code not in PROCESSES:
         problems.append(("process_code", N_("unknown process %(code)r", code=line.process_code)))
     if line.material not in MATERIALS:
@@ -224,7 +224,7 @@ def create_order(
     for number, line in enumerate(data.lines, start=1):
         session.add(
             OrderLine(
-                order_id=order.id,  # type: ignore[arg-type]
+                order_id=id_of(order),
                 line_no=number,
                 process_code=line.process_code,
                 material=line.material,
@@ -254,8 +254,8 @@ def lock_orders(session: Session, order_ids: Sequence[int]) -> list[Order]:
     return list(
         session.exec(
             select(Order)
-            .where(Order.id.in_(sorted(set(order_ids))))  # type: ignore[union-attr]
-            .order_by(Order.id)
+            .where(col(Order.id).in_(sorted(set(order_ids))))
+            .order_by(col(Order.id))
             .with_for_update()
             .execution_options(populate_existing=True)
         ).all()
@@ -263,7 +263,7 @@ def lock_orders(session: Session, order_ids: Sequence[int]) -> list[Order]:
 
 
 def lock_order(session: Session, order: Order) -> Order:
-    return lock_orders(session, [order.id])[0]  # type: ignore[list-item]
+    return lock_orders(session, [id_of(order)])[0]
 
 
 def touch(order: Order, target: OrderState) -> None:
@@ -288,7 +288,7 @@ def orders_of(
     session: Session, principal: Principal, state: str | None = None, limit: int = 200
 ) -> list[Order]:
     """The orders the principal may list, newest first."""
-    query = access.visible_orders(principal).order_by(Order.id.desc()).limit(limit)  # type: ignore[union-attr]
+    query = access.visible_orders(principal).order_by(col(Order.id).desc()).limit(limit)
     if state:
         query = query.where(Order.state == state)
     return list(session.exec(query).all())
@@ -297,6 +297,8 @@ def orders_of(
 def lines_of(session: Session, order_id: int) -> list[OrderLine]:
     return list(
         session.exec(
-            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+            select(OrderLine)
+            .where(col(OrderLine.order_id) == order_id)
+            .order_by(col(OrderLine.line_no))
         ).all()
     )

@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from factories.capability import minor_units
 from factories.errors import InputError
+from factories.models import id_of
 from factories.taxonomy import MATERIALS, PROCESSES
 from marketplace import db
 from marketplace.accounts.access import login_required, require_principal
@@ -48,7 +50,7 @@ def order_page_url(order_id: int) -> str:
 
 @pages.get("/orders")
 @login_required
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     state = request.args.get("state") or None
     if state is not None and state not in ORDER_STATES:
@@ -86,7 +88,7 @@ FORM_NAMES = {"budget_minor": "budget"}
 
 @pages.route("/orders/new", methods=["GET", "POST"])
 @login_required
-def new():  # type: ignore[no-untyped-def]
+def new() -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     if not principal.is_buyer:
         abort(403)
@@ -111,11 +113,11 @@ def new():  # type: ignore[no-untyped-def]
     if valid:
         data = OrderInput(
             title=form.title.data or "",
-            due_date=form.due_date.data,  # type: ignore[arg-type]
+            due_date=form.due_date.data,
             delivery_country=(form.delivery_country.data or "").upper(),
             delivery_city=form.delivery_city.data or "",
-            delivery_latitude=form.delivery_latitude.data,  # type: ignore[arg-type]
-            delivery_longitude=form.delivery_longitude.data,  # type: ignore[arg-type]
+            delivery_latitude=form.delivery_latitude.data,
+            delivery_longitude=form.delivery_longitude.data,
             budget_minor=budget_minor,
             currency=currency,
             min_credit=float(form.min_credit.data or 0),
@@ -128,7 +130,7 @@ def new():  # type: ignore[no-untyped-def]
             status = 400
         else:
             flash(_("Order posted.") if form.post.data else _("Draft saved."))
-            return redirect(order_page_url(order.id), code=303)  # type: ignore[arg-type]
+            return redirect(order_page_url(id_of(order)), code=303)
     elif form.is_submitted():
         status = 400
     return render_template("orders/new.html", form=form), status
@@ -167,7 +169,7 @@ def _page_context(page: presenters.OrderPage) -> dict[str, Any]:
 
 @pages.get("/orders/<int:order_id>")
 @login_required
-def detail(order_id: int):  # type: ignore[no-untyped-def]
+def detail(order_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     order = access.order_for(session, principal, order_id)
     # Between the periodic runs, a page that shows deadlines enforces them itself.
@@ -179,7 +181,7 @@ def detail(order_id: int):  # type: ignore[no-untyped-def]
 
 @pages.post("/orders/<int:order_id>/submit")
 @login_required
-def submit(order_id: int):  # type: ignore[no-untyped-def]
+def submit(order_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     require_valid(ActionForm())
     return step_then_redirect(
@@ -191,7 +193,7 @@ def submit(order_id: int):  # type: ignore[no-untyped-def]
 
 @pages.post("/orders/<int:order_id>/cancel")
 @login_required
-def cancel(order_id: int):  # type: ignore[no-untyped-def]
+def cancel(order_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     require_valid(ActionForm())
     return step_then_redirect(

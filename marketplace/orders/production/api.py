@@ -68,7 +68,7 @@ class EvidenceForm(BaseModel):
     responses={200: OrderOut, 409: TransitionErrorBody},
 )
 @scope_required("orders:write")
-def deliver_order(path: OrderPath):  # type: ignore[no-untyped-def]
+def deliver_order(path: OrderPath):
     """The buyer confirms delivery: shipped -> delivered."""
     return buyer_step(path, confirm_delivery)
 
@@ -79,7 +79,7 @@ def deliver_order(path: OrderPath):  # type: ignore[no-untyped-def]
     responses={200: OrderOut, 409: TransitionErrorBody},
 )
 @scope_required("orders:write")
-def close_order(path: OrderPath):  # type: ignore[no-untyped-def]
+def close_order(path: OrderPath):
     """delivered -> closed; ratings open."""
     return buyer_step(path, close)
 
@@ -91,7 +91,7 @@ def close_order(path: OrderPath):  # type: ignore[no-untyped-def]
 )
 @scope_required("orders:write")
 @takes_files(documents.MAX_DOCUMENTS, max_document_bytes)
-def dispute_order(path: OrderPath, form: EvidenceForm):  # type: ignore[no-untyped-def]
+def dispute_order(path: OrderPath, form: EvidenceForm):
     """Open a dispute (multipart/form-data: `reason` and `evidence` files)."""
     session, principal = db.session(), require_principal()
     uploads = [
@@ -111,7 +111,7 @@ def dispute_order(path: OrderPath, form: EvidenceForm):  # type: ignore[no-untyp
 
 @api.post("/orders/<int:order_id>/ratings", tags=[ORDERS], responses={201: OrderOut})
 @scope_required("orders:write")
-def rate_order(path: OrderPath, body: RatingIn):  # type: ignore[no-untyped-def]
+def rate_order(path: OrderPath, body: RatingIn):
     session, principal = db.session(), require_principal()
     rate(session, principal, path.order_id, body.score, body.comment, body.factory_id)
     return order_answer(path.order_id), 201
@@ -119,7 +119,7 @@ def rate_order(path: OrderPath, body: RatingIn):  # type: ignore[no-untyped-def]
 
 @api.get("/orders/<int:order_id>/milestones", tags=[ORDERS], responses={200: MilestoneList})
 @scope_required("orders:read")
-def list_milestones(path: OrderPath):  # type: ignore[no-untyped-def]
+def list_milestones(path: OrderPath):
     session, principal = db.session(), require_principal()
     order = access.order_for(session, principal, path.order_id)
     mine = access.milestone_factories(session, principal, order)
@@ -133,7 +133,7 @@ def list_milestones(path: OrderPath):  # type: ignore[no-untyped-def]
 @api.post("/orders/<int:order_id>/milestones", tags=[ORDERS], responses={201: MilestoneOut})
 @scope_required("milestones:write")
 @takes_files(documents.MAX_DOCUMENTS, max_document_bytes)
-def post_milestone(path: OrderPath, form: MilestoneForm):  # type: ignore[no-untyped-def]
+def post_milestone(path: OrderPath, form: MilestoneForm):
     """A factory reports started, qa_passed (with its QA documents) or shipped (with tracking)."""
     session, principal = db.session(), require_principal()
     uploads = [

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.errors import N_, Conflict
-from factories.models import too_long, utcnow
+from factories.models import id_column, id_of, too_long, utcnow
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.accounts.service import Principal
 from marketplace.orders import access
@@ -27,7 +27,7 @@ from marketplace.orders.production import documents
 def _operator_orgs(session: Session) -> list[int]:
     return list(
         session.exec(
-            select(Organization.id).where(Organization.kind == OrganizationKind.OPERATOR)
+            select(id_column(Organization)).where(Organization.kind == OrganizationKind.OPERATOR)
         ).all()
     )
 
@@ -92,7 +92,7 @@ def resolve_dispute(
     dispute.resolved_at = utcnow()
     events.notify(
         session,
-        [order.buyer_organization_id, *access.participant_organizations(session, order.id)],  # type: ignore[arg-type]
+        [order.buyer_organization_id, *access.participant_organizations(session, id_of(order))],
         "dispute.resolved",
         order_id=order.id,
         title=order.title,
@@ -102,5 +102,7 @@ def resolve_dispute(
 
 def disputes_of(session: Session, order_id: int) -> list[Dispute]:
     return list(
-        session.exec(select(Dispute).where(Dispute.order_id == order_id).order_by(Dispute.id)).all()
+        session.exec(
+            select(Dispute).where(col(Dispute.order_id) == order_id).order_by(col(Dispute.id))
+        ).all()
     )

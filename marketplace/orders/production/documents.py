@@ -15,10 +15,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from sqlalchemy import event
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from werkzeug.utils import secure_filename
 
 from factories.errors import N_
@@ -45,7 +45,7 @@ class Upload:
 
 
 def read_upload(
-    stream: BinaryIO, filename: str, field: str, limit: int = MAX_DOCUMENT_BYTES
+    stream: IO[bytes], filename: str, field: str, limit: int = MAX_DOCUMENT_BYTES
 ) -> Upload:
     """Read at most `limit` bytes; a bigger file is refused, naming the field."""
     data = stream.read(limit + 1)
@@ -145,7 +145,7 @@ def attach(
 def documents_of(session: Session, order_id: int) -> list[Document]:
     return list(
         session.exec(
-            select(Document).where(Document.order_id == order_id).order_by(Document.id)
+            select(Document).where(col(Document.order_id) == order_id).order_by(col(Document.id))
         ).all()
     )
 

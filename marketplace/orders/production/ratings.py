@@ -4,7 +4,7 @@ each factory rates the buyer, once."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.errors import N_, Conflict, NotFound
 from factories.models import too_long
@@ -46,7 +46,7 @@ def rate(
     else:
         raise NotFound(f"order {order_id}")
     exists = session.exec(
-        select(sa.func.count(Rating.id)).where(
+        select(sa.func.count(col(Rating.id))).where(
             Rating.order_id == order_id,
             Rating.from_organization_id == principal.organization_id,
             Rating.to_organization_id == to_organization,
@@ -78,5 +78,7 @@ def rate(
 
 def ratings_of(session: Session, order_id: int) -> list[Rating]:
     return list(
-        session.exec(select(Rating).where(Rating.order_id == order_id).order_by(Rating.id)).all()
+        session.exec(
+            select(Rating).where(col(Rating.order_id) == order_id).order_by(col(Rating.id))
+        ).all()
     )

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.errors import N_, Conflict, NotFound
-from factories.models import too_long, utcnow
+from factories.models import id_of, too_long, utcnow
 from marketplace.accounts.service import Principal
 from marketplace.orders import access
 from marketplace.orders.errors import OrderError
@@ -30,9 +30,9 @@ MILESTONE_ORDER = (MilestoneKind.STARTED, MilestoneKind.QA_PASSED, MilestoneKind
 def milestones_of(
     session: Session, order_id: int, factory_ids: Sequence[int] | None = None
 ) -> list[Milestone]:
-    query = select(Milestone).where(Milestone.order_id == order_id).order_by(Milestone.id)
+    query = select(Milestone).where(col(Milestone.order_id) == order_id).order_by(col(Milestone.id))
     if factory_ids is not None:
-        query = query.where(Milestone.factory_id.in_(factory_ids))  # type: ignore[attr-defined]
+        query = query.where(col(Milestone.factory_id).in_(factory_ids))
     return list(session.exec(query).all())
 
 
@@ -55,8 +55,8 @@ def add_milestone(
     if not mine:
         raise NotFound(f"order {order_id}")
     if factory_id is None and len(mine) == 1:
-        factory_id = mine[0].id
-    if factory_id not in {f.id for f in mine}:
+        factory_id = id_of(mine[0])
+    if factory_id is None or factory_id not in {id_of(f) for f in mine}:
         raise OrderError(
             "factory_id", N_("name one of your factories with accepted work on this order")
         )
@@ -74,7 +74,7 @@ def add_milestone(
         raise OrderError(
             "documents", N_("at most %(maximum)s files", maximum=documents.MAX_DOCUMENTS)
         )
-    done = {m.kind for m in milestones_of(session, order_id, [factory_id])}  # type: ignore[list-item]
+    done = {m.kind for m in milestones_of(session, order_id, [factory_id])}
     position = [k.value for k in MILESTONE_ORDER].index(kind)
     if kind in done:
         raise Conflict(N_("%(state)s was already reported", state=kind))
@@ -90,7 +90,7 @@ def add_milestone(
         raise OrderError("tracking_number", N_("is required when shipping"))
     milestone = Milestone(
         order_id=order_id,
-        factory_id=factory_id,  # type: ignore[arg-type]
+        factory_id=factory_id,
         kind=kind,
         note=note,
         carrier=carrier,
@@ -146,7 +146,7 @@ def confirm_delivery(session: Session, principal: Principal, order_id: int) -> O
         "delivered_at": order.delivered_at.isoformat(),
     }
     events.publish(session, order.buyer_organization_id, events.ORDER_DELIVERED, data)
-    for organization_id in access.participant_organizations(session, order.id):  # type: ignore[arg-type]
+    for organization_id in access.participant_organizations(session, id_of(order)):
         events.notify(
             session, [organization_id], "order.delivered", order_id=order.id, title=order.title
         )
@@ -160,9 +160,9 @@ def close(session: Session, principal: Principal, order_id: int) -> Order:
     order.closed_at = utcnow()
     events.notify(
         session,
-        access.participant_organizations(session, order.id),
+        access.participant_organizations(session, id_of(order)),
         "order.closed",
-        order_id=order.id,  # type: ignore[arg-type]
+        order_id=order.id,
         title=order.title,
     )
     return order

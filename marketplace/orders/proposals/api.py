@@ -8,8 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from factories.models import id_of
 from marketplace import db
 from marketplace.accounts.access import require_principal, scope_required
+from marketplace.api.answers import ApiAnswer
 from marketplace.orders import access, presenters
 from marketplace.orders.blueprints import PROPOSALS, api
 from marketplace.orders.proposals import lost
@@ -31,7 +33,7 @@ class ProposalsQuery(BaseModel):
 
 @api.get("/proposals", tags=[PROPOSALS], responses={200: ProposalList})
 @scope_required("proposals:read")
-def list_proposals(query: ProposalsQuery):  # type: ignore[no-untyped-def]
+def list_proposals(query: ProposalsQuery) -> ApiAnswer:
     """Work proposed to the caller's factories, newest first."""
     session, principal = db.session(), require_principal()
     items = access.proposals_of_factories(session, principal, query.state)
@@ -40,7 +42,7 @@ def list_proposals(query: ProposalsQuery):  # type: ignore[no-untyped-def]
 
 @api.get("/proposals/<int:proposal_id>", tags=[PROPOSALS], responses={200: ProposalOut})
 @scope_required("proposals:read")
-def get_proposal(path: ProposalPath):  # type: ignore[no-untyped-def]
+def get_proposal(path: ProposalPath) -> ApiAnswer:
     session, principal = db.session(), require_principal()
     return presenters.proposal_out(
         principal, access.proposal_for(session, principal, path.proposal_id)
@@ -49,7 +51,7 @@ def get_proposal(path: ProposalPath):  # type: ignore[no-untyped-def]
 
 @api.post("/proposals/<int:proposal_id>/accept", tags=[PROPOSALS], responses={200: ProposalOut})
 @scope_required("proposals:write")
-def accept_proposal(path: ProposalPath):  # type: ignore[no-untyped-def]
+def accept_proposal(path: ProposalPath) -> ApiAnswer:
     """Accept before the deadline: the held hours become booked."""
     session, principal = db.session(), require_principal()
     return presenters.proposal_out(principal, accept(session, principal, path.proposal_id))
@@ -57,7 +59,7 @@ def accept_proposal(path: ProposalPath):  # type: ignore[no-untyped-def]
 
 @api.post("/proposals/<int:proposal_id>/decline", tags=[PROPOSALS], responses={200: ProposalOut})
 @scope_required("proposals:write")
-def decline_proposal(path: ProposalPath, body: DeclineIn):  # type: ignore[no-untyped-def]
+def decline_proposal(path: ProposalPath, body: DeclineIn) -> ApiAnswer:
     """Decline: the hours are released and the work is re-matched elsewhere."""
     session, principal = db.session(), require_principal()
     proposal = decline(session, principal, path.proposal_id, body.note)
@@ -144,10 +146,10 @@ def _lost_work_out(item: lost.LostItem) -> LostWorkOut:
     currency = item.order.currency
     return LostWorkOut(
         id=item.id,
-        factory_id=item.factory.id,  # type: ignore[arg-type]
-        order_id=item.order.id,  # type: ignore[arg-type]
+        factory_id=id_of(item.factory),
+        order_id=id_of(item.order),
         order_title=item.order.title,
-        order_line_id=item.line.id,  # type: ignore[arg-type]
+        order_line_id=id_of(item.line),
         line_no=item.line.line_no,
         process_code=item.line.process_code,
         material=item.line.material,
@@ -164,7 +166,7 @@ def _lost_work_out(item: lost.LostItem) -> LostWorkOut:
 
 @api.get("/lost-work", tags=[PROPOSALS], responses={200: LostWorkPage})
 @scope_required("proposals:read")
-def list_lost_work(query: LostWorkQuery):  # type: ignore[no-untyped-def]
+def list_lost_work(query: LostWorkQuery) -> ApiAnswer:
     """Order lines the caller's factories were an option for and got none of, latest
     first, each with the engine's binding reason (never who got the work, or their price).
     Only factories have lost work; anyone else gets 404."""
@@ -181,7 +183,7 @@ def list_lost_work(query: LostWorkQuery):  # type: ignore[no-untyped-def]
 
 @api.get("/lost-work/<int:lost_work_id>", tags=[PROPOSALS], responses={200: LostWorkOut})
 @scope_required("proposals:read")
-def get_lost_work(path: LostWorkPath):  # type: ignore[no-untyped-def]
+def get_lost_work(path: LostWorkPath) -> ApiAnswer:
     session, principal = db.session(), require_principal()
     item = lost.lost_work_for(session, principal, path.lost_work_id)
     return _lost_work_out(item).model_dump(mode="json")

@@ -20,12 +20,12 @@ from decimal import Decimal
 from typing import Any
 
 from ortools.graph.python import max_flow
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.capacity.booking import BucketChange, ChangeKind, apply_changes
 from factories.capacity.weeks import monday_of_week_label
 from factories.fit import price_minor
-from factories.models import CapacityBucket
+from factories.models import CapacityBucket, id_of
 from marketplace.orders import coverage as coverage_of
 from marketplace.orders.coverage import work_of_lines
 from marketplace.orders.models import (
@@ -133,12 +133,12 @@ def _wanted_slots(
     if keys:
         for bucket in session.exec(
             select(CapacityBucket).where(
-                CapacityBucket.factory_id.in_(sorted({k[0] for k in keys})),  # type: ignore[attr-defined]
-                CapacityBucket.resource.in_(sorted({k[1] for k in keys})),  # type: ignore[attr-defined]
-                CapacityBucket.point_in_time.in_(sorted({k[2] for k in keys})),  # type: ignore[attr-defined]
+                col(CapacityBucket.factory_id).in_(sorted({k[0] for k in keys})),
+                col(CapacityBucket.resource).in_(sorted({k[1] for k in keys})),
+                col(CapacityBucket.point_in_time).in_(sorted({k[2] for k in keys})),
             )
         ).all():
-            buckets[(bucket.factory_id, bucket.resource, bucket.point_in_time)] = bucket.id  # type: ignore[assignment]
+            buckets[(bucket.factory_id, bucket.resource, bucket.point_in_time)] = id_of(bucket)
     capacity = {
         (f["id"], c["period"]): math.floor(c["hours"] * 100 + 1e-6)
         for f in built.problem["factories"]
@@ -182,19 +182,19 @@ def apply_plan(
     """Make the run's plan real for its orders still waiting on it; returns what happened."""
     orders = [
         o
-        for o in lock_orders(session, run_orders(session, run.id))
-        if o.state == OrderState.MATCHING  # type: ignore[arg-type]
+        for o in lock_orders(session, run_orders(session, id_of(run)))
+        if o.state == OrderState.MATCHING
     ]
-    order_ids = [o.id for o in orders]
-    by_id = {o.id: o for o in orders}
+    order_ids = [id_of(o) for o in orders]
+    by_id = {id_of(o): o for o in orders}
     lines = {
-        line.id: line
+        id_of(line): line
         for line in session.exec(
-            select(OrderLine).where(OrderLine.order_id.in_(order_ids))  # type: ignore[attr-defined]
+            select(OrderLine).where(col(OrderLine.order_id).in_(order_ids))
         ).all()
     }
-    accepted, pending = work_of_lines(session, order_ids)  # type: ignore[arg-type]
-    wanted = _wanted_slots(session, built, plan, set(lines))  # type: ignore[arg-type]
+    accepted, pending = work_of_lines(session, order_ids)
+    wanted = _wanted_slots(session, built, plan, set(lines))
     attempt = int((run.outcome or {}).get("attempt", 0))
     outcome = {"created": 0, "kept": 0, "superseded": 0, "holds_refused": 0, "unplaced_hours": 0.0}
     refused_orders: set[int] = set()
@@ -203,12 +203,12 @@ def apply_plan(
     superseded: list[Proposal] = []
     to_hold: list[tuple[_Wanted, list[int]]] = []  # wanted entry, indices into `changes`
     for line_id, line in sorted(lines.items()):
-        live = line.hours - accepted.get(line_id, Decimal(0))  # type: ignore[arg-type]
-        for proposal, slots in pending.get(line_id, []):  # type: ignore[arg-type]
-            want = wanted.get((line_id, proposal.factory_id))  # type: ignore[arg-type]
+        live = line.hours - accepted.get(line_id, Decimal(0))
+        for proposal, slots in pending.get(line_id, []):
+            want = wanted.get((line_id, proposal.factory_id))
             have = sorted((s.bucket_id, s.hours) for s in slots)
             if want is not None and sorted(want.slots) == have:
-                wanted.pop((line_id, proposal.factory_id))  # type: ignore[arg-type]
+                wanted.pop((line_id, proposal.factory_id))
                 outcome["kept"] += 1
                 live -= proposal.hours
                 continue
@@ -255,7 +255,7 @@ def apply_plan(
         price = sum(price_minor(h, rate) for rate, h in sorted(hours_at_rate.items()))
         order = by_id[line.order_id]
         proposal = Proposal(
-            match_run_id=run.id,  # type: ignore[arg-type]
+            match_run_id=id_of(run),
             order_id=line.order_id,
             order_line_id=entry.line_id,
             factory_id=entry.factory_id,
@@ -275,7 +275,7 @@ def apply_plan(
         session.add(proposal)
         session.flush()
         for (bucket_id, h), _ in held:
-            session.add(ProposalSlot(proposal_id=proposal.id, bucket_id=bucket_id, hours=h))  # type: ignore[arg-type]
+            session.add(ProposalSlot(proposal_id=id_of(proposal), bucket_id=bucket_id, hours=h))
         created.append(proposal)
     outcome["created"] = len(created)
     session.flush()
@@ -283,9 +283,9 @@ def apply_plan(
     # Options of the applied lines that got nothing: factories see why in "lost work".
     outcome["lost"] = lost.record_lost_work(
         session,
-        run.id,  # type: ignore[arg-type]
+        id_of(run),
         built.problem,
-        lines,  # type: ignore[arg-type]
+        lines,
         now,
     )
 
@@ -311,7 +311,7 @@ def apply_plan(
                 factory_notice="proposal.received",
             )
     outcome["unplaced_hours"] = float(
-        sum((c.unplaced for c in coverage_of.coverage(session, order_ids).values()), Decimal(0))  # type: ignore[arg-type]
+        sum((c.unplaced for c in coverage_of.coverage(session, order_ids).values()), Decimal(0))
     )
     if attempt < MAX_REFUSAL_RETRIES:
         for order in orders:

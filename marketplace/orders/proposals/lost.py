@@ -26,11 +26,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import matching
 from factories.errors import N_, Message
-from factories.models import Factory
+from factories.models import Factory, id_of
 from factories.paging import Page, check_paging, offset
 from marketplace.accounts.service import Principal
 from marketplace.orders import access
@@ -81,14 +81,14 @@ def record_lost_work(
     working = set(
         session.exec(
             select(Proposal.order_line_id, Proposal.factory_id).where(
-                Proposal.order_line_id.in_(lines),  # type: ignore[attr-defined]
-                Proposal.state.in_((ProposalState.PENDING, ProposalState.ACCEPTED)),  # type: ignore[attr-defined]
+                col(Proposal.order_line_id).in_(lines),
+                col(Proposal.state).in_((ProposalState.PENDING, ProposalState.ACCEPTED)),
             )
         ).all()
     )
     session.execute(
         sa.delete(LostWork)
-        .where(LostWork.order_line_id.in_(lines))  # type: ignore[attr-defined]
+        .where(col(LostWork.order_line_id).in_(lines))
         .execution_options(synchronize_session=False)
     )
     rows = [
@@ -133,7 +133,7 @@ def lost_work_of(
     if offset(page, per_page) >= total:
         return Page([], total, page, per_page)
     rows = session.exec(
-        mine.order_by(LostWork.id.desc())  # type: ignore[union-attr]
+        mine.order_by(col(LostWork.id).desc())
         .offset(offset(page, per_page))
         .limit(per_page)
         .execution_options(populate_existing=True)
@@ -155,13 +155,13 @@ def _items(session: Session, rows: list[LostWork]) -> list[LostItem]:
     reasons = explain_rows(session, rows)
     return [
         LostItem(
-            id=r.id,  # type: ignore[arg-type]
+            id=id_of(r),
             factory=factories[r.factory_id],
             line=lines[r.order_line_id],
             order=orders[lines[r.order_line_id].order_id],
             match_run_id=r.match_run_id,
             lost_at=r.created_at,
-            reasons=reasons[r.id],  # type: ignore[index]
+            reasons=reasons[id_of(r)],
         )
         for r in rows
     ]
@@ -174,7 +174,7 @@ def explain_rows(session: Session, rows: Sequence[LostWork]) -> dict[int, list[d
     by_run: dict[int, list[LostWork]] = defaultdict(list)
     for row in rows:
         if row.reasons is not None:
-            result[row.id] = list(row.reasons)  # type: ignore[index]
+            result[id_of(row)] = list(row.reasons)
         else:
             by_run[row.match_run_id].append(row)
     for run_id, group in sorted(by_run.items()):
@@ -182,14 +182,14 @@ def explain_rows(session: Session, rows: Sequence[LostWork]) -> dict[int, list[d
             select(MatchRun.problem, MatchRun.plan).where(MatchRun.id == run_id)
         ).first()
         explainer = RunExplainer(*(stored or ({}, None)))
-        for row in sorted(group, key=lambda r: r.id):  # type: ignore[arg-type, return-value]
+        for row in sorted(group, key=id_of):
             try:
                 reasons = explainer.reasons(job_id(row.order_line_id), row.factory_id)
             except (Unexplainable, matching.ProblemError, KeyError, ValueError) as error:
                 log.warning("lost work %s of run %s: no explanation (%s)", row.id, run_id, error)
                 reasons = [{"reason": UNEXPLAINED}]
-            result[row.id] = reasons  # type: ignore[index]
-            _keep(session, row.id, reasons)  # type: ignore[arg-type]
+            result[id_of(row)] = reasons
+            _keep(session, id_of(row), reasons)
     return result
 
 
@@ -199,7 +199,7 @@ def _keep(session: Session, row_id: int, reasons: list[dict[str, Any]]) -> None:
     free = select(LostWork.id).where(LostWork.id == row_id).with_for_update(skip_locked=True)
     session.execute(
         sa.update(LostWork)
-        .where(LostWork.id.in_(free.scalar_subquery()))  # type: ignore[union-attr]
+        .where(col(LostWork.id).in_(free.scalar_subquery()))
         .values(reasons=reasons)
         .execution_options(synchronize_session=False)
     )

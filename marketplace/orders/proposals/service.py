@@ -21,11 +21,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.capacity.booking import BucketChange, ChangeKind, apply_changes
 from factories.errors import N_, Conflict
-from factories.models import Factory, too_long, utcnow
+from factories.models import Factory, id_column, id_of, too_long, utcnow
 from marketplace.accounts.service import Principal
 from marketplace.orders import access
 from marketplace.orders.coverage import coverage
@@ -53,8 +53,8 @@ def slots_of(session: Session, proposal_ids: list[int]) -> dict[int, list[Propos
     if proposal_ids:
         for slot in session.exec(
             select(ProposalSlot)
-            .where(ProposalSlot.proposal_id.in_(proposal_ids))  # type: ignore[attr-defined]
-            .order_by(ProposalSlot.id)
+            .where(col(ProposalSlot.proposal_id).in_(proposal_ids))
+            .order_by(col(ProposalSlot.id))
         ).all():
             result[slot.proposal_id].append(slot)
     return result
@@ -65,7 +65,9 @@ def factory_organizations(session: Session, factory_ids: set[int]) -> dict[int, 
         return {}
     return dict(
         session.exec(
-            select(Factory.id, Factory.organization_id).where(Factory.id.in_(sorted(factory_ids)))  # type: ignore[union-attr]
+            select(id_column(Factory), Factory.organization_id).where(
+                col(Factory.id).in_(sorted(factory_ids))
+            )
         ).all()
     )
 
@@ -160,7 +162,7 @@ def settle_after_run(
 
 def settle(session: Session, order: Order) -> None:
     """Put a matching or proposed order where its proposals say it is."""
-    lines = coverage(session, [order.id]).values()  # type: ignore[list-item]
+    lines = coverage(session, [id_of(order)]).values()
     if any(c.pending for c in lines):
         target = OrderState.PROPOSED
     elif all(c.accepted >= c.hours for c in lines):
@@ -224,7 +226,7 @@ def _held_slots(session: Session, proposal: Proposal, state: SlotState) -> list[
         session.exec(
             select(ProposalSlot)
             .where(ProposalSlot.proposal_id == proposal.id, ProposalSlot.state == state)
-            .order_by(ProposalSlot.bucket_id)
+            .order_by(col(ProposalSlot.bucket_id))
             .execution_options(populate_existing=True)
         ).all()
     )
@@ -353,7 +355,7 @@ def expire_due(
                     Proposal.state == ProposalState.PENDING,
                     Proposal.expires_at <= now,
                 )
-                .order_by(Proposal.id)
+                .order_by(col(Proposal.id))
                 .execution_options(populate_existing=True)
             ).all()
         )
@@ -370,7 +372,7 @@ def withdraw_all(session: Session, order: Order, now: datetime) -> int:
             select(Proposal)
             .where(
                 Proposal.order_id == order.id,
-                Proposal.state.in_((ProposalState.PENDING, ProposalState.ACCEPTED)),  # type: ignore[attr-defined]
+                col(Proposal.state).in_((ProposalState.PENDING, ProposalState.ACCEPTED)),
             )
             .execution_options(populate_existing=True)
         ).all()
@@ -381,7 +383,7 @@ def withdraw_all(session: Session, order: Order, now: datetime) -> int:
             select(ProposalSlot)
             .where(
                 ProposalSlot.proposal_id == proposal.id,
-                ProposalSlot.state.in_((SlotState.HELD, SlotState.CONFIRMED)),  # type: ignore[attr-defined]
+                col(ProposalSlot.state).in_((SlotState.HELD, SlotState.CONFIRMED)),
             )
             .execution_options(populate_existing=True)
         ).all():

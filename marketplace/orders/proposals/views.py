@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 
@@ -36,7 +37,7 @@ def proposal_page_url(proposal_id: int) -> str:
 
 @pages.get("/proposals")
 @login_required
-def proposal_list():  # type: ignore[no-untyped-def]
+def proposal_list() -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     if not principal.is_factory:
         abort(403)
@@ -57,7 +58,7 @@ def proposal_list():  # type: ignore[no-untyped-def]
 
 @pages.get("/proposals/<int:proposal_id>")
 @login_required
-def proposal_detail(proposal_id: int):  # type: ignore[no-untyped-def]
+def proposal_detail(proposal_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     proposal = access.proposal_for(session, principal, proposal_id)
     if expire_due(session, order_id=proposal.order_id):
@@ -96,7 +97,7 @@ def proposal_detail(proposal_id: int):  # type: ignore[no-untyped-def]
 
 @pages.post("/proposals/<int:proposal_id>/accept")
 @login_required
-def accept(proposal_id: int):  # type: ignore[no-untyped-def]
+def accept(proposal_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     require_valid(ActionForm())
     return step_then_redirect(
@@ -108,7 +109,7 @@ def accept(proposal_id: int):  # type: ignore[no-untyped-def]
 
 @pages.post("/proposals/<int:proposal_id>/decline")
 @login_required
-def decline(proposal_id: int):  # type: ignore[no-untyped-def]
+def decline(proposal_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     form = DeclineForm()
     require_valid(form)
@@ -128,7 +129,7 @@ def _lost_reason(reason: dict[str, Any], currency: str) -> str:
 
 @pages.get("/lost-work")
 @login_required
-def lost_work_list():  # type: ignore[no-untyped-def]
+def lost_work_list() -> ResponseReturnValue:
     """The order lines the factory could have made and did not get, with the reason."""
     session, principal = db.session(), require_principal()
     page = page_number(request.args.get("page"))
@@ -143,7 +144,7 @@ def lost_work_list():  # type: ignore[no-untyped-def]
 
 @pages.get("/lost-work/<int:lost_work_id>")
 @login_required
-def lost_work_detail(lost_work_id: int):  # type: ignore[no-untyped-def]
+def lost_work_detail(lost_work_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     return render_template(
         "orders/lost_work_detail.html",

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from factories.errors import NotFound
 from marketplace import db
 from marketplace.accounts.access import require_principal, scope_required
+from marketplace.api.answers import ApiAnswer
 from marketplace.orders import access, presenters
 from marketplace.orders.blueprints import RUNS, TransitionErrorBody, api
 from marketplace.orders.runs.service import request_matching
@@ -23,7 +24,7 @@ class MatchIn(BaseModel):
     "/orders/<int:order_id>/match", tags=[RUNS], responses={202: RunOut, 409: TransitionErrorBody}
 )
 @scope_required("orders:write")
-def match_order(path: OrderPath, body: MatchIn):  # type: ignore[no-untyped-def]
+def match_order(path: OrderPath, body: MatchIn) -> ApiAnswer:
     """Start a matching run; poll GET /match-runs/{run_id} for its progress."""
     session, principal = db.session(), require_principal()
     limit = body.time_limit_s or current_settings()["MATCH_TIME_LIMIT_S"]
@@ -33,7 +34,7 @@ def match_order(path: OrderPath, body: MatchIn):  # type: ignore[no-untyped-def]
 
 @api.get("/match-runs/<int:run_id>", tags=[RUNS], responses={200: RunOut})
 @scope_required("orders:read")
-def get_run(path: RunPath):  # type: ignore[no-untyped-def]
+def get_run(path: RunPath) -> ApiAnswer:
     """State and live progress (best fill and cost so far, seconds used)."""
     session, principal = db.session(), require_principal()
     return presenters.run_out(access.run_for(session, principal, path.run_id))
@@ -41,7 +42,7 @@ def get_run(path: RunPath):  # type: ignore[no-untyped-def]
 
 @api.get("/match-runs/<int:run_id>/problem", tags=[RUNS])
 @scope_required("orders:read")
-def get_run_problem(path: RunPath):  # type: ignore[no-untyped-def]
+def get_run_problem(path: RunPath) -> ApiAnswer:
     """The contract-v1 problem, for `factoryweb match`."""
     session, principal = db.session(), require_principal()
     return access.run_for(session, principal, path.run_id).problem
@@ -49,7 +50,7 @@ def get_run_problem(path: RunPath):  # type: ignore[no-untyped-def]
 
 @api.get("/match-runs/<int:run_id>/plan", tags=[RUNS])
 @scope_required("orders:read")
-def get_run_plan(path: RunPath):  # type: ignore[no-untyped-def]
+def get_run_plan(path: RunPath) -> ApiAnswer:
     session, principal = db.session(), require_principal()
     plan = access.run_for(session, principal, path.run_id).plan
     if plan is None:

@@ -33,7 +33,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.capacity.hours import free_hours
 from factories.capacity.weeks import monday_of, week_count, week_label, weeks_from
@@ -45,6 +45,7 @@ from factories.models import (
     CapacityBucket,
     Factory,
     FactoryStatus,
+    id_of,
 )
 from factories.taxonomy import specializations_of
 from marketplace.orders.coverage import PendingWork, work_of_lines
@@ -150,25 +151,25 @@ def eligible_candidates(
                         meets_credit=row.credit >= order.min_credit,
                     )
                 )
-            result[line.id] = candidates  # type: ignore[index]
+            result[id_of(line)] = candidates
     return result
 
 
 def _capability_rows(session: Session, process: str, material: str) -> list[_CapabilityRow]:
     rows = session.exec(
         select(Capability, Factory)
-        .join(Factory, Factory.id == Capability.factory_id)
-        .join(CapabilityMaterial, CapabilityMaterial.capability_id == Capability.id)
+        .join(Factory, col(Factory.id) == col(Capability.factory_id))
+        .join(CapabilityMaterial, col(CapabilityMaterial.capability_id) == col(Capability.id))
         .where(
-            Capability.process_code.in_(sorted(specializations_of(process))),  # type: ignore[attr-defined]
+            col(Capability.process_code).in_(sorted(specializations_of(process))),
             CapabilityMaterial.material == material,
             Factory.status == FactoryStatus.VERIFIED,
         )
-        .order_by(Capability.factory_id, Capability.process_code)
+        .order_by(col(Capability.factory_id), col(Capability.process_code))
     ).all()
     return [
         _CapabilityRow(
-            factory_id=factory.id,  # type: ignore[arg-type]
+            factory_id=id_of(factory),
             organization_id=factory.organization_id,
             resource=capability.process_code,
             capability=capability,
@@ -212,15 +213,15 @@ def build_problem(
     seed: int | None = None,
 ) -> BuiltProblem:
     """The problem placing the unaccepted work of `orders`; pending proposals are its hint."""
-    order_ids = [o.id for o in orders]
-    by_id = {o.id: o for o in orders}
+    order_ids = [id_of(o) for o in orders]
+    by_id = {id_of(o): o for o in orders}
     lines = session.exec(
         select(OrderLine)
-        .where(OrderLine.order_id.in_(order_ids))  # type: ignore[attr-defined]
-        .order_by(OrderLine.order_id, OrderLine.line_no)
+        .where(col(OrderLine.order_id).in_(order_ids))
+        .order_by(col(OrderLine.order_id), col(OrderLine.line_no))
     ).all()
-    accepted, pending = work_of_lines(session, order_ids)  # type: ignore[arg-type]
-    refused = _refusals(session, [line.id for line in lines])  # type: ignore[misc]
+    accepted, pending = work_of_lines(session, order_ids)
+    refused = _refusals(session, [id_of(line) for line in lines])
 
     first_week = monday_of(today)
     periods_end = max((monday_of(o.due_date) for o in orders), default=first_week)
@@ -232,11 +233,11 @@ def build_problem(
     open_lines: list[tuple[OrderLine, Order, Decimal]] = []
     for line in lines:
         order = by_id[line.order_id]
-        remaining = line.hours - accepted.get(line.id, Decimal(0))  # type: ignore[arg-type]
+        remaining = line.hours - accepted.get(id_of(line), Decimal(0))
         if remaining <= 0:
             continue
         if monday_of(order.due_date) < first_week:
-            built.skipped[line.id] = "due date has passed"  # type: ignore[index]
+            built.skipped[id_of(line)] = "due date has passed"
             continue
         open_lines.append((line, order, remaining))
     candidates = eligible_candidates(session, [(line, order) for line, order, _ in open_lines])
@@ -247,8 +248,8 @@ def build_problem(
         due_week = min(monday_of(order.due_date), weeks[-1])
         options = []
         eligible = {}
-        for candidate in candidates.get(line.id, []):  # type: ignore[arg-type]
-            if candidate.factory_id in refused.get(line.id, ()):  # type: ignore[arg-type]
+        for candidate in candidates.get(id_of(line), []):
+            if candidate.factory_id in refused.get(id_of(line), ()):
                 continue
             cost = price_minor(remaining, candidate.hourly_rate_minor)
             if order.budget_minor is not None and cost > order.budget_minor:
@@ -263,7 +264,7 @@ def build_problem(
             if candidate.meets_credit:
                 eligible[candidate.problem_id] = candidate
             used[(candidate.factory_id, candidate.resource)] = candidate
-        jid = job_id(line.id)  # type: ignore[arg-type]
+        jid = job_id(id_of(line))
         built.candidates[jid] = eligible
         jobs.append(
             {
@@ -302,8 +303,8 @@ def _refusals(session: Session, line_ids: list[int]) -> dict[int, set[int]]:
         return refused
     for line_id, factory_id in session.exec(
         select(Proposal.order_line_id, Proposal.factory_id).where(
-            Proposal.order_line_id.in_(line_ids),  # type: ignore[attr-defined]
-            Proposal.state.in_(REFUSALS),  # type: ignore[attr-defined]
+            col(Proposal.order_line_id).in_(line_ids),
+            col(Proposal.state).in_(REFUSALS),
         )
     ).all():
         refused[line_id].add(factory_id)
@@ -334,8 +335,8 @@ def _capacity_lines(
     resources = sorted({r for _, r in used})
     buckets = session.exec(
         select(CapacityBucket).where(
-            CapacityBucket.factory_id.in_(factory_ids),  # type: ignore[attr-defined]
-            CapacityBucket.resource.in_(resources),  # type: ignore[attr-defined]
+            col(CapacityBucket.factory_id).in_(factory_ids),
+            col(CapacityBucket.resource).in_(resources),
             CapacityBucket.point_in_time >= weeks[0],
             CapacityBucket.point_in_time <= weeks[-1],
         )
@@ -348,7 +349,7 @@ def _capacity_lines(
         free = free_hours(
             bucket.maximum_hours,
             bucket.booked_hours,
-            reclaimed_held=held_here.get(bucket.id, Decimal(0)),  # type: ignore[arg-type]
+            reclaimed_held=held_here.get(id_of(bucket), Decimal(0)),
         )
         if free > 0:
             capacity[key].append(
@@ -386,7 +387,7 @@ def _previous_plan(
     buckets = {
         b.id: b
         for b in session.exec(
-            select(CapacityBucket).where(CapacityBucket.id.in_(bucket_ids))  # type: ignore[union-attr]
+            select(CapacityBucket).where(col(CapacityBucket.id).in_(bucket_ids))
         ).all()
     }
     assignments = []

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.errors import N_
-from factories.models import utcnow
+from factories.models import id_of, utcnow
 from marketplace.accounts.service import Principal
 from marketplace.orders import outbox
 from marketplace.orders.errors import OrderError
@@ -61,9 +61,9 @@ def start_run(
     session.add(run)
     session.flush()
     for order in orders:
-        session.add(MatchRunOrder(match_run_id=run.id, order_id=order.id))  # type: ignore[arg-type]
+        session.add(MatchRunOrder(match_run_id=id_of(run), order_id=id_of(order)))
     session.flush()
-    outbox.later(session, runs=[run.id])  # type: ignore[list-item]
+    outbox.later(session, runs=[id_of(run)])
     return run
 
 
@@ -98,7 +98,7 @@ def run_orders(session: Session, run_id: int) -> list[int]:
         session.exec(
             select(MatchRunOrder.order_id)
             .where(MatchRunOrder.match_run_id == run_id)
-            .order_by(MatchRunOrder.order_id)
+            .order_by(col(MatchRunOrder.order_id))
         ).all()
     )
 
@@ -107,9 +107,9 @@ def orders_of_run(session: Session, run_id: int) -> list[Order]:
     return list(
         session.exec(
             select(Order)
-            .join(MatchRunOrder, MatchRunOrder.order_id == Order.id)
+            .join(MatchRunOrder, col(MatchRunOrder.order_id) == col(Order.id))
             .where(MatchRunOrder.match_run_id == run_id)
-            .order_by(Order.id)
+            .order_by(col(Order.id))
         ).all()
     )
 
@@ -119,9 +119,9 @@ def runs_of_order(session: Session, order_id: int) -> list[MatchRun]:
     return list(
         session.exec(
             select(MatchRun)
-            .join(MatchRunOrder, MatchRunOrder.match_run_id == MatchRun.id)
+            .join(MatchRunOrder, col(MatchRunOrder.match_run_id) == col(MatchRun.id))
             .where(MatchRunOrder.order_id == order_id)
-            .order_by(MatchRun.id.desc())  # type: ignore[union-attr]
+            .order_by(col(MatchRun.id).desc())
         ).all()
     )
 
@@ -129,8 +129,8 @@ def runs_of_order(session: Session, order_id: int) -> list[MatchRun]:
 def latest_run(session: Session, order_id: int) -> MatchRun | None:
     return session.exec(
         select(MatchRun)
-        .join(MatchRunOrder, MatchRunOrder.match_run_id == MatchRun.id)
+        .join(MatchRunOrder, col(MatchRunOrder.match_run_id) == col(MatchRun.id))
         .where(MatchRunOrder.order_id == order_id)
-        .order_by(MatchRun.id.desc())  # type: ignore[union-attr]
+        .order_by(col(MatchRun.id).desc())
         .limit(1)
     ).first()

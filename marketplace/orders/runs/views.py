@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 
 from flask import Response, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.exceptions import NotFound as NotFoundPage
 
 from factories.errors import NotFound
+from factories.models import id_of
 from marketplace import db
 from marketplace.accounts.access import login_required, require_principal
 from marketplace.orders import access
@@ -23,7 +25,7 @@ from marketplace.web.forms import require_valid, step_then_redirect
 
 @pages.post("/orders/<int:order_id>/match")
 @login_required
-def match(order_id: int):  # type: ignore[no-untyped-def]
+def match(order_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     form = MatchForm()
     require_valid(form)
@@ -37,13 +39,13 @@ def match(order_id: int):  # type: ignore[no-untyped-def]
 
 @pages.get("/orders/<int:order_id>/progress")
 @login_required
-def progress(order_id: int):  # type: ignore[no-untyped-def]
+def progress(order_id: int) -> ResponseReturnValue:
     """The live progress panel (htmx polls it every second while a run is in flight)."""
     session, principal = db.session(), require_principal()
     order = access.order_for(session, principal, order_id)
     if not access.sees_whole_order(principal, order):
         raise NotFound(f"order {order_id}")
-    run = latest_run(session, order.id)  # type: ignore[arg-type]
+    run = latest_run(session, id_of(order))
     response = Response(render_template("orders/_progress.html", order=order, run=run))
     finished = run is not None and run.state in (MatchRunState.SUCCEEDED, MatchRunState.FAILED)
     if finished and request.args.get("was") in (MatchRunState.QUEUED, MatchRunState.RUNNING):
@@ -54,14 +56,14 @@ def progress(order_id: int):  # type: ignore[no-untyped-def]
 
 @pages.get("/runs/<int:run_id>")
 @login_required
-def run_detail(run_id: int):  # type: ignore[no-untyped-def]
+def run_detail(run_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     return render_template("orders/run.html", run=access.run_for(session, principal, run_id))
 
 
 @pages.get("/runs/<int:run_id>/<any(problem, plan, previous_plan):part>.json")
 @login_required
-def run_download(run_id: int, part: str):  # type: ignore[no-untyped-def]
+def run_download(run_id: int, part: str) -> ResponseReturnValue:
     """The run's problem or plan as a file, to replay with `factoryweb match`."""
     session, principal = db.session(), require_principal()
     run = access.run_for(session, principal, run_id)

@@ -58,7 +58,9 @@ celery_app.conf.update(
 def use_broker(url: str) -> None:
     """Point the task producer at `url` (the web app's CELERY_BROKER_URL)."""
     if celery_app.conf.broker_url != url:
-        celery_app.conf.broker_url = url
+        # An item, not the attribute: the attribute is a read-only property that
+        # prefers the environment's CELERY_BROKER_URL.
+        celery_app.conf["broker_url"] = url
 
 
 def worker_command(queue: str, concurrency: int = 2) -> list[str]:

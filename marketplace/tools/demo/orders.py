@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.capacity.hours import free_hours
 from factories.capacity.weeks import monday_of
@@ -16,6 +16,7 @@ from factories.fit import price_minor
 from factories.models import (
     CapacityBucket,
     FactoryStatus,
+    id_column,
 )
 from factories.taxonomy import TOLERANCE_CLASSES
 from marketplace.orders.models import (
@@ -208,11 +209,11 @@ def insert_proposal_slots(session: Session, slots: list[dict[str, Any]]) -> None
         (factory_id, resource, week): bucket_id
         for bucket_id, factory_id, resource, week in session.execute(
             select(
-                CapacityBucket.id,
-                CapacityBucket.factory_id,
-                CapacityBucket.resource,
-                CapacityBucket.point_in_time,
-            ).where(CapacityBucket.factory_id.in_(factory_ids))
+                id_column(CapacityBucket),
+                col(CapacityBucket.factory_id),
+                col(CapacityBucket.resource),
+                col(CapacityBucket.point_in_time),
+            ).where(col(CapacityBucket.factory_id).in_(factory_ids))
         )
     }
     insert_rows(

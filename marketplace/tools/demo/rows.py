@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
+
+from factories.models import table_of
 
 BATCH = 5000
 
 
-def insert_rows(session: Session, model: type, rows: list[dict[str, Any]]) -> list[int]:
+def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> list[int]:
     """Insert in batches and return the new primary keys in the order of `rows`."""
-    table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     if "id" not in table.c:
         insert_without_ids(session, table, rows)
         return []
@@ -34,6 +36,8 @@ def insert_without_ids(session: Session, table: sa.Table, rows: list[dict[str, A
         return
     columns = list(rows[0])
     copy_sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+    driver = connection.connection.driver_connection
+    assert driver is not None, "the session's connection was invalidated"
+    with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for row in rows:
             copy.write_row([row[c] for c in columns])

@@ -20,6 +20,7 @@ from factories.capacity.weeks import weeks_from
 from factories.models import (
     CapacityBucket,
     Factory,
+    table_of,
 )
 from marketplace.tools.demo.cluster import (
     insert_capabilities,
@@ -59,7 +60,7 @@ def seed_marketplace(session: Session, spec: DemoSpec) -> DemoSummary:
         session, rng, spec.orders, buyer_orgs, capabilities, buckets, weeks, now, summary, slots
     )
     # Inserted last, so that the bookings of the demo orders go in with the rows.
-    insert_without_ids(session, CapacityBucket.__table__, list(buckets.values()))
+    insert_without_ids(session, table_of(CapacityBucket), list(buckets.values()))
     insert_proposal_slots(session, slots)
     summary.capacity_buckets = len(buckets)
     summary.orders_by_state = {state.value: n for state, n in orders_by_state.items()}

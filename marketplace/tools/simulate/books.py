@@ -12,10 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.capacity.hours import free_hours_sql
-from factories.models import CapacityBucket
+from factories.models import CapacityBucket, id_of
 from marketplace.orders.models import (
     MatchRun,
     MatchRunKind,
@@ -46,55 +46,55 @@ def summary(
     ids = order_ids
     states = dict(
         session.exec(
-            select(Order.state, sa.func.count(Order.id))
-            .where(Order.id.in_(ids))  # type: ignore[union-attr]
+            select(col(Order.state), sa.func.count(col(Order.id)))
+            .where(col(Order.id).in_(ids))
             .group_by(Order.state)
         ).all()
     )
     total_hours, line_count = session.exec(
         select(sa.func.coalesce(sa.func.sum(OrderLine.hours), 0), sa.func.count()).where(
-            OrderLine.order_id.in_(ids)  # type: ignore[attr-defined]
+            col(OrderLine.order_id).in_(ids)
         )
     ).one()
     accepted_hours = session.exec(
         select(sa.func.coalesce(sa.func.sum(Proposal.hours), 0)).where(
-            Proposal.order_id.in_(ids),  # type: ignore[attr-defined]
+            col(Proposal.order_id).in_(ids),
             Proposal.state == ProposalState.ACCEPTED,
         )
     ).one()
     proposal_states = dict(
         session.exec(
-            select(Proposal.state, sa.func.count(Proposal.id))
-            .where(Proposal.order_id.in_(ids))  # type: ignore[attr-defined]
+            select(col(Proposal.state), sa.func.count(col(Proposal.id)))
+            .where(col(Proposal.order_id).in_(ids))
             .group_by(Proposal.state)
         ).all()
     )
     runs = dict(
         session.exec(
-            select(MatchRun.kind, sa.func.count(sa.distinct(MatchRun.id)))
-            .join(MatchRunOrder, MatchRunOrder.match_run_id == MatchRun.id)
-            .where(MatchRunOrder.order_id.in_(ids))  # type: ignore[attr-defined]
+            select(col(MatchRun.kind), sa.func.count(sa.distinct(col(MatchRun.id))))
+            .join(MatchRunOrder, col(MatchRunOrder.match_run_id) == col(MatchRun.id))
+            .where(col(MatchRunOrder.order_id).in_(ids))
             .group_by(MatchRun.kind)
         ).all()
     )
     failed_runs = session.exec(
-        select(sa.func.count(sa.distinct(MatchRun.id)))
-        .join(MatchRunOrder, MatchRunOrder.match_run_id == MatchRun.id)
+        select(sa.func.count(sa.distinct(col(MatchRun.id))))
+        .join(MatchRunOrder, col(MatchRunOrder.match_run_id) == col(MatchRun.id))
         .where(
-            MatchRunOrder.order_id.in_(ids),  # type: ignore[attr-defined]
+            col(MatchRunOrder.order_id).in_(ids),
             MatchRun.state == MatchRunState.FAILED,
         )
     ).one()
     overbooked = session.exec(
-        select(sa.func.count(CapacityBucket.id)).where(free_hours_sql(CapacityBucket) < 0)
+        select(sa.func.count(col(CapacityBucket.id))).where(free_hours_sql(CapacityBucket) < 0)
     ).one()
     mismatches = _mismatches(session, baseline)
     # The simulation answers for its own factories only: work offered to the
     # database's other factories waits for their answer (or their deadline).
     elsewhere = session.exec(
-        select(sa.func.count(Proposal.id)).where(
-            Proposal.order_id.in_(ids),  # type: ignore[attr-defined]
-            Proposal.factory_id.not_in(factory_ids),  # type: ignore[attr-defined]
+        select(sa.func.count(col(Proposal.id))).where(
+            col(Proposal.order_id).in_(ids),
+            col(Proposal.factory_id).not_in(factory_ids),
             Proposal.state == ProposalState.PENDING,
         )
     ).one()
@@ -130,19 +130,19 @@ def _mismatches(session: Session, baseline: dict[int, tuple[Decimal, Decimal]]) 
     for bucket_id, state, hours in session.exec(
         select(ProposalSlot.bucket_id, ProposalSlot.state, sa.func.sum(ProposalSlot.hours))
         .where(
-            ProposalSlot.bucket_id.in_(list(baseline)),  # type: ignore[attr-defined]
-            ProposalSlot.state.in_((SlotState.HELD, SlotState.CONFIRMED)),  # type: ignore[attr-defined]
+            col(ProposalSlot.bucket_id).in_(list(baseline)),
+            col(ProposalSlot.state).in_((SlotState.HELD, SlotState.CONFIRMED)),
         )
-        .group_by(ProposalSlot.bucket_id, ProposalSlot.state)
+        .group_by(col(ProposalSlot.bucket_id), col(ProposalSlot.state))
     ):
         booked, held = live.get(bucket_id, (Decimal(0), Decimal(0)))
         live[bucket_id] = (booked + hours, held + (hours if state == SlotState.HELD else 0))
     wrong = 0
     for bucket in session.exec(
-        select(CapacityBucket).where(CapacityBucket.id.in_(list(baseline)))  # type: ignore[union-attr]
+        select(CapacityBucket).where(col(CapacityBucket.id).in_(list(baseline)))
     ):
-        base_booked, base_held = baseline[bucket.id]  # type: ignore[index]
-        booked, held = live.get(bucket.id, (Decimal(0), Decimal(0)))  # type: ignore[arg-type]
+        base_booked, base_held = baseline[id_of(bucket)]
+        booked, held = live.get(id_of(bucket), (Decimal(0), Decimal(0)))
         if bucket.booked_hours != base_booked + booked or bucket.held_hours != base_held + held:
             wrong += 1
     return wrong

@@ -7,10 +7,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.capacity.weeks import monday_of
-from factories.models import Capability, CapabilityMaterial, Factory, FactoryStatus, utcnow
+from factories.models import Capability, CapabilityMaterial, Factory, FactoryStatus, id_of, utcnow
 from factories.taxonomy import TOLERANCE_CLASSES, tolerance_rank
 from marketplace.orders.posting.service import LineInput, OrderInput
 from marketplace.tools.demo.data import REGIONS
@@ -20,30 +20,30 @@ def capabilities_of(session: Session, factory_ids: list[int]) -> list[dict[str, 
     """What the verified simulated shops can make, as models for order lines."""
     rows = session.exec(
         select(Capability, Factory.status)
-        .join(Factory, Factory.id == Capability.factory_id)
+        .join(Factory, col(Factory.id) == col(Capability.factory_id))
         .where(
-            Factory.id.in_(factory_ids),  # type: ignore[union-attr]
+            col(Factory.id).in_(factory_ids),
             Factory.status == FactoryStatus.VERIFIED,
         )
-        .order_by(Capability.id)
+        .order_by(col(Capability.id))
     ).all()
     materials: dict[int, list[str]] = {}
     for capability_id, material in session.exec(
         select(CapabilityMaterial.capability_id, CapabilityMaterial.material).order_by(
-            CapabilityMaterial.capability_id, CapabilityMaterial.material
+            col(CapabilityMaterial.capability_id), col(CapabilityMaterial.material)
         )
     ):
         materials.setdefault(capability_id, []).append(material)
     return [
         {
             "process": c.process_code,
-            "materials": materials.get(c.id, []),  # type: ignore[arg-type]
+            "materials": materials.get(id_of(c), []),
             "envelope": (c.max_length_mm, c.max_width_mm, c.max_height_mm),
             "tolerance": c.tolerance_class,
             "batch": (c.batch_min, c.batch_max),
         }
         for c, _ in rows
-        if materials.get(c.id)  # type: ignore[arg-type]
+        if materials.get(id_of(c))
     ]
 
 

@@ -21,17 +21,20 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.errors import Conflict
 from factories.models import (
     CapacityBucket,
     Factory,
+    id_column,
+    id_of,
 )
 from marketplace.accounts.models import Organization, OrganizationKind, Role
 from marketplace.accounts.service import Principal
@@ -153,22 +156,24 @@ class Simulation:
                 ),
             )
             self.factory_ids = list(
-                session.exec(select(Factory.id).where(Factory.id > before).order_by(Factory.id))
+                session.exec(
+                    select(id_column(Factory))
+                    .where(col(Factory.id) > before)
+                    .order_by(col(Factory.id))
+                )
             )
             self.buyer_orgs = list(
                 session.exec(
-                    select(Organization.id)
+                    select(id_column(Organization))
                     .where(Organization.kind == OrganizationKind.BUYER)
-                    .order_by(Organization.id.desc())  # type: ignore[union-attr]
+                    .order_by(col(Organization.id).desc())
                     .limit(12)
                 )
             )
             for bucket in session.exec(
-                select(CapacityBucket).where(
-                    CapacityBucket.factory_id.in_(self.factory_ids)  # type: ignore[attr-defined]
-                )
+                select(CapacityBucket).where(col(CapacityBucket.factory_id).in_(self.factory_ids))
             ):
-                self.baseline[bucket.id] = (bucket.booked_hours, bucket.held_hours)  # type: ignore[index]
+                self.baseline[id_of(bucket)] = (bucket.booked_hours, bucket.held_hours)
             self.capabilities = capabilities_of(session, self.factory_ids)
 
     def post_orders(self) -> None:
@@ -185,15 +190,15 @@ class Simulation:
                         role=Role.BUYER_MEMBER,
                     )
                     order = create_order(session, buyer, data, submit=True)
-                    self.order_ids.append(order.id)  # type: ignore[arg-type]
+                    self.order_ids.append(id_of(order))
 
     def orders_in(self, state: OrderState) -> list[int]:
         with self.unit_of_work() as session:
             return list(
                 session.exec(
-                    select(Order.id)
-                    .where(Order.id.in_(self.order_ids), Order.state == state)  # type: ignore[union-attr]
-                    .order_by(Order.id)
+                    select(id_column(Order))
+                    .where(col(Order.id).in_(self.order_ids), Order.state == state)
+                    .order_by(col(Order.id))
                 )
             )
 
@@ -217,17 +222,17 @@ class Simulation:
         """(runs queued or running, proposals pending) of the simulated orders."""
         with self.unit_of_work() as session:
             runs = session.exec(
-                select(sa.func.count(sa.distinct(MatchRun.id)))
-                .join(MatchRunOrder, MatchRunOrder.match_run_id == MatchRun.id)
+                select(sa.func.count(sa.distinct(col(MatchRun.id))))
+                .join(MatchRunOrder, col(MatchRunOrder.match_run_id) == col(MatchRun.id))
                 .where(
-                    MatchRunOrder.order_id.in_(self.order_ids),  # type: ignore[attr-defined]
-                    MatchRun.state.in_((MatchRunState.QUEUED, MatchRunState.RUNNING)),  # type: ignore[attr-defined]
+                    col(MatchRunOrder.order_id).in_(self.order_ids),
+                    col(MatchRun.state).in_((MatchRunState.QUEUED, MatchRunState.RUNNING)),
                 )
             ).one()
             pending = session.exec(
-                select(sa.func.count(Proposal.id)).where(
-                    Proposal.order_id.in_(self.order_ids),  # type: ignore[attr-defined]
-                    Proposal.factory_id.in_(self.factory_ids),  # type: ignore[attr-defined]
+                select(sa.func.count(col(Proposal.id))).where(
+                    col(Proposal.order_id).in_(self.order_ids),
+                    col(Proposal.factory_id).in_(self.factory_ids),
                     Proposal.state == ProposalState.PENDING,
                 )
             ).one()
@@ -278,19 +283,19 @@ class Simulation:
                 fresh = [
                     pid
                     for pid in session.exec(
-                        select(Proposal.id)
+                        select(id_column(Proposal))
                         .where(
-                            Proposal.order_id.in_(self.order_ids),  # type: ignore[attr-defined]
-                            Proposal.factory_id.in_(self.factory_ids),  # type: ignore[attr-defined]
+                            col(Proposal.order_id).in_(self.order_ids),
+                            col(Proposal.factory_id).in_(self.factory_ids),
                             Proposal.state == ProposalState.PENDING,
                         )
-                        .order_by(Proposal.id)
+                        .order_by(col(Proposal.id))
                     )
                     if pid not in seen
                 ]
             with lock:
                 for pid in fresh:
-                    seen.add(pid)  # type: ignore[arg-type]
+                    seen.add(pid)
                     work.put(pid)
             runs, pending = self.busy()
             if runs == 0 and pending == 0 and work.empty():
@@ -375,7 +380,7 @@ class Simulation:
                 )
 
         for kind in (MilestoneKind.STARTED, MilestoneKind.QA_PASSED, MilestoneKind.SHIPPED):
-            self.with_retries(lambda session, kind=kind: milestones(session, kind))
+            self.with_retries(partial(milestones, kind=kind))
 
         def deliver(session: Session) -> None:
             order = session.get(Order, order_id)
