@@ -16,8 +16,7 @@ from marketplace.config import Settings
 from marketplace.home.views import blueprint as home_blueprint
 from marketplace.orders.setup import init_orders, orders_api
 from marketplace.security.answers import document_answers
-from marketplace.supply.api import api as supply_api
-from marketplace.supply.views import blueprint as supply_blueprint
+from marketplace.supply.setup import init_supply, supply_api
 from marketplace.web import csrf, init_web
 
 SYSTEM = Tag(name="system", description="Health of the service")
@@ -64,7 +63,7 @@ def create_app(
 
     init_web(app)
     app.register_blueprint(home_blueprint)
-    app.register_blueprint(supply_blueprint)
+    init_supply(app)
     init_orders(app, database)
     # After the other pages: its protections (rate limits) wrap views registered so far.
     init_accounts(app, csrf)
@@ -78,7 +77,7 @@ def create_app(
     app.register_blueprint(system.document)
     for blueprint in (system.v1, accounts_api, orders_api()):
         app.register_api(blueprint)
-    app.register_api(supply_api)
+    app.register_api(supply_api())
     # After every API: the answers each operation can give besides its own.
     document_answers(app)
     # The cookie the application really sets: __Host-session in production.

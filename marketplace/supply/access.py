@@ -1,10 +1,15 @@
-"""Who may see and change a factory: its own organization; operators read all of them."""
+"""Who may see and change a factory: its own organization; operators read all of them.
+
+Every page and API view of the supply area loads its objects here, so that the rule is
+written once: objects of other organizations answer 404, as if they did not exist.
+"""
 
 from __future__ import annotations
 
 from flask import abort
 
-from factories.models import Factory
+from factories.capability import capability_of
+from factories.models import Capability, Certification, Factory
 from marketplace import db
 from marketplace.accounts.access import require_principal
 from marketplace.accounts.models import Role
@@ -30,6 +35,22 @@ def load_factory(factory_id: int, *, write: bool = False) -> Factory:
     abort(404)
 
 
+def load_capability(factory: Factory, capability_id: int) -> Capability:
+    """A capability of a factory already loaded with `load_factory`; else 404."""
+    capability = capability_of(db.session(), factory, capability_id)
+    if capability is None:
+        abort(404)
+    return capability
+
+
+def load_certification(factory: Factory, certification_id: int) -> Certification:
+    """A certification of a factory already loaded with `load_factory`; else 404."""
+    certification = db.session().get(Certification, certification_id)
+    if certification is None or certification.factory_id != factory.id:
+        abort(404)
+    return certification
+
+
 def can_edit_profile(principal: Principal | None) -> bool:
     """Owners (people) edit the profile; members and machine clients only capacity."""
     return (
@@ -41,3 +62,13 @@ def can_edit_profile(principal: Principal | None) -> bool:
 
 def can_edit_capacity(principal: Principal | None) -> bool:
     return principal is not None and principal.is_factory and principal.has_scope("capacity:write")
+
+
+def require_profile_editor() -> None:
+    if not can_edit_profile(require_principal()):
+        abort(403, description="only an owner of the factory (a person) may change its profile")
+
+
+def require_capacity_editor() -> None:
+    if not can_edit_capacity(require_principal()):
+        abort(403)

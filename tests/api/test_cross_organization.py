@@ -37,7 +37,7 @@ from werkzeug.routing import IntegerConverter, Rule
 
 from factories.taxonomy import CERTIFICATIONS, TOLERANCE_CLASSES
 from marketplace.accounts.models import Role
-from marketplace.supply.views import EXPORTS
+from marketplace.supply.formats.files import EXPORTS
 from tests.api.conftest import Person, World, id_tables
 from tests.conftest import Browser
 

@@ -1,0 +1,1 @@
+"""What a factory can make: process, materials, part envelope, tolerance, batch, rate."""

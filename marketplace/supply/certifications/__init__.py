@@ -1,0 +1,1 @@
+"""A factory's certifications: add and remove them (ISO 9001, IATF 16949, ...)."""

@@ -1,0 +1,1 @@
+"""Registering a factory (onboarding), the factory page, and changing its details."""

@@ -1,0 +1,50 @@
+"""The forms that register a factory and change its details."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, FloatField, SelectField, StringField
+from wtforms.validators import Optional
+
+from factories.onboarding import FactoryDetails
+from marketplace.supply.certifications.forms import CERTIFICATION_FIELDS
+
+# Text fields carry no "required" check here: the services name every missing or wrong
+# field in one go, so the form only reports what it cannot even parse.
+
+
+class FactoryForm(FlaskForm):
+    name = StringField(_l("Factory name"))
+    country = StringField(_l("Country (ISO code, e.g. DE, CN)"), default="")
+    region = StringField(_l("Region"))
+    city = StringField(_l("City"))
+    latitude = FloatField(_l("Latitude"), validators=[Optional()])
+    longitude = FloatField(_l("Longitude"), validators=[Optional()])
+
+
+class RegistrationForm(FactoryForm):
+    """The factory and, optionally, its first certification."""
+
+    certificate_type = SelectField(_l("Certification"), validators=[Optional()])
+    certificate_version = StringField(_l("Version"))
+    registration_number = StringField(_l("Registration number"))
+    issuer = StringField(_l("Issued by"))
+    valid_from = DateField(_l("Valid from"), validators=[Optional()])
+    valid_until = DateField(_l("Valid until"), validators=[Optional()])
+
+
+# The service names the problems of the first certification `certifications[0].issuer`;
+# the registration form has those fields at its top level.
+FIRST_CERTIFICATION_NAMES = {f"certifications[0].{name}": name for name in CERTIFICATION_FIELDS}
+
+
+def factory_details(form: FactoryForm) -> FactoryDetails:
+    return FactoryDetails(
+        name=form.name.data or "",
+        country=form.country.data or "",
+        region=form.region.data or "",
+        city=form.city.data or "",
+        latitude=form.latitude.data,
+        longitude=form.longitude.data,
+    )

@@ -1,0 +1,1 @@
+"""The buyers' search over verified factories, with the reasons each one fits."""

@@ -1,0 +1,1 @@
+"""The cluster operators' review: verify factories, suspend them with a reason."""
