@@ -1,5 +1,5 @@
 """What the forms of the supply rooms share: choices from the taxonomy in the reader's
-language, a list of checkboxes, and the bare confirmation button.
+language. (Checkboxes and the bare button are every area's: `marketplace.web.forms`.)
 
 Each room's own forms are in its `forms.py`. Forms check types; the services check the
 rules, and name every faulty field at once."""
@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField
 from wtforms.fields.choices import SelectChoice
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from factories.taxonomy import CERTIFICATIONS, MATERIALS, PROCESSES
 from marketplace.web import labels
@@ -31,12 +28,3 @@ def material_choices(locale: str) -> list[SelectChoice]:
 
 def certification_choices(locale: str) -> list[SelectChoice]:
     return choices((code, labels.certification_label(code, locale)) for code in CERTIFICATIONS)
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
-class ConfirmForm(FlaskForm):
-    """A button that changes something: only the CSRF token."""

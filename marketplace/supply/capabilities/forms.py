@@ -11,13 +11,9 @@ from wtforms.validators import Optional
 from factories.capability import CapabilityDetails, minor_units
 from factories.models import Capability
 from factories.taxonomy import TOLERANCE_CLASSES
-from marketplace.supply.forms import (
-    MultiCheckboxField,
-    choices,
-    material_choices,
-    process_choices,
-)
+from marketplace.supply.forms import choices, material_choices, process_choices
 from marketplace.supply.presenters import hourly_rate
+from marketplace.web.forms import CheckboxesField
 from marketplace.web.labels import current_locale
 from marketplace.web.messages import say
 
@@ -27,7 +23,7 @@ from marketplace.web.messages import say
 
 class CapabilityForm(FlaskForm):
     process_code = SelectField(_l("Process"))
-    materials = MultiCheckboxField(_l("Materials"))
+    materials = CheckboxesField(_l("Materials"))
     tolerance_class = SelectField(
         _l("General tolerance"), choices=choices((t, t) for t in TOLERANCE_CLASSES)
     )

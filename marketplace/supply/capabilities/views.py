@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from factories.capability import (
@@ -24,8 +24,7 @@ from marketplace.supply.capabilities.forms import (
     capability_form,
 )
 from marketplace.supply.clock import today_and_now
-from marketplace.supply.forms import ConfirmForm
-from marketplace.web.forms import perform, submit
+from marketplace.web.forms import ActionForm, require_valid, step_then_redirect, submit
 
 
 def _render(factory: Factory, form: CapabilityForm, capability: Capability | None, status: int):  # type: ignore[no-untyped-def]
@@ -37,7 +36,7 @@ def _render(factory: Factory, form: CapabilityForm, capability: Capability | Non
         form=form,
         capability=capability,
         allowed_materials=allowed,
-        delete_form=ConfirmForm(formdata=None),
+        delete_form=ActionForm(formdata=None),
     ), status
 
 
@@ -91,12 +90,10 @@ def delete_capability_view(factory_id: int, capability_id: int):  # type: ignore
     factory = load_factory(factory_id, write=True)
     require_profile_editor()
     capability = load_capability(factory, capability_id)
-    if not ConfirmForm().validate():
-        abort(400)
+    require_valid(ActionForm())
     today, _now = today_and_now()
-    page = redirect(url_for("supply.factory", factory_id=factory.id))
-    if perform(
-        lambda: delete_capability(db.session(), capability, today), _("Capability removed.")
-    ):
-        return page
-    return page, 303
+    return step_then_redirect(
+        lambda: delete_capability(db.session(), capability, today),
+        _("Capability removed."),
+        url_for("supply.factory", factory_id=factory.id),
+    )

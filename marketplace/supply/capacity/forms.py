@@ -12,7 +12,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 from factories.capacity import week_label
-from marketplace.supply.forms import MultiCheckboxField, choices
+from marketplace.supply.forms import choices
+from marketplace.web.forms import CheckboxesField
 
 
 class FillForm(FlaskForm):
@@ -21,12 +22,12 @@ class FillForm(FlaskForm):
     weeks = IntegerField(
         _l("Number of weeks"), validators=[InputRequired(), NumberRange(min=1)], default=8
     )
-    resources = MultiCheckboxField(_l("Processes (none ticked: all)"))
+    resources = CheckboxesField(_l("Processes (none ticked: all)"))
 
 
 class CopyWeekForm(FlaskForm):
     source_week = SelectField(_l("Copy week"), validators=[DataRequired()])
-    target_weeks = MultiCheckboxField(_l("To weeks"))
+    target_weeks = CheckboxesField(_l("To weeks"))
 
 
 class CloseWeekForm(FlaskForm):

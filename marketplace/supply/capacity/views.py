@@ -35,10 +35,10 @@ from marketplace.supply.access import can_edit_capacity, load_factory, require_c
 from marketplace.supply.blueprints import pages
 from marketplace.supply.capacity.forms import CloseWeekForm, CopyWeekForm, FillForm, week_choices
 from marketplace.supply.clock import today_and_now
-from marketplace.supply.forms import ConfirmForm, choices
+from marketplace.supply.forms import choices
 from marketplace.supply.presenters import capacity_freshness
 from marketplace.web import labels
-from marketplace.web.forms import field_errors
+from marketplace.web.forms import ActionForm, field_errors
 from marketplace.web.labels import current_locale
 from marketplace.web.messages import say
 
@@ -95,7 +95,7 @@ def _calendar(
         fill_form=fill,
         copy_form=copy,
         close_form=close,
-        confirm_form=ConfirmForm(formdata=None),
+        confirm_form=ActionForm(formdata=None),
         can_edit=can_edit_capacity(principal) and principal.acts_for(factory.organization_id),
         days_since_update=capacity_freshness(factory, now).days_since_update,
         hours=labels.hours,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, url_for
+from flask import flash, redirect, url_for
 from flask_babel import gettext as _
 
 from factories.onboarding import add_certification, remove_certification
@@ -12,9 +12,9 @@ from marketplace.accounts.models import Role
 from marketplace.supply.access import load_certification, load_factory, require_profile_editor
 from marketplace.supply.blueprints import pages
 from marketplace.supply.certifications.forms import CertificationForm, certification_details
-from marketplace.supply.forms import ConfirmForm, certification_choices
+from marketplace.supply.forms import certification_choices
 from marketplace.supply.registration.views import factory_page
-from marketplace.web.forms import submit
+from marketplace.web.forms import ActionForm, require_valid, submit
 from marketplace.web.labels import current_locale
 
 
@@ -36,8 +36,7 @@ def add_certification_view(factory_id: int):  # type: ignore[no-untyped-def]
 def delete_certification_view(factory_id: int, certification_id: int):  # type: ignore[no-untyped-def]
     factory = load_factory(factory_id, write=True)
     require_profile_editor()
-    if not ConfirmForm().validate():
-        abort(400)
+    require_valid(ActionForm())
     certification = load_certification(factory, certification_id)
     remove_certification(db.session(), factory, certification.id)
     flash(_("Certification removed."))

@@ -29,7 +29,7 @@ from marketplace.supply.certifications.forms import CertificationForm, certifica
 from marketplace.supply.clock import today_and_now
 from marketplace.supply.formats.files import EXPORTS
 from marketplace.supply.formats.forms import ImportForm
-from marketplace.supply.forms import ConfirmForm, certification_choices
+from marketplace.supply.forms import certification_choices
 from marketplace.supply.presenters import capacity_freshness, certification_states
 from marketplace.supply.registration.forms import (
     FIRST_CERTIFICATION_NAMES,
@@ -39,7 +39,7 @@ from marketplace.supply.registration.forms import (
 )
 from marketplace.supply.verification.forms import SuspendForm
 from marketplace.web import labels
-from marketplace.web.forms import submit
+from marketplace.web.forms import ActionForm, submit
 from marketplace.web.labels import current_locale
 
 
@@ -112,7 +112,7 @@ def factory_page(
         capabilities=capabilities_of(session, factory.id),
         certification_form=certification_form,
         import_form=import_form or ImportForm(formdata=None),
-        confirm_form=ConfirmForm(formdata=None),
+        confirm_form=ActionForm(formdata=None),
         suspend_form=SuspendForm(formdata=None),
         can_edit=can_edit_profile(principal) and principal.acts_for(factory.organization_id),
         is_operator=principal.is_operator,

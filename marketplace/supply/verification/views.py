@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from factories.models import FactoryStatus
@@ -14,10 +14,9 @@ from marketplace.supply import texts
 from marketplace.supply.access import load_factory
 from marketplace.supply.blueprints import pages
 from marketplace.supply.clock import today_and_now
-from marketplace.supply.forms import ConfirmForm
 from marketplace.supply.presenters import capacity_freshness
 from marketplace.supply.verification.forms import SuspendForm
-from marketplace.web.forms import perform
+from marketplace.web.forms import ActionForm, perform, require_valid
 
 MAX_PAGE_DIGITS = 6
 
@@ -46,7 +45,7 @@ def operator_factories():  # type: ignore[no-untyped-def]
         statuses=list(FactoryStatus),
         status_labels=texts.STATUS_LABELS,
         stale={e.factory.id: capacity_freshness(e.factory, now).stale for e in page.entries},
-        confirm_form=ConfirmForm(formdata=None),
+        confirm_form=ActionForm(formdata=None),
         suspend_form=SuspendForm(formdata=None),
         page_url=lambda n: url_for(
             "supply.operator_factories",
@@ -60,8 +59,7 @@ def operator_factories():  # type: ignore[no-untyped-def]
 @shared_across_organizations(Role.OPERATOR)
 def verify(factory_id: int):  # type: ignore[no-untyped-def]
     factory = load_factory(factory_id)
-    if not ConfirmForm().validate():
-        abort(400)
+    require_valid(ActionForm())
     verify_factory(db.session(), factory, today_and_now()[1])
     flash(_("%(name)s is verified and visible to buyers.", name=factory.name))
     return redirect(url_for("supply.operator_factories", status=FactoryStatus.VERIFIED))
