@@ -345,3 +345,27 @@ def test_weeks_past_the_end_of_the_calendar_are_a_named_4xx(browser, owner, owne
         headers={"HX-Request": "true", "X-CSRFToken": browser.csrf_token()},
     ).get_data(as_text=True)
     assert "week 9999-W52 is more than two years ahead" in cell
+
+
+def test_bulk_actions_name_fields_as_the_api_does(browser, owner, owned_factory):
+    browser.login(owner)
+    url = f"/api/v1/factories/{owned_factory.id}/capacity"
+    response = browser.api(
+        "POST",
+        f"{url}/fill",
+        json={"hours": 8, "firstWeek": week_label(week(1)), "weeks": 1, "capabilityIds": ["sls"]},
+    )
+    assert response.status_code == 422
+    assert response.get_json() == {
+        "error": "validation_failed",
+        "message": "capabilityIds: not capabilities of this factory: sls",
+        "fields": [{"field": "capabilityIds", "message": "not capabilities of this factory: sls"}],
+    }
+    response = browser.api(
+        "POST",
+        f"{url}/copy",
+        json={"sourceWeek": week_label(week(1)), "targetWeeks": [week_label(week(1))]},
+    )
+    assert response.get_json()["fields"] == [
+        {"field": "targetWeeks", "message": "a week cannot be copied onto itself"}
+    ]
