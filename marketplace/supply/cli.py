@@ -15,7 +15,8 @@ from flask.cli import AppGroup
 from factories.errors import InputError
 from factories.models import get_by_id
 from factories.onboarding import find_factory
-from factories.profile import export_profile, import_profile
+from factories.profile.reader import import_profile
+from factories.profile.writer import export_profile
 from marketplace import db
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.accounts.service import create_organization

@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 from sqlmodel import Session
 
 from factories.capability import capabilities_of, major_units
-from factories.capacity import CapacityGrid, days_since_capacity_update, is_stale, week_label
+from factories.capacity.calendar import CapacityGrid, days_since_capacity_update, is_stale
+from factories.capacity.weeks import week_label
 from factories.certifications import certifications_of, is_valid_on
 from factories.models import Capability, Certification, Factory
 from marketplace import db

@@ -10,8 +10,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from factories.models import Certification, text_limit
 from factories.onboarding import CertificationDetails
-from factories.profile import HOUR_UNIT
+from factories.profile.schema import HOUR_UNIT
 
 Hours = Annotated[
     Decimal,
@@ -29,9 +30,11 @@ class CertificationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     certificate_type: str = Field(description="taxonomy code, e.g. ISO9001")
-    certificate_version: str = Field(default="", max_length=32)
-    registration_number: str = Field(max_length=80)
-    issuer: str = Field(max_length=200)
+    certificate_version: str = Field(
+        default="", max_length=text_limit(Certification, "certificate_version")
+    )
+    registration_number: str = Field(max_length=text_limit(Certification, "registration_number"))
+    issuer: str = Field(max_length=text_limit(Certification, "issuer"))
     valid_from: date
     valid_until: date
 

@@ -9,12 +9,9 @@ from wtforms import DecimalField, IntegerField, SelectField, StringField
 from wtforms.validators import Optional
 
 from factories.capability import CapabilityDetails, minor_units
-from factories.models import Capability
 from factories.taxonomy import TOLERANCE_CLASSES
-from marketplace.supply.forms import choices, material_choices, process_choices
-from marketplace.supply.presenters import hourly_rate
+from marketplace.supply.forms import choices
 from marketplace.web.forms import CheckboxesField
-from marketplace.web.labels import current_locale
 from marketplace.web.messages import say
 
 # Fields carry no "required" check here: the service names every missing or wrong field
@@ -34,20 +31,6 @@ class CapabilityForm(FlaskForm):
     batch_max = IntegerField(_l("Largest batch"), validators=[Optional()], default=10000)
     hourly_rate = DecimalField(_l("Hourly rate"), validators=[Optional()], places=None)
     currency = StringField(_l("Currency (ISO code)"), default="EUR")
-
-
-def capability_form(
-    capability: Capability | None = None, materials: list[str] | None = None
-) -> CapabilityForm:
-    """The form with the taxonomy's choices; for an existing capability, filled with it
-    (unless the request submitted the form)."""
-    form = CapabilityForm(obj=capability) if capability is not None else CapabilityForm()
-    form.process_code.choices = process_choices(current_locale())
-    form.materials.choices = material_choices(current_locale())
-    if capability is not None and not form.is_submitted():
-        form.materials.data = materials or []
-        form.hourly_rate.data = hourly_rate(capability)
-    return form
 
 
 def capability_details(form: CapabilityForm, process_code: str) -> CapabilityDetails:

@@ -18,13 +18,30 @@ from marketplace.accounts.access import roles_required
 from marketplace.accounts.models import Role
 from marketplace.supply.access import load_capability, load_factory, require_profile_editor
 from marketplace.supply.blueprints import pages
-from marketplace.supply.capabilities.forms import (
-    CapabilityForm,
-    capability_details,
-    capability_form,
-)
+from marketplace.supply.capabilities.forms import CapabilityForm, capability_details
 from marketplace.supply.clock import today_and_now
-from marketplace.web.forms import ActionForm, require_valid, step_then_redirect, submit
+from marketplace.supply.forms import material_choices, process_choices
+from marketplace.supply.presenters import hourly_rate
+from marketplace.web.forms import ActionForm, perform, require_valid, submit
+from marketplace.web.labels import current_locale
+
+# Work booked on the capability keeps it: that is about the capability as a whole, and
+# the message says so in a sentence, without a field name in front.
+WHOLE_STEP = {"capability": ""}
+
+
+def _form(
+    capability: Capability | None = None, materials: list[str] | None = None
+) -> CapabilityForm:
+    """The form with the taxonomy's choices; for an existing capability, filled with it
+    (unless the request submitted the form)."""
+    form = CapabilityForm(obj=capability) if capability is not None else CapabilityForm()
+    form.process_code.choices = process_choices(current_locale())
+    form.materials.choices = material_choices(current_locale())
+    if capability is not None and not form.is_submitted():
+        form.materials.data = materials or []
+        form.hourly_rate.data = hourly_rate(capability)
+    return form
 
 
 def _render(factory: Factory, form: CapabilityForm, capability: Capability | None, status: int):  # type: ignore[no-untyped-def]
@@ -45,7 +62,7 @@ def _render(factory: Factory, form: CapabilityForm, capability: Capability | Non
 def new_capability(factory_id: int):  # type: ignore[no-untyped-def]
     factory = load_factory(factory_id, write=True)
     require_profile_editor()
-    form = capability_form()
+    form = _form()
     if not form.is_submitted():
         return _render(factory, form, None, 200)
     created = submit(
@@ -68,7 +85,7 @@ def edit_capability(factory_id: int, capability_id: int):  # type: ignore[no-unt
     factory = load_factory(factory_id, write=True)
     require_profile_editor()
     capability = load_capability(factory, capability_id)
-    form = capability_form(capability, materials_of(db.session(), capability.id))
+    form = _form(capability, materials_of(db.session(), capability.id))
     del form.process_code  # fixed once created: the calendar is kept under it
     if not form.is_submitted():
         return _render(factory, form, capability, 200)
@@ -92,8 +109,9 @@ def delete_capability_view(factory_id: int, capability_id: int):  # type: ignore
     capability = load_capability(factory, capability_id)
     require_valid(ActionForm())
     today, _now = today_and_now()
-    return step_then_redirect(
+    perform(
         lambda: delete_capability(db.session(), capability, today),
         _("Capability removed."),
-        url_for("supply.factory", factory_id=factory.id),
+        WHOLE_STEP,
     )
+    return redirect(url_for("supply.factory", factory_id=factory.id), code=303)

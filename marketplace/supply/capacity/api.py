@@ -7,18 +7,18 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from factories.capacity import (
+from factories.capacity.calendar import (
     CALENDAR_WEEKS,
     HORIZON_WEEKS,
-    CapacityChange,
     capacity_grid,
     close_week,
     copy_week,
     fill_capacity,
-    parse_week,
     set_capacity,
 )
+from factories.capacity.weeks import parse_week, week_count
 from factories.errors import FactoryError
+from factories.profile.details import capacity_change
 from marketplace import db
 from marketplace.accounts.access import login_required, scope_required, shared_across_organizations
 from marketplace.accounts.models import Role
@@ -129,23 +129,11 @@ def put_capacity(path: FactoryPath, body: CapacityIn):  # type: ignore[no-untype
     A maximum below the hours already booked is refused, saying by how much."""
     factory = load_factory(path.factory_id, write=True)
     today, now = today_and_now()
-    changes = [
-        CapacityChange(
-            c.capabilityId,
-            c.pointInTime,
-            c.maximumCapacity,
-            c.actualCapacity,
-            field=f"capacities[{i}].maximumCapacity",
-            actual_field=f"capacities[{i}].actualCapacity",
-            week_field=f"capacities[{i}].pointInTime",
-            resource_field=f"capacities[{i}].capabilityId",
-        )
-        for i, c in enumerate(body.capacities)
-    ]
+    changes = [capacity_change(c, f"capacities[{i}]") for i, c in enumerate(body.capacities)]
     set_capacity(db.session(), factory, changes, today, now)
     first = min(c.pointInTime for c in body.capacities)
     last = max(c.pointInTime for c in body.capacities)
-    weeks = (last - first).days // 7 + 1
+    weeks = week_count(first, last)
     return grid_out(
         factory, capacity_grid(db.session(), factory, today, now, weeks=weeks, first_week=first)
     )

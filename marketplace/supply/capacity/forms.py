@@ -11,7 +11,7 @@ from wtforms import DecimalField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
-from factories.capacity import week_label
+from factories.capacity.weeks import week_label
 from marketplace.supply.forms import choices
 from marketplace.web.forms import CheckboxesField
 

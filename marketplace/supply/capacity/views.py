@@ -11,17 +11,17 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
-from factories.capacity import (
+from factories.capacity.calendar import (
     CapacityChange,
     CapacityGrid,
     capacity_grid,
     close_week,
     copy_week,
     fill_capacity,
-    parse_hours,
     set_capacity,
-    week_label,
 )
+from factories.capacity.hours import parse_hours
+from factories.capacity.weeks import week_label
 from factories.errors import InputError
 from factories.models import Factory
 from marketplace import db

@@ -9,7 +9,9 @@ from typing import Literal
 from flask import Response, request
 from pydantic import BaseModel
 
-from factories.profile import FactoryProfile, export_profile, import_profile, profile_json_schema
+from factories.profile.reader import import_profile
+from factories.profile.schema import FactoryProfile, profile_json_schema
+from factories.profile.writer import export_profile
 from marketplace import db
 from marketplace.accounts.access import login_required, roles_required, shared_across_organizations
 from marketplace.accounts.models import Role

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from factories import aas
+from factories.aas import reader as aas_reader
+from factories.aas import writer as aas_writer
 from factories.errors import FactoryError
-from factories.profile import FactoryProfile
+from factories.profile.schema import FactoryProfile
 
 # Format -> (media type, file name suffix) of a download.
 EXPORTS = {
@@ -22,14 +23,14 @@ def profile_file(profile: FactoryProfile, fmt: str) -> bytes:
     """The profile in one of the EXPORTS formats."""
     if fmt == "profile-json":
         return profile.model_dump_json(indent=2).encode()
-    return aas.write(profile, fmt)
+    return aas_writer.write(profile, fmt)
 
 
 def read_profile_file(data: bytes, filename: str = "") -> FactoryProfile:
     """A profile from any of our three formats; FactoryError naming the fault otherwise."""
-    fmt = aas.detect_format(data, filename)
+    fmt = aas_reader.detect_format(data, filename)
     if fmt != "profile-json":
-        return aas.read(data, fmt)
+        return aas_reader.read(data, fmt)
     try:
         return FactoryProfile.model_validate_json(data)
     except ValidationError as error:

@@ -7,7 +7,8 @@ from flask import Response, abort, flash, redirect, url_for
 from flask_babel import gettext as _
 
 from factories.errors import InputError
-from factories.profile import export_profile, import_profile
+from factories.profile.reader import import_profile
+from factories.profile.writer import export_profile
 from marketplace import db
 from marketplace.accounts.access import login_required, roles_required, shared_across_organizations
 from marketplace.accounts.models import Role

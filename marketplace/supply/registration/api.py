@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from factories.models import Factory, text_limit
 from factories.onboarding import FactoryDetails, factories_of, register_factory, update_factory
 from marketplace import db
 from marketplace.accounts.access import (
@@ -22,10 +23,10 @@ from marketplace.supply.schemas import CertificationIn, FactoryOut, FactoryPath
 class FactoryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=text_limit(Factory, "name"))
     country: str = Field(description="ISO 3166-1 alpha-2", max_length=2)
-    region: str = Field(max_length=80)
-    city: str = Field(default="", max_length=120)
+    region: str = Field(max_length=text_limit(Factory, "region"))
+    city: str = Field(default="", max_length=text_limit(Factory, "city"))
     latitude: float
     longitude: float
 

@@ -9,15 +9,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from factories.capability import major_units
-from factories.capacity import parse_week, week_label
+from factories.capacity.weeks import parse_week, week_label
 from factories.errors import Problems
-from factories.search import (
-    MAX_PER_PAGE,
-    SearchFilters,
-    SearchResult,
-    check_filters,
-    search_factories,
-)
+from factories.search.filters import MAX_PER_PAGE, SearchFilters, SearchResult, check_filters
+from factories.search.service import search_factories
 from marketplace import db
 from marketplace.accounts.access import login_required
 from marketplace.supply import texts

@@ -9,9 +9,9 @@ from flask_wtf import FlaskForm
 from wtforms import DecimalField, Field, FloatField, IntegerField, SelectField, StringField
 from wtforms.validators import NumberRange, Optional
 
-from factories.capacity import parse_week
+from factories.capacity.weeks import parse_week
 from factories.errors import FactoryError
-from factories.search import MAX_PER_PAGE, SearchFilters
+from factories.search.filters import MAX_PER_PAGE, SearchFilters
 
 # The service's names of the form's fields, where they differ.
 SEARCH_NAMES = {"process": "process_code"}

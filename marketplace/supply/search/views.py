@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
 from factories.errors import InputError
-from factories.search import regions, search_factories
+from factories.search.service import regions, search_factories
 from marketplace import db
 from marketplace.accounts.access import login_required
 from marketplace.supply import texts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from factories.models import Factory, text_limit
 from factories.onboarding import suspend_factory, verify_factory
 from marketplace import db
 from marketplace.accounts.access import roles_required, shared_across_organizations
@@ -18,7 +19,7 @@ from marketplace.supply.schemas import FactoryOut, FactoryPath
 class SuspendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(max_length=500)
+    reason: str = Field(max_length=text_limit(Factory, "status_reason"))
 
 
 @api.post(

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from factories.models import FactoryStatus
 from factories.onboarding import factories_for_review, suspend_factory, verify_factory
+from factories.paging import page_number
 from marketplace import db
 from marketplace.accounts.access import roles_required, shared_across_organizations
 from marketplace.accounts.models import Role
@@ -18,8 +19,6 @@ from marketplace.supply.presenters import capacity_freshness
 from marketplace.supply.verification.forms import SuspendForm
 from marketplace.web.forms import ActionForm, perform, require_valid
 
-MAX_PAGE_DIGITS = 6
-
 
 @pages.get("/operator/factories")
 @roles_required(Role.OPERATOR)
@@ -29,13 +28,13 @@ def operator_factories():  # type: ignore[no-untyped-def]
     if status not in set(FactoryStatus):
         status = ""  # `all`, or anything else: every status
     text = request.args.get("q", "")[:200]
-    page_number = request.args.get("page", "1")
-    page_number = (
-        int(page_number) if page_number.isdigit() and len(page_number) <= MAX_PAGE_DIGITS else 1
-    )
     today, now = today_and_now()
     page = factories_for_review(
-        db.session(), today=today, status=status or None, text=text, page=page_number
+        db.session(),
+        today=today,
+        status=status or None,
+        text=text,
+        page=page_number(request.args.get("page")),
     )
     return render_template(
         "supply/operator_factories.html",
@@ -44,7 +43,7 @@ def operator_factories():  # type: ignore[no-untyped-def]
         text=" ".join(text.split()),
         statuses=list(FactoryStatus),
         status_labels=texts.STATUS_LABELS,
-        stale={e.factory.id: capacity_freshness(e.factory, now).stale for e in page.entries},
+        stale={e.factory.id: capacity_freshness(e.factory, now).stale for e in page.items},
         confirm_form=ActionForm(formdata=None),
         suspend_form=SuspendForm(formdata=None),
         page_url=lambda n: url_for(
