@@ -10,11 +10,12 @@ from flask import Response, request
 from pydantic import BaseModel
 
 from factories.profile.reader import import_profile
-from factories.profile.schema import FactoryProfile, profile_json_schema
+from factories.profile.schema import MAX_PROFILE_BYTES, FactoryProfile, profile_json_schema
 from factories.profile.writer import export_profile
 from marketplace import db
 from marketplace.accounts.access import login_required, roles_required, shared_across_organizations
 from marketplace.accounts.models import Role
+from marketplace.security.limits import takes_files
 from marketplace.supply.access import load_factory, require_profile_editor
 from marketplace.supply.blueprints import PROFILE, SECURITY, api
 from marketplace.supply.clock import today_and_now
@@ -68,6 +69,7 @@ def get_profile(path: FactoryPath):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
+@takes_files(1, lambda: MAX_PROFILE_BYTES)
 def put_profile(path: FactoryPath, body: FactoryProfile):  # type: ignore[no-untyped-def]
     """Import a profile into this factory: name, location, certifications, capabilities
     and maximum/planned hours. Status, credit and booked hours stay the marketplace's."""
@@ -106,6 +108,7 @@ def get_aas(path: FactoryPath, query: AasQuery):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
+@takes_files(1, lambda: MAX_PROFILE_BYTES)
 def post_aas(path: FactoryPath):  # type: ignore[no-untyped-def]
     """Import an AAS environment (JSON or XML body) or a profile into this factory."""
     factory = load_factory(path.factory_id, write=True)

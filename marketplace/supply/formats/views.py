@@ -8,10 +8,12 @@ from flask_babel import gettext as _
 
 from factories.errors import InputError
 from factories.profile.reader import import_profile
+from factories.profile.schema import MAX_PROFILE_BYTES
 from factories.profile.writer import export_profile
 from marketplace import db
 from marketplace.accounts.access import login_required, roles_required, shared_across_organizations
 from marketplace.accounts.models import Role
+from marketplace.security.limits import takes_files
 from marketplace.supply.access import load_factory, require_profile_editor
 from marketplace.supply.blueprints import pages
 from marketplace.supply.clock import today_and_now
@@ -42,6 +44,7 @@ def export(factory_id: int, fmt: str):  # type: ignore[no-untyped-def]
 
 @pages.post("/factories/<int:factory_id>/import")
 @roles_required(Role.FACTORY_OWNER)
+@takes_files(1, lambda: MAX_PROFILE_BYTES)
 def import_view(factory_id: int):  # type: ignore[no-untyped-def]
     factory = load_factory(factory_id, write=True)
     require_profile_editor()
