@@ -15,7 +15,7 @@ CAPACITY = Tag(name="capacity", description="The capacity calendar (Catena-X DCM
 PROFILE = Tag(name="profile", description="Standardized profile and Asset Administration Shell")
 SEARCH = Tag(name="search", description="Buyer search over verified factories")
 OPERATORS = Tag(name="operators", description="Verification by cluster operators")
-SECURITY = [{"sessionCookie": []}, {"bearerAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerAuth": []}]
 
 pages = Blueprint("supply", __name__, url_prefix="/supply")
 

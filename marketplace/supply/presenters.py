@@ -14,7 +14,7 @@ from factories.capability import capabilities_of, major_units
 from factories.capacity.calendar import CapacityGrid, days_since_capacity_update, is_stale
 from factories.capacity.weeks import week_label
 from factories.certifications import certifications_of, is_valid_on
-from factories.models import Capability, Certification, Factory
+from factories.models import Capability, Certification, Factory, id_of
 from marketplace import db
 from marketplace.supply.clock import today_and_now
 from marketplace.supply.schemas import (
@@ -54,7 +54,7 @@ def certification_states(
 def certification_out(state: CertificationState) -> CertificationOut:
     c = state.certification
     return CertificationOut(
-        id=c.id,
+        id=id_of(c),
         certificate_type=c.certificate_type,
         certificate_version=c.certificate_version,
         registration_number=c.registration_number,
@@ -76,7 +76,7 @@ def hourly_rate(capability: Capability) -> Decimal:
 
 def capability_out(capability: Capability, materials: list[str]) -> CapabilityOut:
     return CapabilityOut(
-        id=capability.id,
+        id=id_of(capability),
         process_code=capability.process_code,
         labels={
             "en": labels.process_label(capability.process_code, "en"),
@@ -122,7 +122,7 @@ def factory_out(factory: Factory) -> dict[str, Any]:
     session = db.session()
     today, now = today_and_now()
     return FactoryOut(
-        id=factory.id,
+        id=id_of(factory),
         global_id=factory.global_id,
         organization_id=factory.organization_id,
         name=factory.name,
@@ -137,10 +137,12 @@ def factory_out(factory: Factory) -> dict[str, Any]:
         capacity_updated_at=_isoformat(factory.capacity_updated_at),
         capacity_stale=capacity_freshness(factory, now).stale,
         certifications=[
-            certification_out(state) for state in certification_states(session, factory.id, today)
+            certification_out(state)
+            for state in certification_states(session, id_of(factory), today)
         ],
         capabilities=[
-            capability_out(v.capability, v.materials) for v in capabilities_of(session, factory.id)
+            capability_out(v.capability, v.materials)
+            for v in capabilities_of(session, id_of(factory))
         ],
     ).model_dump(mode="json")
 

@@ -17,10 +17,11 @@ from factories.capability import (
     update_capability,
 )
 from factories.errors import FactoryError
-from factories.models import Capability, Factory
+from factories.models import Capability, Factory, id_of
 from marketplace import db
 from marketplace.accounts.access import login_required, roles_required, shared_across_organizations
 from marketplace.accounts.models import Role
+from marketplace.api.answers import ApiAnswer
 from marketplace.supply.access import load_capability, load_factory, require_profile_editor
 from marketplace.supply.blueprints import FACTORIES, SECURITY, api
 from marketplace.supply.clock import today_and_now
@@ -85,7 +86,7 @@ def _load(path: CapabilityPath, *, write: bool) -> tuple[Factory, Capability]:
 
 
 def _shown(capability: Capability) -> CapabilityOut:
-    return capability_out(capability, materials_of(db.session(), capability.id))
+    return capability_out(capability, materials_of(db.session(), id_of(capability)))
 
 
 @api.get(
@@ -96,12 +97,12 @@ def _shown(capability: Capability) -> CapabilityOut:
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_capabilities(path: FactoryPath):  # type: ignore[no-untyped-def]
+def get_capabilities(path: FactoryPath) -> ApiAnswer:
     factory = load_factory(path.factory_id)
     return {
         "capabilities": [
             capability_out(v.capability, v.materials).model_dump()
-            for v in capabilities_of(db.session(), factory.id)
+            for v in capabilities_of(db.session(), id_of(factory))
         ]
     }
 
@@ -113,7 +114,7 @@ def get_capabilities(path: FactoryPath):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def post_capability(path: FactoryPath, body: CapabilityIn):  # type: ignore[no-untyped-def]
+def post_capability(path: FactoryPath, body: CapabilityIn) -> ApiAnswer:
     """Add a capability: process from the taxonomy, materials it can work, envelope,
     tolerance, batch limits, hourly rate. All fields are checked before anything is saved."""
     factory = load_factory(path.factory_id, write=True)
@@ -130,7 +131,7 @@ def post_capability(path: FactoryPath, body: CapabilityIn):  # type: ignore[no-u
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_capability(path: CapabilityPath):  # type: ignore[no-untyped-def]
+def get_capability(path: CapabilityPath) -> ApiAnswer:
     _, capability = _load(path, write=False)
     return _shown(capability).model_dump()
 
@@ -142,7 +143,7 @@ def get_capability(path: CapabilityPath):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def put_capability(path: CapabilityPath, body: CapabilityIn):  # type: ignore[no-untyped-def]
+def put_capability(path: CapabilityPath, body: CapabilityIn) -> ApiAnswer:
     _, capability = _load(path, write=True)
     require_profile_editor()
     update_capability(db.session(), capability, body.details())
@@ -156,7 +157,7 @@ def put_capability(path: CapabilityPath, body: CapabilityIn):  # type: ignore[no
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def delete_capability_api(path: CapabilityPath):  # type: ignore[no-untyped-def]
+def delete_capability_api(path: CapabilityPath) -> ApiAnswer:
     _, capability = _load(path, write=True)
     require_profile_editor()
     delete_capability(db.session(), capability, today_and_now()[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from factories.capability import (
@@ -11,7 +12,7 @@ from factories.capability import (
     materials_of,
     update_capability,
 )
-from factories.models import Capability, Factory
+from factories.models import Capability, Factory, id_of
 from factories.taxonomy import PROCESSES, materials_for
 from marketplace import db
 from marketplace.accounts.access import roles_required
@@ -44,7 +45,9 @@ def _form(
     return form
 
 
-def _render(factory: Factory, form: CapabilityForm, capability: Capability | None, status: int):  # type: ignore[no-untyped-def]
+def _render(
+    factory: Factory, form: CapabilityForm, capability: Capability | None, status: int
+) -> ResponseReturnValue:
     # The page narrows the materials to those the chosen process can work.
     allowed = {code: [m.code for m in materials_for(code)] for code in PROCESSES}
     return render_template(
@@ -59,7 +62,7 @@ def _render(factory: Factory, form: CapabilityForm, capability: Capability | Non
 
 @pages.route("/factories/<int:factory_id>/capabilities/new", methods=["GET", "POST"])
 @roles_required(Role.FACTORY_OWNER)
-def new_capability(factory_id: int):  # type: ignore[no-untyped-def]
+def new_capability(factory_id: int) -> ResponseReturnValue:
     factory = load_factory(factory_id, write=True)
     require_profile_editor()
     form = _form()
@@ -81,11 +84,11 @@ def new_capability(factory_id: int):  # type: ignore[no-untyped-def]
     "/factories/<int:factory_id>/capabilities/<int:capability_id>", methods=["GET", "POST"]
 )
 @roles_required(Role.FACTORY_OWNER)
-def edit_capability(factory_id: int, capability_id: int):  # type: ignore[no-untyped-def]
+def edit_capability(factory_id: int, capability_id: int) -> ResponseReturnValue:
     factory = load_factory(factory_id, write=True)
     require_profile_editor()
     capability = load_capability(factory, capability_id)
-    form = _form(capability, materials_of(db.session(), capability.id))
+    form = _form(capability, materials_of(db.session(), id_of(capability)))
     del form.process_code  # fixed once created: the calendar is kept under it
     if not form.is_submitted():
         return _render(factory, form, capability, 200)
@@ -103,7 +106,7 @@ def edit_capability(factory_id: int, capability_id: int):  # type: ignore[no-unt
 
 @pages.post("/factories/<int:factory_id>/capabilities/<int:capability_id>/delete")
 @roles_required(Role.FACTORY_OWNER)
-def delete_capability_view(factory_id: int, capability_id: int):  # type: ignore[no-untyped-def]
+def delete_capability_view(factory_id: int, capability_id: int) -> ResponseReturnValue:
     factory = load_factory(factory_id, write=True)
     require_profile_editor()
     capability = load_capability(factory, capability_id)

@@ -22,6 +22,7 @@ from factories.profile.details import capacity_change
 from marketplace import db
 from marketplace.accounts.access import login_required, scope_required, shared_across_organizations
 from marketplace.accounts.models import Role
+from marketplace.api.answers import ApiAnswer
 from marketplace.api.errors import api_field_names
 from marketplace.supply.access import load_factory
 from marketplace.supply.blueprints import CAPACITY, SECURITY, api
@@ -100,7 +101,7 @@ def _week(value: str, field: str) -> date:
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_capacity(path: FactoryPath, query: CapacityQuery):  # type: ignore[no-untyped-def]
+def get_capacity(path: FactoryPath, query: CapacityQuery) -> ApiAnswer:
     """Resources x ISO weeks (default: the next 12) with maximum, booked and free hours."""
     factory = load_factory(path.factory_id)
     today, now = today_and_now()
@@ -124,7 +125,7 @@ def get_capacity(path: FactoryPath, query: CapacityQuery):  # type: ignore[no-un
     security=SECURITY,
 )
 @scope_required("capacity:write")
-def put_capacity(path: FactoryPath, body: CapacityIn):  # type: ignore[no-untyped-def]
+def put_capacity(path: FactoryPath, body: CapacityIn) -> ApiAnswer:
     """Set maximum (and planned) hours of resources in weeks; all of them or none.
     A maximum below the hours already booked is refused, saying by how much."""
     factory = load_factory(path.factory_id, write=True)
@@ -146,7 +147,7 @@ def put_capacity(path: FactoryPath, body: CapacityIn):  # type: ignore[no-untype
     security=SECURITY,
 )
 @scope_required("capacity:write")
-def post_fill(path: FactoryPath, body: FillIn):  # type: ignore[no-untyped-def]
+def post_fill(path: FactoryPath, body: FillIn) -> ApiAnswer:
     """The same maximum for each (given) resource in a run of weeks: "40 h for 8 weeks"."""
     factory = load_factory(path.factory_id, write=True)
     today, now = today_and_now()
@@ -168,7 +169,7 @@ def post_fill(path: FactoryPath, body: FillIn):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @scope_required("capacity:write")
-def post_copy(path: FactoryPath, body: CopyIn):  # type: ignore[no-untyped-def]
+def post_copy(path: FactoryPath, body: CopyIn) -> ApiAnswer:
     """Copy maximum and planned hours of every resource from one week to others."""
     factory = load_factory(path.factory_id, write=True)
     today, now = today_and_now()
@@ -186,7 +187,7 @@ def post_copy(path: FactoryPath, body: CopyIn):  # type: ignore[no-untyped-def]
     security=SECURITY,
 )
 @scope_required("capacity:write")
-def post_close(path: FactoryPath, body: CloseIn):  # type: ignore[no-untyped-def]
+def post_close(path: FactoryPath, body: CloseIn) -> ApiAnswer:
     """Offer nothing more in a week. Booked hours stay: the maximum drops to them, not
     below; `keptBookedHours` says how many."""
     factory = load_factory(path.factory_id, write=True)

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
@@ -68,7 +69,7 @@ def _calendar(
     values: dict[str, str] | None = None,
     forms: dict[str, FlaskForm] | None = None,
     status: int = 200,
-):  # type: ignore[no-untyped-def]
+) -> ResponseReturnValue:
     """The page; a failed form or grid shows again with its messages (status 400)."""
     today, now = today_and_now()
     grid = capacity_grid(db.session(), factory, today, now)
@@ -106,7 +107,7 @@ def _calendar(
 @pages.get("/factories/<int:factory_id>/capacity")
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def capacity(factory_id: int):  # type: ignore[no-untyped-def]
+def capacity(factory_id: int) -> ResponseReturnValue:
     return _calendar(load_factory(factory_id))
 
 
@@ -133,7 +134,7 @@ def _read_grid(
 
 @pages.post("/factories/<int:factory_id>/capacity")
 @login_required
-def save_capacity(factory_id: int):  # type: ignore[no-untyped-def]
+def save_capacity(factory_id: int) -> ResponseReturnValue:
     """The whole grid (one form) or, from htmx, the one cell that changed."""
     factory = load_factory(factory_id, write=True)
     require_capacity_editor()
@@ -161,7 +162,9 @@ def save_capacity(factory_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("supply.capacity", factory_id=factory.id))
 
 
-def _cell(factory: Factory, name: str, errors: dict[str, str], values: dict[str, str]):  # type: ignore[no-untyped-def]
+def _cell(
+    factory: Factory, name: str, errors: dict[str, str], values: dict[str, str]
+) -> ResponseReturnValue:
     """One cell of the grid, as it is now, with its message if it was refused."""
     try:
         resource, week = parse_cell_name(name)
@@ -184,7 +187,7 @@ def _cell(factory: Factory, name: str, errors: dict[str, str], values: dict[str,
 
 @pages.post("/factories/<int:factory_id>/capacity/fill")
 @login_required
-def fill_view(factory_id: int):  # type: ignore[no-untyped-def]
+def fill_view(factory_id: int) -> ResponseReturnValue:
     factory = load_factory(factory_id, write=True)
     require_capacity_editor()
     grid = _grid(factory)
@@ -220,7 +223,7 @@ def fill_view(factory_id: int):  # type: ignore[no-untyped-def]
 
 @pages.post("/factories/<int:factory_id>/capacity/copy")
 @login_required
-def copy_view(factory_id: int):  # type: ignore[no-untyped-def]
+def copy_view(factory_id: int) -> ResponseReturnValue:
     factory = load_factory(factory_id, write=True)
     require_capacity_editor()
     form = CopyWeekForm()
@@ -246,7 +249,7 @@ def copy_view(factory_id: int):  # type: ignore[no-untyped-def]
 
 @pages.post("/factories/<int:factory_id>/capacity/close")
 @login_required
-def close_view(factory_id: int):  # type: ignore[no-untyped-def]
+def close_view(factory_id: int) -> ResponseReturnValue:
     factory = load_factory(factory_id, write=True)
     require_capacity_editor()
     form = CloseWeekForm()

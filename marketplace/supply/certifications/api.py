@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from factories.models import id_of
 from factories.onboarding import add_certification, remove_certification
 from marketplace import db
 from marketplace.accounts.access import roles_required
 from marketplace.accounts.models import Role
+from marketplace.api.answers import ApiAnswer
 from marketplace.supply.access import load_certification, load_factory, require_profile_editor
 from marketplace.supply.blueprints import FACTORIES, SECURITY, api
 from marketplace.supply.clock import today_and_now
@@ -27,7 +29,7 @@ class CertificationPath(BaseModel):
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def post_certification(path: FactoryPath, body: CertificationIn):  # type: ignore[no-untyped-def]
+def post_certification(path: FactoryPath, body: CertificationIn) -> ApiAnswer:
     factory = load_factory(path.factory_id, write=True)
     require_profile_editor()
     certification = add_certification(db.session(), factory, body.details())
@@ -42,9 +44,9 @@ def post_certification(path: FactoryPath, body: CertificationIn):  # type: ignor
     security=SECURITY,
 )
 @roles_required(Role.FACTORY_OWNER)
-def delete_certification(path: CertificationPath):  # type: ignore[no-untyped-def]
+def delete_certification(path: CertificationPath) -> ApiAnswer:
     factory = load_factory(path.factory_id, write=True)
     require_profile_editor()
     certification = load_certification(factory, path.certification_id)
-    remove_certification(db.session(), factory, certification.id)
+    remove_certification(db.session(), factory, id_of(certification))
     return "", 204

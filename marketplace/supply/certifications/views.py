@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import flash, redirect, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from factories.models import id_of
 from factories.onboarding import add_certification, remove_certification
 from marketplace import db
 from marketplace.accounts.access import roles_required
@@ -20,7 +22,7 @@ from marketplace.web.labels import current_locale
 
 @pages.post("/factories/<int:factory_id>/certifications")
 @roles_required(Role.FACTORY_OWNER)
-def add_certification_view(factory_id: int):  # type: ignore[no-untyped-def]
+def add_certification_view(factory_id: int) -> ResponseReturnValue:
     factory = load_factory(factory_id, write=True)
     require_profile_editor()
     form = CertificationForm()
@@ -33,11 +35,11 @@ def add_certification_view(factory_id: int):  # type: ignore[no-untyped-def]
 
 @pages.post("/factories/<int:factory_id>/certifications/<int:certification_id>/delete")
 @roles_required(Role.FACTORY_OWNER)
-def delete_certification_view(factory_id: int, certification_id: int):  # type: ignore[no-untyped-def]
+def delete_certification_view(factory_id: int, certification_id: int) -> ResponseReturnValue:
     factory = load_factory(factory_id, write=True)
     require_profile_editor()
     require_valid(ActionForm())
     certification = load_certification(factory, certification_id)
-    remove_certification(db.session(), factory, certification.id)
+    remove_certification(db.session(), factory, id_of(certification))
     flash(_("Certification removed."))
     return redirect(url_for("supply.factory", factory_id=factory.id))

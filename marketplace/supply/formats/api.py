@@ -15,6 +15,7 @@ from factories.profile.writer import export_profile
 from marketplace import db
 from marketplace.accounts.access import login_required, roles_required, shared_across_organizations
 from marketplace.accounts.models import Role
+from marketplace.api.answers import ApiAnswer
 from marketplace.security.limits import takes_files
 from marketplace.supply.access import load_factory, require_profile_editor
 from marketplace.supply.blueprints import PROFILE, SECURITY, api
@@ -38,7 +39,7 @@ class AasQuery(BaseModel):
     },
 )
 @shared_across_organizations()
-def get_profile_schema():  # type: ignore[no-untyped-def]
+def get_profile_schema() -> ApiAnswer:
     """JSON Schema of the standardized factory profile, generated from the code."""
     response = Response(
         json.dumps(profile_json_schema(), indent=2),
@@ -56,7 +57,7 @@ def get_profile_schema():  # type: ignore[no-untyped-def]
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_profile(path: FactoryPath):  # type: ignore[no-untyped-def]
+def get_profile(path: FactoryPath) -> ApiAnswer:
     """The factory in the standardized profile (see /api/v1/schemas/factory-profile.json)."""
     factory = load_factory(path.factory_id)
     return export_profile(db.session(), factory).model_dump(mode="json")
@@ -70,7 +71,7 @@ def get_profile(path: FactoryPath):  # type: ignore[no-untyped-def]
 )
 @roles_required(Role.FACTORY_OWNER)
 @takes_files(1, lambda: MAX_PROFILE_BYTES)
-def put_profile(path: FactoryPath, body: FactoryProfile):  # type: ignore[no-untyped-def]
+def put_profile(path: FactoryPath, body: FactoryProfile) -> ApiAnswer:
     """Import a profile into this factory: name, location, certifications, capabilities
     and maximum/planned hours. Status, credit and booked hours stay the marketplace's."""
     factory = load_factory(path.factory_id, write=True)
@@ -88,7 +89,7 @@ def put_profile(path: FactoryPath, body: FactoryProfile):  # type: ignore[no-unt
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_aas(path: FactoryPath, query: AasQuery):  # type: ignore[no-untyped-def]
+def get_aas(path: FactoryPath, query: AasQuery) -> ApiAnswer:
     """The factory as an Asset Administration Shell environment (AAS JSON or XML)."""
     factory = load_factory(path.factory_id)
     body = profile_file(export_profile(db.session(), factory), f"aas-{query.format}")
@@ -109,7 +110,7 @@ def get_aas(path: FactoryPath, query: AasQuery):  # type: ignore[no-untyped-def]
 )
 @roles_required(Role.FACTORY_OWNER)
 @takes_files(1, lambda: MAX_PROFILE_BYTES)
-def post_aas(path: FactoryPath):  # type: ignore[no-untyped-def]
+def post_aas(path: FactoryPath) -> ApiAnswer:
     """Import an AAS environment (JSON or XML body) or a profile into this factory."""
     factory = load_factory(path.factory_id, write=True)
     require_profile_editor()

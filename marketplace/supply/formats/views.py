@@ -4,6 +4,7 @@ offered on the factory page)."""
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from factories.errors import InputError
@@ -29,7 +30,7 @@ SHOWN_PROBLEMS = 10
 @pages.get("/factories/<int:factory_id>/export/<fmt>")
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def export(factory_id: int, fmt: str):  # type: ignore[no-untyped-def]
+def export(factory_id: int, fmt: str) -> ResponseReturnValue:
     factory = load_factory(factory_id)
     if fmt not in EXPORTS:
         abort(404)
@@ -45,7 +46,7 @@ def export(factory_id: int, fmt: str):  # type: ignore[no-untyped-def]
 @pages.post("/factories/<int:factory_id>/import")
 @roles_required(Role.FACTORY_OWNER)
 @takes_files(1, lambda: MAX_PROFILE_BYTES)
-def import_view(factory_id: int):  # type: ignore[no-untyped-def]
+def import_view(factory_id: int) -> ResponseReturnValue:
     factory = load_factory(factory_id, write=True)
     require_profile_editor()
     form = ImportForm()

@@ -14,6 +14,7 @@ from marketplace.accounts.access import (
     shared_across_organizations,
 )
 from marketplace.accounts.models import Role
+from marketplace.api.answers import ApiAnswer
 from marketplace.supply.access import load_factory, require_profile_editor
 from marketplace.supply.blueprints import FACTORIES, SECURITY, api
 from marketplace.supply.presenters import factory_out
@@ -51,7 +52,7 @@ class FactoryList(BaseModel):
 
 @api.post("/factories", tags=[FACTORIES], responses={201: FactoryOut}, security=SECURITY)
 @roles_required(Role.FACTORY_OWNER)
-def post_factory(body: RegistrationIn):  # type: ignore[no-untyped-def]
+def post_factory(body: RegistrationIn) -> ApiAnswer:
     """Register a factory of the caller's organization; it starts `pending`."""
     require_profile_editor()
     principal = require_principal()
@@ -66,7 +67,7 @@ def post_factory(body: RegistrationIn):  # type: ignore[no-untyped-def]
 
 @api.get("/factories/mine", tags=[FACTORIES], responses={200: FactoryList}, security=SECURITY)
 @login_required
-def get_my_factories():  # type: ignore[no-untyped-def]
+def get_my_factories() -> ApiAnswer:
     """The factories of the caller's organization."""
     principal = require_principal()
     if not principal.is_factory:
@@ -81,7 +82,7 @@ def get_my_factories():  # type: ignore[no-untyped-def]
 )
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def get_factory(path: FactoryPath):  # type: ignore[no-untyped-def]
+def get_factory(path: FactoryPath) -> ApiAnswer:
     """A factory of the caller's organization (operators: any), with status, certifications
     (flagged when expired) and capabilities."""
     return factory_out(load_factory(path.factory_id))
@@ -91,7 +92,7 @@ def get_factory(path: FactoryPath):  # type: ignore[no-untyped-def]
     "/factories/<int:factory_id>", tags=[FACTORIES], responses={200: FactoryOut}, security=SECURITY
 )
 @roles_required(Role.FACTORY_OWNER)
-def put_factory(path: FactoryPath, body: FactoryIn):  # type: ignore[no-untyped-def]
+def put_factory(path: FactoryPath, body: FactoryIn) -> ApiAnswer:
     """Change name and location."""
     factory = load_factory(path.factory_id, write=True)
     require_profile_editor()

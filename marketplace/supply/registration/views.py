@@ -8,11 +8,12 @@ again, with their form's messages, through `factory_page`.
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
 from factories.capability import capabilities_of
-from factories.models import Factory
+from factories.models import Factory, id_of
 from factories.onboarding import factories_of, register_factory, update_factory
 from marketplace import db
 from marketplace.accounts.access import (
@@ -45,7 +46,7 @@ from marketplace.web.labels import current_locale
 
 @pages.route("/onboarding", methods=["GET", "POST"])
 @login_required
-def onboarding():  # type: ignore[no-untyped-def]
+def onboarding() -> ResponseReturnValue:
     """Where a factory owner lands after signing up: register the factory, then see it."""
     principal = require_principal()
     if not principal.is_factory:
@@ -87,7 +88,7 @@ def _register(form: RegistrationForm, organization_id: int) -> Factory:
 @pages.get("/factories/<int:factory_id>")
 @login_required
 @shared_across_organizations(Role.OPERATOR)
-def factory(factory_id: int):  # type: ignore[no-untyped-def]
+def factory(factory_id: int) -> ResponseReturnValue:
     return factory_page(load_factory(factory_id))
 
 
@@ -96,7 +97,7 @@ def factory_page(
     certification_form: CertificationForm | None = None,
     import_form: ImportForm | None = None,
     status: int = 200,
-):  # type: ignore[no-untyped-def]
+) -> ResponseReturnValue:
     """The factory page; a form that failed shows again with its messages (status 400)."""
     session = db.session()
     principal = require_principal()
@@ -108,8 +109,8 @@ def factory_page(
     return render_template(
         "supply/factory.html",
         factory=factory,
-        certifications=certification_states(session, factory.id, today),
-        capabilities=capabilities_of(session, factory.id),
+        certifications=certification_states(session, id_of(factory), today),
+        capabilities=capabilities_of(session, id_of(factory)),
         certification_form=certification_form,
         import_form=import_form or ImportForm(formdata=None),
         confirm_form=ActionForm(formdata=None),
@@ -126,7 +127,7 @@ def factory_page(
 
 @pages.route("/factories/<int:factory_id>/edit", methods=["GET", "POST"])
 @roles_required(Role.FACTORY_OWNER)
-def edit_factory(factory_id: int):  # type: ignore[no-untyped-def]
+def edit_factory(factory_id: int) -> ResponseReturnValue:
     factory = load_factory(factory_id, write=True)
     require_profile_editor()
     form = FactoryForm(obj=factory)

@@ -15,6 +15,7 @@ from factories.search.filters import MAX_PER_PAGE, SearchFilters, SearchResult, 
 from factories.search.service import search_factories
 from marketplace import db
 from marketplace.accounts.access import login_required
+from marketplace.api.answers import ApiAnswer
 from marketplace.supply import texts
 from marketplace.supply.blueprints import SEARCH, SECURITY, api
 from marketplace.supply.clock import today_and_now
@@ -154,7 +155,7 @@ def _result_out(result: SearchResult, locale: str) -> SearchResultOut:
 
 @api.get("/factories", tags=[SEARCH], responses={200: SearchPageOut}, security=SECURITY)
 @login_required
-def get_factories(query: SearchQuery):  # type: ignore[no-untyped-def]
+def get_factories(query: SearchQuery) -> ApiAnswer:
     """Verified factories matching every filter, best fit first, with the reasons each
     one matches. Free hours are summed over the week window (default: 4 weeks from now)."""
     today, _now = today_and_now()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
@@ -42,7 +43,7 @@ def _search_form() -> SearchForm:
 
 @pages.get("/search")
 @login_required
-def search():  # type: ignore[no-untyped-def]
+def search() -> ResponseReturnValue:
     form = _search_form()
     locale = current_locale()
     page = None

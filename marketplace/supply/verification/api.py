@@ -9,6 +9,7 @@ from factories.onboarding import suspend_factory, verify_factory
 from marketplace import db
 from marketplace.accounts.access import roles_required, shared_across_organizations
 from marketplace.accounts.models import Role
+from marketplace.api.answers import ApiAnswer
 from marketplace.supply.access import load_factory
 from marketplace.supply.blueprints import OPERATORS, SECURITY, api
 from marketplace.supply.clock import today_and_now
@@ -30,7 +31,7 @@ class SuspendIn(BaseModel):
 )
 @roles_required(Role.OPERATOR)
 @shared_across_organizations(Role.OPERATOR)
-def post_verify(path: FactoryPath):  # type: ignore[no-untyped-def]
+def post_verify(path: FactoryPath) -> ApiAnswer:
     factory = load_factory(path.factory_id)
     verify_factory(db.session(), factory, today_and_now()[1])
     return factory_out(factory)
@@ -44,7 +45,7 @@ def post_verify(path: FactoryPath):  # type: ignore[no-untyped-def]
 )
 @roles_required(Role.OPERATOR)
 @shared_across_organizations(Role.OPERATOR)
-def post_suspend(path: FactoryPath, body: SuspendIn):  # type: ignore[no-untyped-def]
+def post_suspend(path: FactoryPath, body: SuspendIn) -> ApiAnswer:
     factory = load_factory(path.factory_id)
     suspend_factory(db.session(), factory, body.reason)
     return factory_out(factory)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from factories.models import FactoryStatus
@@ -23,7 +24,7 @@ from marketplace.web.forms import ActionForm, perform, require_valid
 @pages.get("/operator/factories")
 @roles_required(Role.OPERATOR)
 @shared_across_organizations(Role.OPERATOR)
-def operator_factories():  # type: ignore[no-untyped-def]
+def operator_factories() -> ResponseReturnValue:
     status = request.args.get("status", FactoryStatus.PENDING)
     if status not in set(FactoryStatus):
         status = ""  # `all`, or anything else: every status
@@ -56,7 +57,7 @@ def operator_factories():  # type: ignore[no-untyped-def]
 @pages.post("/operator/factories/<int:factory_id>/verify")
 @roles_required(Role.OPERATOR)
 @shared_across_organizations(Role.OPERATOR)
-def verify(factory_id: int):  # type: ignore[no-untyped-def]
+def verify(factory_id: int) -> ResponseReturnValue:
     factory = load_factory(factory_id)
     require_valid(ActionForm())
     verify_factory(db.session(), factory, today_and_now()[1])
@@ -67,7 +68,7 @@ def verify(factory_id: int):  # type: ignore[no-untyped-def]
 @pages.post("/operator/factories/<int:factory_id>/suspend")
 @roles_required(Role.OPERATOR)
 @shared_across_organizations(Role.OPERATOR)
-def suspend(factory_id: int):  # type: ignore[no-untyped-def]
+def suspend(factory_id: int) -> ResponseReturnValue:
     factory = load_factory(factory_id)
     back = redirect(url_for("supply.operator_factories", status=factory.status))
     form = SuspendForm()
