@@ -60,7 +60,7 @@ def clients():
     form = _client_form()
     created: tuple[OAuthClient, str] | None = None
     if form.validate_on_submit():
-        organization = db.session().get(Organization, principal.organization_id)
+        organization = db.session().get_one(Organization, principal.organization_id)
         created = submit(
             form,
             lambda: create_client(
