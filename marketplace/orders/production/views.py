@@ -42,7 +42,7 @@ def _uploads(files: list[FileStorage], field: str) -> list[documents.Upload]:
 
 
 def _factory_id(value: str | None) -> int | None:
-    return int(value) if (value or "").isdigit() else None
+    return int(value) if value is not None and value.isdigit() else None
 
 
 @pages.post("/orders/<int:order_id>/deliver")
