@@ -20,6 +20,7 @@ from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from flask import Blueprint, Flask, Response, current_app, request
+from flask.typing import ResponseReturnValue
 from sqlmodel import Session, col, select, update
 
 from factories.errors import N_
@@ -284,13 +285,13 @@ blueprint = Blueprint("oauth", __name__)
 
 
 @blueprint.post("/oauth/token")
-def issue_token():
+def issue_token() -> ResponseReturnValue:
     """Client credentials in (HTTP Basic or form fields), a bearer token out."""
     return authorization_server().create_token_response()
 
 
 @blueprint.post("/oauth/revoke")
-def revoke_token():
+def revoke_token() -> ResponseReturnValue:
     """RFC 7009: a client ends one of its own tokens; unknown tokens are not an error."""
     return authorization_server().create_endpoint_response(Revocation.ENDPOINT_NAME)
 

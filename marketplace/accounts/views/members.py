@@ -13,6 +13,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlmodel import col, select
 from wtforms.fields.choices import SelectChoice
@@ -84,7 +85,7 @@ def _invite_form(organization: Organization) -> InviteForm:
 
 @blueprint.route("/account/members", methods=["GET", "POST"])
 @roles_required(Role.FACTORY_OWNER, Role.BUYER_MEMBER, Role.OPERATOR)
-def members():
+def members() -> ResponseReturnValue:
     """Everyone of the organization, and the people invited to it; factory owners (and
     members of buyer and operator organizations, which have one role only) invite people.
     An invitee is a member once they accept; until then the page shows only the address
@@ -137,7 +138,7 @@ def members():
 
 @blueprint.post("/account/members/<int:membership_id>/remove")
 @roles_required(Role.FACTORY_OWNER, Role.BUYER_MEMBER, Role.OPERATOR)
-def remove(membership_id: int):
+def remove(membership_id: int) -> ResponseReturnValue:
     principal = require_principal()
     membership = db.session().get(Membership, membership_id)
     if membership is None or not principal.acts_for(membership.organization_id):
@@ -155,7 +156,7 @@ def remove(membership_id: int):
 
 
 @blueprint.route("/invitations/<token>", methods=["GET", "POST"])
-def invitation(token: str):
+def invitation(token: str) -> ResponseReturnValue:
     """An address with an account accepts signed in with it; an address without one
     accepts by choosing a password. Ignoring the invitation is saying no."""
     db_session = db.session()
