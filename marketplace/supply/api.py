@@ -40,7 +40,7 @@ from factories.capacity.calendar import (
 from factories.capacity.weeks import parse_week, week_count, week_label
 from factories.certifications import certifications_of, is_valid_on
 from factories.errors import FactoryError, Problems
-from factories.models import Capability, Certification, Factory, text_limit, utcnow
+from factories.models import Capability, Certification, Factory, id_of, text_limit, utcnow
 from factories.onboarding import (
     CertificationDetails,
     FactoryDetails,
@@ -84,7 +84,7 @@ CAPACITY = Tag(name="capacity", description="The capacity calendar (Catena-X DCM
 PROFILE = Tag(name="profile", description="Standardized profile and Asset Administration Shell")
 SEARCH = Tag(name="search", description="Buyer search over verified factories")
 OPERATORS = Tag(name="operators", description="Verification by cluster operators")
-SECURITY = [{"sessionCookie": []}, {"bearerAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerAuth": []}]
 
 api = APIBlueprint(
     "supply_api",
@@ -368,7 +368,7 @@ class SearchPageOut(BaseModel):
 
 def certification_out(c: Certification, today: date) -> CertificationOut:
     return CertificationOut(
-        id=c.id,
+        id=id_of(c),
         certificate_type=c.certificate_type,
         certificate_version=c.certificate_version,
         registration_number=c.registration_number,
@@ -382,7 +382,7 @@ def certification_out(c: Certification, today: date) -> CertificationOut:
 
 def capability_out(c: Capability, materials: list[str]) -> CapabilityOut:
     return CapabilityOut(
-        id=c.id,
+        id=id_of(c),
         process_code=c.process_code,
         labels={
             "en": labels.process_label(c.process_code, "en"),
@@ -405,7 +405,7 @@ def factory_out(factory: Factory) -> dict[str, Any]:
     session = db.session()
     today, now = clock()
     return FactoryOut(
-        id=factory.id,
+        id=id_of(factory),
         global_id=factory.global_id,
         organization_id=factory.organization_id,
         name=factory.name,
@@ -422,10 +422,11 @@ def factory_out(factory: Factory) -> dict[str, Any]:
         else None,
         capacity_stale=is_stale(factory, now),
         certifications=[
-            certification_out(c, today) for c in certifications_of(session, factory.id)
+            certification_out(c, today) for c in certifications_of(session, id_of(factory))
         ],
         capabilities=[
-            capability_out(v.capability, v.materials) for v in capabilities_of(session, factory.id)
+            capability_out(v.capability, v.materials)
+            for v in capabilities_of(session, id_of(factory))
         ],
     ).model_dump(mode="json")
 
@@ -644,7 +645,7 @@ def get_capabilities(path: FactoryPath):
     return {
         "capabilities": [
             capability_out(v.capability, v.materials).model_dump()
-            for v in capabilities_of(db.session(), factory.id)
+            for v in capabilities_of(db.session(), id_of(factory))
         ]
     }
 
@@ -665,7 +666,8 @@ def post_capability(path: FactoryPath, body: CapabilityIn):
         capability = create_capability(db.session(), factory, _capability(body))
     except FactoryError as error:
         return problem_response(error)
-    return capability_out(capability, materials_of(db.session(), capability.id)).model_dump(), 201
+    materials = materials_of(db.session(), id_of(capability))
+    return capability_out(capability, materials).model_dump(), 201
 
 
 @api.get(
@@ -678,7 +680,7 @@ def post_capability(path: FactoryPath, body: CapabilityIn):
 @shared_across_organizations(Role.OPERATOR)
 def get_capability(path: CapabilityPath):
     _, capability = _load_capability(path, write=False)
-    return capability_out(capability, materials_of(db.session(), capability.id)).model_dump()
+    return capability_out(capability, materials_of(db.session(), id_of(capability))).model_dump()
 
 
 @api.put(
@@ -695,7 +697,7 @@ def put_capability(path: CapabilityPath, body: CapabilityIn):
         update_capability(db.session(), capability, _capability(body))
     except FactoryError as error:
         return problem_response(error)
-    return capability_out(capability, materials_of(db.session(), capability.id)).model_dump()
+    return capability_out(capability, materials_of(db.session(), id_of(capability))).model_dump()
 
 
 @api.delete(

@@ -51,7 +51,7 @@ from factories.capacity.hours import parse_hours
 from factories.capacity.weeks import parse_week, week_label
 from factories.certifications import certifications_of, is_valid_on
 from factories.errors import FactoryError
-from factories.models import Factory, FactoryStatus, utcnow
+from factories.models import Factory, FactoryStatus, id_of, utcnow
 from factories.onboarding import (
     CertificationDetails,
     FactoryDetails,
@@ -246,12 +246,12 @@ def _factory_page(
     if certification_form is None:
         certification_form = CertificationForm(formdata=None)
     certification_form.certificate_type.choices = certification_choices(locale())
-    certifications = certifications_of(session, factory.id)
+    certifications = certifications_of(session, id_of(factory))
     return render_template(
         "supply/factory.html",
         factory=factory,
         certifications=[(c, is_valid_on(c, today), c.valid_until < today) for c in certifications],
-        capabilities=capabilities_of(session, factory.id),
+        capabilities=capabilities_of(session, id_of(factory)),
         certification_form=certification_form,
         import_form=import_form or ImportForm(formdata=None),
         confirm_form=ConfirmForm(formdata=None),
@@ -388,7 +388,7 @@ def edit_capability(factory_id: int, capability_id: int):
     capability = capability_of(db.session(), factory, capability_id)
     if capability is None:
         abort(404)
-    form = _capability_form(capability, materials_of(db.session(), capability.id))
+    form = _capability_form(capability, materials_of(db.session(), id_of(capability)))
     del form.process_code  # fixed once created: the calendar is kept under it
     if form.is_submitted():
         saved = submit(
