@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.datastructures import WWWAuthenticate
@@ -36,7 +36,8 @@ SESSION_SECRET_KEY = "sid"
 DEFAULT_SESSION_LIFETIME = timedelta(days=14)
 DEFAULT_SESSION_IDLE_TIMEOUT = timedelta(hours=12)
 
-View = TypeVar("View", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def current_principal() -> Principal | None:
@@ -125,19 +126,20 @@ def sign_out() -> None:
 Check = Callable[[], Any]
 
 
-def _guarded(view: View, check: Check) -> View:
+def _guarded(view: Callable[P, R], check: Check) -> Callable[P, R]:
     """`view`, checked by `check` first; `check` returns a response to send instead of
     the view's (a redirect to sign in), aborts, or returns None to let the call through."""
 
     @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         refusal = check()
         if refusal is not None:
             return refusal
         return view(*args, **kwargs)
 
+    # The checks travel on the view itself; a callable's type declares no such attribute.
     wrapper.access_checks = (check, *getattr(view, "access_checks", ()))  # type: ignore[attr-defined]
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 NOT_SIGNED_IN = "sign in first: send the session cookie, or Authorization: Bearer <token>"
@@ -154,19 +156,21 @@ def _signed_in() -> Any:
     return redirect(url_for("accounts.login", next=request.full_path))
 
 
-def login_required(view: View) -> View:
+def login_required(view: Callable[P, R]) -> Callable[P, R]:
     return _guarded(view, _signed_in)
 
 
-def roles_required(*roles: Role) -> Callable[[View], View]:
+def roles_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Signed in, and acting in one of `roles`; anyone else gets 403."""
 
     def in_role() -> None:
         if require_principal().role not in roles:
             abort(403)
 
-    def decorator(view: View) -> View:
+    def decorator(view: Callable[P, R]) -> Callable[P, R]:
         wrapper = login_required(_guarded(view, in_role))
+        # Read back by the cross-organization tests; a callable's type declares no such
+        # attribute.
         wrapper.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
         return wrapper
 
@@ -181,14 +185,14 @@ def require_principal() -> Principal:
     return principal
 
 
-def scope_required(scope: str) -> Callable[[View], View]:
+def scope_required(scope: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Signed in (session or token) and allowed `scope`; machine clients only hold theirs."""
 
     def has_scope() -> None:
         if not require_principal().has_scope(scope):
             abort(403, description=f"this action needs the scope {scope}")
 
-    def decorator(view: View) -> View:
+    def decorator(view: Callable[P, R]) -> Callable[P, R]:
         return login_required(_guarded(view, has_scope))
 
     return decorator
@@ -207,14 +211,17 @@ def check_api_access() -> Any:
     return None
 
 
-def shared_across_organizations(*roles: Role, writes: bool = False) -> Callable[[View], View]:
+def shared_across_organizations(
+    *roles: Role, writes: bool = False
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Marks a view that deliberately works on objects of other organizations: a
     factory's public profile (no roles: everyone, also people not signed in), an
     operator's cluster view (`Role.OPERATOR`), an operator's verification of a factory
     (`Role.OPERATOR, writes=True`). The cross-organization test matrix skips these roles
     on such views (reads only, unless `writes`) and checks everyone else."""
 
-    def decorator(view: View) -> View:
+    def decorator(view: Callable[P, R]) -> Callable[P, R]:
+        # Marks on the view itself, which a callable's type does not declare.
         view.shared_with_roles = frozenset(roles) if roles else None  # type: ignore[attr-defined]
         view.shared_writes = writes  # type: ignore[attr-defined]
         view.shared_across_organizations = True  # type: ignore[attr-defined]

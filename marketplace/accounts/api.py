@@ -7,6 +7,7 @@ from flask_wtf.csrf import generate_csrf
 from pydantic import BaseModel
 
 from marketplace.accounts.access import login_required, require_principal
+from marketplace.api.answers import ApiAnswer
 from marketplace.api.errors import ErrorBody
 
 ACCOUNTS = Tag(name="accounts", description="Who is calling")
@@ -30,7 +31,7 @@ class Me(BaseModel):
     security=[{"sessionCookie": []}, {"bearerAuth": []}],
 )
 @login_required
-def get_me():
+def get_me() -> ApiAnswer:
     """The caller's identity; browser clients also get the CSRF token for write calls."""
     principal = require_principal()
     return Me(

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import Session, select, update
+from sqlmodel import Session, col, select, update
 
 from factories.errors import N_
-from factories.models import utcnow
+from factories.models import id_of, utcnow
 from marketplace.accounts.models import Invitation, Membership, Organization, Role, User
 from marketplace.accounts.service import (
     AccountError,
@@ -51,7 +51,7 @@ def invite(
     email = normalize_email(email)
     already = session.exec(
         select(Membership.id)
-        .join(User, User.id == Membership.user_id)
+        .join(User, col(User.id) == col(Membership.user_id))
         .where(Membership.organization_id == organization.id, User.email == email)
     ).first()
     if already is not None:
@@ -60,16 +60,16 @@ def invite(
     session.exec(
         update(Invitation)
         .where(
-            Invitation.organization_id == organization.id,
-            Invitation.email == email,
-            Invitation.accepted_at.is_(None),
-            Invitation.expires_at > now,
+            col(Invitation.organization_id) == organization.id,
+            col(Invitation.email) == email,
+            col(Invitation.accepted_at).is_(None),
+            col(Invitation.expires_at) > now,
         )
         .values(expires_at=now)
     )
     secret = new_secret()
     invitation = Invitation(
-        organization_id=organization.id,
+        organization_id=id_of(organization),
         email=email,
         display_name=display_name.strip(),
         role=role,
@@ -89,10 +89,10 @@ def pending_invitations(session: Session, organization_id: int) -> list[Invitati
             select(Invitation)
             .where(
                 Invitation.organization_id == organization_id,
-                Invitation.accepted_at.is_(None),
+                col(Invitation.accepted_at).is_(None),
                 Invitation.expires_at > utcnow(),
             )
-            .order_by(Invitation.created_at, Invitation.id)
+            .order_by(col(Invitation.created_at), col(Invitation.id))
         ).all()
     )
 
@@ -111,7 +111,7 @@ def valid_invitation(session: Session, secret: str) -> Invitation | None:
 def _spend(session: Session, invitation: Invitation) -> Organization:
     spent = session.exec(
         update(Invitation)
-        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
+        .where(col(Invitation.id) == invitation.id, col(Invitation.accepted_at).is_(None))
         .values(accepted_at=utcnow())
     )
     organization = session.get(Organization, invitation.organization_id)

@@ -20,10 +20,11 @@ from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from flask import Blueprint, Flask, Response, current_app, request
-from sqlmodel import Session, select, update
+from flask.typing import ResponseReturnValue
+from sqlmodel import Session, col, select, update
 
 from factories.errors import N_
-from factories.models import utcnow
+from factories.models import id_of, utcnow
 from marketplace import db
 from marketplace.accounts.models import (
     OAuthClient,
@@ -77,7 +78,7 @@ def create_client(
         raise AccountError("scopes", N_("choose at least one scope"))
     secret = new_secret(SECRET_PREFIX)
     client = OAuthClient(
-        organization_id=organization.id,
+        organization_id=id_of(organization),
         name=name,
         client_id=CLIENT_ID_PREFIX + new_secret()[:22],
         secret_hash=digest(secret),
@@ -94,7 +95,7 @@ def clients_of(session: Session, organization_id: int) -> list[OAuthClient]:
         session.exec(
             select(OAuthClient)
             .where(OAuthClient.organization_id == organization_id)
-            .order_by(OAuthClient.revoked_at.is_not(None), OAuthClient.created_at.desc())
+            .order_by(col(OAuthClient.revoked_at).is_not(None), col(OAuthClient.created_at).desc())
         ).all()
     )
 
@@ -106,7 +107,7 @@ def revoke_client(session: Session, client: OAuthClient) -> None:
         client.revoked_at = now
     session.exec(
         update(OAuthToken)
-        .where(OAuthToken.client_pk == client.id, OAuthToken.revoked_at.is_(None))
+        .where(col(OAuthToken.client_pk) == client.id, col(OAuthToken.revoked_at).is_(None))
         .values(revoked_at=now)
     )
     session.flush()
@@ -119,8 +120,8 @@ def principal_for_token(
     now = now or utcnow()
     row = session.exec(
         select(OAuthToken, OAuthClient, Organization)
-        .join(OAuthClient, OAuthClient.id == OAuthToken.client_pk)
-        .join(Organization, Organization.id == OAuthClient.organization_id)
+        .join(OAuthClient, col(OAuthClient.id) == col(OAuthToken.client_pk))
+        .join(Organization, col(Organization.id) == col(OAuthClient.organization_id))
         .where(OAuthToken.token_hash == digest(token))
     ).first()
     if row is None:
@@ -131,7 +132,7 @@ def principal_for_token(
     if client.revoked_at is not None or organization.kind != OrganizationKind.FACTORY:
         return None
     return Principal(
-        organization_id=organization.id,
+        organization_id=id_of(organization),
         organization_kind=OrganizationKind.FACTORY,
         role=Role.FACTORY_MEMBER,
         client_id=client.client_id,
@@ -232,7 +233,7 @@ def _query_client(client_id: str) -> MachineClient | None:
         db.session()
         .exec(
             select(OAuthClient).where(
-                OAuthClient.client_id == client_id, OAuthClient.revoked_at.is_(None)
+                OAuthClient.client_id == client_id, col(OAuthClient.revoked_at).is_(None)
             )
         )
         .first()
@@ -246,7 +247,7 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
     session = db.session()
     session.add(
         OAuthToken(
-            client_pk=client.row.id,
+            client_pk=id_of(client.row),
             token_hash=digest(token["access_token"]),
             scopes=token.get("scope") or "",
             issued_at=now,
@@ -284,13 +285,13 @@ blueprint = Blueprint("oauth", __name__)
 
 
 @blueprint.post("/oauth/token")
-def issue_token():
+def issue_token() -> ResponseReturnValue:
     """Client credentials in (HTTP Basic or form fields), a bearer token out."""
     return authorization_server().create_token_response()
 
 
 @blueprint.post("/oauth/revoke")
-def revoke_token():
+def revoke_token() -> ResponseReturnValue:
     """RFC 7009: a client ends one of its own tokens; unknown tokens are not an error."""
     return authorization_server().create_endpoint_response(Revocation.ENDPOINT_NAME)
 

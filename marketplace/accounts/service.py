@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from email_validator import EmailNotValidError, validate_email
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.errors import N_, InputError
+from factories.models import id_of
 from marketplace.accounts.models import (
     ROLES_BY_KIND,
     Membership,
@@ -108,7 +109,7 @@ def check_role(organization: Organization, role: Role) -> None:
 
 def add_member(session: Session, user: User, organization: Organization, role: Role) -> Membership:
     check_role(organization, role)
-    membership = Membership(user_id=user.id, organization_id=organization.id, role=role)
+    membership = Membership(user_id=id_of(user), organization_id=id_of(organization), role=role)
     session.add(membership)
     session.flush()
     return membership
@@ -152,9 +153,9 @@ def memberships_of(session: Session, user_id: int) -> list[tuple[Membership, Org
     return list(
         session.exec(
             select(Membership, Organization)
-            .join(Organization, Organization.id == Membership.organization_id)
+            .join(Organization, col(Organization.id) == col(Membership.organization_id))
             .where(Membership.user_id == user_id)
-            .order_by(Membership.id)
+            .order_by(col(Membership.id))
         ).all()
     )
 
@@ -167,7 +168,7 @@ def principal_for(session: Session, user_id: int, organization_id: int | None) -
     for membership, organization in memberships_of(session, user_id):
         if organization_id is None or organization.id == organization_id:
             return Principal(
-                organization_id=organization.id,
+                organization_id=id_of(organization),
                 organization_kind=OrganizationKind(organization.kind),
                 role=Role(membership.role),
                 user_id=user.id,
@@ -231,9 +232,9 @@ def members_of(session: Session, organization_id: int) -> list[tuple[Membership,
     return list(
         session.exec(
             select(Membership, User)
-            .join(User, User.id == Membership.user_id)
+            .join(User, col(User.id) == col(Membership.user_id))
             .where(Membership.organization_id == organization_id)
-            .order_by(Membership.id)
+            .order_by(col(Membership.id))
         ).all()
     )
 
@@ -254,7 +255,7 @@ def remove_member(session: Session, membership: Membership) -> None:
         select(UserSession).where(
             UserSession.user_id == membership.user_id,
             UserSession.organization_id == membership.organization_id,
-            UserSession.revoked_at.is_(None),
+            col(UserSession.revoked_at).is_(None),
         )
     ):
         row.revoked_at = datetime.now(UTC)

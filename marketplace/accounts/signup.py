@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlmodel import Session, select, update
+from sqlmodel import Session, col, select, update
 
 from factories.errors import N_
 from factories.models import utcnow
@@ -94,7 +94,7 @@ def complete_signup(session: Session, secret: str) -> tuple[User, Organization]:
     # Spent first; the row lock makes a concurrent second use wait, then find it spent.
     spent = session.exec(
         update(SignupRequest)
-        .where(SignupRequest.id == row.id, SignupRequest.used_at.is_(None))
+        .where(col(SignupRequest.id) == row.id, col(SignupRequest.used_at).is_(None))
         .values(used_at=utcnow(), password_hash="")
     )
     if spent.rowcount != 1:

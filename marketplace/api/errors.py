@@ -9,7 +9,7 @@ than the service's wraps its call in `api_field_names`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -44,7 +44,7 @@ def error_response(
     status: int,
     error: str,
     message: str,
-    fields: list[FieldProblem] = (),  # type: ignore[assignment]
+    fields: Sequence[FieldProblem] = (),
     **details: Any,
 ) -> Response:
     body = {**ErrorBody(error=error, message=message, fields=list(fields)).model_dump(), **details}

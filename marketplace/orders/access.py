@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.errors import NotFound
-from factories.models import Factory
+from factories.models import Factory, id_of
 from marketplace.accounts.service import Principal
 from marketplace.orders.models import (
     Dispute,
@@ -54,11 +54,8 @@ LIVE_PARTS = (ProposalState.PENDING, ProposalState.ACCEPTED)
 def _live_part_orders(organization_id: int) -> Any:
     return (
         select(Proposal.order_id)
-        .join(Factory, Factory.id == Proposal.factory_id)
-        .where(
-            Factory.organization_id == organization_id,
-            Proposal.state.in_(LIVE_PARTS),  # type: ignore[attr-defined]
-        )
+        .join(Factory, col(Factory.id) == col(Proposal.factory_id))
+        .where(Factory.organization_id == organization_id, col(Proposal.state).in_(LIVE_PARTS))
     )
 
 
@@ -79,7 +76,7 @@ def can_see_order(session: Session, principal: Principal, order: Order) -> bool:
     return principal.is_factory and factory_has_part(
         session,
         principal.organization_id,
-        order.id,  # type: ignore[arg-type]
+        id_of(order),
     )
 
 
@@ -109,9 +106,7 @@ def visible_orders(principal: Principal) -> Any:
     if principal.is_buyer:
         query = query.where(Order.buyer_organization_id == principal.organization_id)
     elif principal.is_factory:
-        query = query.where(
-            Order.id.in_(_live_part_orders(principal.organization_id))  # type: ignore[union-attr]
-        )
+        query = query.where(col(Order.id).in_(_live_part_orders(principal.organization_id)))
     return query
 
 
@@ -124,13 +119,13 @@ def participants(session: Session, order_id: int) -> list[Factory]:
         session.exec(
             select(Factory)
             .where(
-                Factory.id.in_(  # type: ignore[union-attr]
+                col(Factory.id).in_(
                     select(Proposal.factory_id).where(
                         Proposal.order_id == order_id, Proposal.state == ProposalState.ACCEPTED
                     )
                 )
             )
-            .order_by(Factory.id)
+            .order_by(col(Factory.id))
         ).all()
     )
 
@@ -181,9 +176,9 @@ def own_proposal(session: Session, principal: Principal, proposal_id: int) -> Pr
 def visible_proposals(session: Session, principal: Principal, order: Order) -> list[Proposal]:
     """All proposals of the order for whoever sees the whole order; a factory's own
     otherwise."""
-    query = select(Proposal).where(Proposal.order_id == order.id).order_by(Proposal.id)
+    query = select(Proposal).where(Proposal.order_id == order.id).order_by(col(Proposal.id))
     if not sees_whole_order(principal, order):
-        query = query.join(Factory, Factory.id == Proposal.factory_id).where(
+        query = query.join(Factory, col(Factory.id) == col(Proposal.factory_id)).where(
             Factory.organization_id == principal.organization_id
         )
     return list(session.exec(query).all())
@@ -197,9 +192,9 @@ def proposals_of_factories(
         return []
     query = (
         select(Proposal)
-        .join(Factory, Factory.id == Proposal.factory_id)
+        .join(Factory, col(Factory.id) == col(Proposal.factory_id))
         .where(Factory.organization_id == principal.organization_id)
-        .order_by(Proposal.id.desc())  # type: ignore[union-attr]
+        .order_by(col(Proposal.id).desc())
         .limit(limit)
     )
     if state:
@@ -216,7 +211,7 @@ def milestone_factories(
     """Whose milestones the principal sees: everyone's (None) or its own factories'."""
     if sees_whole_order(principal, order):
         return None
-    return [f.id for f in own_factories(principal, participants(session, order.id))]  # type: ignore[misc, arg-type]
+    return [id_of(f) for f in own_factories(principal, participants(session, id_of(order)))]
 
 
 def can_read_document(
@@ -237,7 +232,9 @@ def document_for(session: Session, principal: Principal, document_id: int) -> Do
         raise NotFound(f"document {document_id}")
     order = session.get(Order, document.order_id)
     assert order is not None
-    if can_read_document(principal, order, document, participant_organizations(session, order.id)):  # type: ignore[arg-type]
+    if can_read_document(
+        principal, order, document, participant_organizations(session, id_of(order))
+    ):
         return document
     raise NotFound(f"document {document_id}")
 
@@ -245,7 +242,7 @@ def document_for(session: Session, principal: Principal, document_id: int) -> Do
 def visible_documents(
     session: Session, principal: Principal, order: Order, documents: Iterable[Document]
 ) -> list[Document]:
-    organizations = participant_organizations(session, order.id)  # type: ignore[arg-type]
+    organizations = participant_organizations(session, id_of(order))
     return [d for d in documents if can_read_document(principal, order, d, organizations)]
 
 
@@ -305,7 +302,7 @@ def visible_lost_work(principal: Principal) -> Any:
         raise NotFound("lost work")
     return (
         select(LostWork)
-        .join(Factory, Factory.id == LostWork.factory_id)
+        .join(Factory, col(Factory.id) == col(LostWork.factory_id))
         .where(Factory.organization_id == principal.organization_id)
     )
 

@@ -53,7 +53,8 @@ def openapi_path(rule: str) -> str:
 
 
 def _error(description: str) -> Response:
-    schema = Reference(ref=f"#/components/schemas/{ErrorBody.__name__}")
+    # By its alias: the type checker knows the field as "$ref" only.
+    schema = Reference.model_validate({"$ref": f"#/components/schemas/{ErrorBody.__name__}"})
     return Response(description=description, content={"application/json": MediaType(schema=schema)})
 
 

@@ -25,6 +25,8 @@ def takes_files(count: int, file_bytes: Callable[[], int]) -> Callable[[View], V
     imports): each area says so on its own routes, with its own limits."""
 
     def decorator(view: View) -> View:
+        # Read back by body_limit and the API document; a callable's type declares no
+        # such attribute.
         view.files_allowed = (count, file_bytes)  # type: ignore[attr-defined]
         return view
 

@@ -4,6 +4,8 @@ address (sign-in also per account); counters in Redis when configured."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, current_app, render_template, request
 from flask_limiter import Limiter, RateLimitExceeded
@@ -87,7 +89,9 @@ def init_rate_limits(app: Flask) -> None:
     limiter = Limiter(key_func=_client_key, app=app)
     app.extensions[LIMITER_KEY] = limiter
     for endpoint, keys in LIMITED_ENDPOINTS.items():
-        view = app.view_functions.get(endpoint)
+        # Flask types a view as sync or async; Flask-Limiter's decorator turns that union
+        # into one callable that fits neither, so the view is held as any callable here.
+        view: Callable[..., Any] | None = app.view_functions.get(endpoint)
         if view is None:
             continue
         methods = LIMITED_METHODS.get(endpoint, ["POST"])

@@ -10,6 +10,7 @@ from flask import (
     render_template,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
@@ -55,12 +56,12 @@ def _own_client(client_pk: int) -> OAuthClient:
 
 @blueprint.route("/account/clients", methods=["GET", "POST"])
 @roles_required(Role.FACTORY_OWNER)
-def clients():
+def clients() -> ResponseReturnValue:
     principal = require_principal()
     form = _client_form()
     created: tuple[OAuthClient, str] | None = None
     if form.validate_on_submit():
-        organization = db.session().get(Organization, principal.organization_id)
+        organization = db.session().get_one(Organization, principal.organization_id)
         created = submit(
             form,
             lambda: create_client(
@@ -89,7 +90,7 @@ def clients():
 
 @blueprint.post("/account/clients/<int:client_pk>/revoke")
 @roles_required(Role.FACTORY_OWNER)
-def revoke(client_pk: int):
+def revoke(client_pk: int) -> ResponseReturnValue:
     client = _own_client(client_pk)
     if RevokeForm().validate_on_submit():
         revoke_client(db.session(), client)

@@ -13,8 +13,9 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlmodel import select
+from sqlmodel import col, select
 from wtforms.fields.choices import SelectChoice
 
 from marketplace import db
@@ -84,14 +85,14 @@ def _invite_form(organization: Organization) -> InviteForm:
 
 @blueprint.route("/account/members", methods=["GET", "POST"])
 @roles_required(Role.FACTORY_OWNER, Role.BUYER_MEMBER, Role.OPERATOR)
-def members():
+def members() -> ResponseReturnValue:
     """Everyone of the organization, and the people invited to it; factory owners (and
     members of buyer and operator organizations, which have one role only) invite people.
     An invitee is a member once they accept; until then the page shows only the address
     and the name typed here."""
     principal = require_principal()
     db_session = db.session()
-    organization = db_session.get(Organization, principal.organization_id)
+    organization = db_session.get_one(Organization, principal.organization_id)
     form = _invite_form(organization)
     if form.validate_on_submit():
         inviter = current_user()
@@ -128,8 +129,8 @@ def members():
         "accounts/members.html",
         form=form,
         organization=organization,
-        members=members_of(db_session, organization.id),
-        invitations=pending_invitations(db_session, organization.id),
+        members=members_of(db_session, principal.organization_id),
+        invitations=pending_invitations(db_session, principal.organization_id),
         remove_form=RevokeForm(),
         role_labels=_role_labels(),
     ), form_status(form)
@@ -137,7 +138,7 @@ def members():
 
 @blueprint.post("/account/members/<int:membership_id>/remove")
 @roles_required(Role.FACTORY_OWNER, Role.BUYER_MEMBER, Role.OPERATOR)
-def remove(membership_id: int):
+def remove(membership_id: int) -> ResponseReturnValue:
     principal = require_principal()
     membership = db.session().get(Membership, membership_id)
     if membership is None or not principal.acts_for(membership.organization_id):
@@ -155,7 +156,7 @@ def remove(membership_id: int):
 
 
 @blueprint.route("/invitations/<token>", methods=["GET", "POST"])
-def invitation(token: str):
+def invitation(token: str) -> ResponseReturnValue:
     """An address with an account accepts signed in with it; an address without one
     accepts by choosing a password. Ignoring the invitation is saying no."""
     db_session = db.session()
@@ -166,7 +167,7 @@ def invitation(token: str):
             url_for("web.index"),
             _("FactoryWeb"),
         )
-    organization = db_session.get(Organization, found.organization_id)
+    organization = db_session.get_one(Organization, found.organization_id)
     context = {
         "invitation": found,
         "organization": organization,
@@ -188,8 +189,8 @@ def invitation(token: str):
                 LINK_PROBLEMS,
             )
             if joined is not None:
-                user, membership = joined
-                sign_in(user, membership.organization_id)
+                account, membership = joined
+                sign_in(account, membership.organization_id)
                 flash(_("You are now a member of %(name)s.", name=organization.name))
                 return redirect(url_for("web.index"))
         page = render_template("accounts/invitation.html", form=form, new_account=True, **context)
@@ -204,9 +205,9 @@ def invitation(token: str):
         return private(make_response(page, 403))
     form = ConfirmForm()
     if form.validate_on_submit():
-        membership = submit(form, lambda: accept_invitation(db_session, token, user), LINK_PROBLEMS)
-        if membership is not None:
-            sign_in(user, membership.organization_id)
+        accepted = submit(form, lambda: accept_invitation(db_session, token, user), LINK_PROBLEMS)
+        if accepted is not None:
+            sign_in(user, accepted.organization_id)
             flash(_("You are now a member of %(name)s.", name=organization.name))
             return redirect(url_for("web.index"))
     page = render_template("accounts/invitation.html", form=form, new_account=False, **context)
@@ -218,7 +219,7 @@ def organizations_of_user(user_id: int) -> list[Organization]:
         db.session()
         .exec(
             select(Organization)
-            .join(Membership, Membership.organization_id == Organization.id)
+            .join(Membership, col(Membership.organization_id) == col(Organization.id))
             .where(Membership.user_id == user_id)
         )
         .all()

@@ -11,6 +11,7 @@ from flask import (
     render_template,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from marketplace import db
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 
 @blueprint.route("/password/forgot", methods=["GET", "POST"])
-def forgot_password():
+def forgot_password() -> ResponseReturnValue:
     """The same answer whether or not the address has an account; the mail to it says
     which (a link to set a new password, or that no account uses the address)."""
     form = ForgotPasswordForm()
@@ -67,7 +68,7 @@ def forgot_password():
 
 
 @blueprint.route("/password/reset/<token>", methods=["GET", "POST"])
-def reset_password(token: str):
+def reset_password(token: str) -> ResponseReturnValue:
     if len(token) > MAX_LINK_SECRET or valid_token(db.session(), token) is None:
         return render_template("accounts/reset_expired.html"), 404
     form = ResetPasswordForm()

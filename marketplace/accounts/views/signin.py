@@ -14,6 +14,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from joserfc.errors import JoseError
 from requests import RequestException
@@ -47,7 +48,7 @@ OIDC_NEXT_KEY = "oidc_next"
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(db.session(), form.email.data, form.password.data)
@@ -65,7 +66,7 @@ def login():
 
 
 @blueprint.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     form = LogoutForm()
     if form.validate_on_submit():
         sign_out()
@@ -74,7 +75,7 @@ def logout():
 
 
 @blueprint.get("/login/company")
-def oidc_login():
+def oidc_login() -> ResponseReturnValue:
     client = oidc_client()
     if client is None:
         abort(404)
@@ -88,7 +89,7 @@ def oidc_login():
 
 
 @blueprint.get("/login/company/callback")
-def oidc_callback():
+def oidc_callback() -> ResponseReturnValue:
     client = oidc_client()
     if client is None:
         abort(404)

@@ -10,6 +10,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from marketplace import db
@@ -47,7 +48,7 @@ from marketplace.web.forms import submit
 
 
 @blueprint.route("/signup", methods=["GET", "POST"])
-def signup():
+def signup() -> ResponseReturnValue:
     """The answer is the same whether the address has an account or not; the mail to it
     says which (a link to finish signing up, or a reminder of the account)."""
     if current_principal() is not None:
@@ -83,12 +84,12 @@ def signup():
 
 
 @blueprint.get("/signup/sent")
-def signup_sent():
+def signup_sent() -> ResponseReturnValue:
     return render_template("accounts/signup_sent.html")
 
 
 @blueprint.route("/signup/confirm/<token>", methods=["GET", "POST"])
-def confirm_signup(token: str):
+def confirm_signup(token: str) -> ResponseReturnValue:
     db_session = db.session()
     pending = valid_signup(db_session, token) if len(token) <= MAX_LINK_SECRET else None
     if pending is None:
@@ -110,7 +111,7 @@ def confirm_signup(token: str):
 
 
 @blueprint.route("/welcome", methods=["GET", "POST"])
-def welcome():
+def welcome() -> ResponseReturnValue:
     """For someone signed in who belongs to no organization yet."""
     user = current_user()
     if user is None:

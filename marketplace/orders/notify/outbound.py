@@ -103,15 +103,14 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, target: Target, timeout: float) -> None:
-        super().__init__(
-            target.host, target.port, timeout=timeout, context=ssl.create_default_context()
-        )
+        self.tls = ssl.create_default_context()
+        super().__init__(target.host, target.port, timeout=timeout, context=self.tls)
         self.target = target
 
     def connect(self) -> None:
         sock = socket.create_connection((str(self.target.address), self.port), self.timeout)
         # The certificate is checked against the host name, not the address.
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.target.host)  # type: ignore[attr-defined]
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.target.host)
 
 
 def post(target: Target, body: bytes, headers: dict[str, str], timeout_s: float) -> int:

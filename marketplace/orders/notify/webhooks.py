@@ -28,10 +28,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from factories.errors import N_
-from factories.models import too_long, utcnow
+from factories.models import id_column, id_of, too_long, utcnow
 from marketplace.db import Database
 from marketplace.orders import outbox
 from marketplace.orders.errors import OrderError
@@ -104,7 +104,7 @@ def create_endpoint(
     if unknown:
         raise OrderError("events", N_("unknown event %(code)r", code=unknown[0]))
     existing = session.exec(
-        select(sa.func.count(WebhookEndpoint.id)).where(
+        select(sa.func.count(col(WebhookEndpoint.id))).where(
             WebhookEndpoint.organization_id == organization_id
         )
     ).one()
@@ -192,9 +192,7 @@ def _claim(database: Database, delivery_id: int, timeout_s: float, due_only: boo
             WebhookDelivery.id == delivery_id, WebhookDelivery.state == DeliveryState.PENDING
         )
         if due_only:
-            query = query.where(
-                WebhookDelivery.next_attempt_at <= utcnow() + DUE_TOLERANCE  # type: ignore[operator]
-            )
+            query = query.where(col(WebhookDelivery.next_attempt_at) <= utcnow() + DUE_TOLERANCE)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         delivery = session.exec(query).first()
@@ -211,7 +209,7 @@ def _claim(database: Database, delivery_id: int, timeout_s: float, due_only: boo
             url=endpoint.url,
             secret=endpoint.secret,
             active=endpoint.active,
-            endpoint_id=endpoint.id,  # type: ignore[arg-type]
+            endpoint_id=id_of(endpoint),
             body=body_of(delivery),
         )
 
@@ -330,12 +328,12 @@ def deliver_due(database: Database, **settings: Any) -> int:
     returns how many attempts were made."""
     with database.session() as session:
         due = session.exec(
-            select(WebhookDelivery.id)
+            select(id_column(WebhookDelivery))
             .where(
                 WebhookDelivery.state == DeliveryState.PENDING,
-                WebhookDelivery.next_attempt_at <= utcnow(),  # type: ignore[operator]
+                col(WebhookDelivery.next_attempt_at) <= utcnow(),
             )
-            .order_by(WebhookDelivery.id)
+            .order_by(col(WebhookDelivery.id))
         ).all()
     attempted = 0
     for delivery_id in due:
@@ -349,7 +347,7 @@ def endpoints_of(session: Session, organization_id: int) -> list[WebhookEndpoint
         session.exec(
             select(WebhookEndpoint)
             .where(WebhookEndpoint.organization_id == organization_id)
-            .order_by(WebhookEndpoint.id)
+            .order_by(col(WebhookEndpoint.id))
         ).all()
     )
 
@@ -359,7 +357,7 @@ def deliveries_of(session: Session, endpoint_id: int, limit: int = 100) -> list[
         session.exec(
             select(WebhookDelivery)
             .where(WebhookDelivery.endpoint_id == endpoint_id)
-            .order_by(WebhookDelivery.id.desc())  # type: ignore[union-attr]
+            .order_by(col(WebhookDelivery.id).desc())
             .limit(limit)
         ).all()
     )
@@ -371,8 +369,8 @@ def attempts_of(session: Session, delivery_ids: list[int]) -> dict[int, list[Web
     if delivery_ids:
         for attempt in session.exec(
             select(WebhookAttempt)
-            .where(WebhookAttempt.delivery_id.in_(delivery_ids))  # type: ignore[attr-defined]
-            .order_by(WebhookAttempt.delivery_id, WebhookAttempt.number)
+            .where(col(WebhookAttempt.delivery_id).in_(delivery_ids))
+            .order_by(col(WebhookAttempt.delivery_id), col(WebhookAttempt.number))
         ).all():
             result[attempt.delivery_id].append(attempt)
     return result

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from marketplace import db
 from marketplace.accounts.access import require_principal, scope_required
+from marketplace.api.answers import ApiAnswer
 from marketplace.orders import access, presenters
 from marketplace.orders.blueprints import ORDERS, TransitionErrorBody, api
 from marketplace.orders.posting.api import buyer_step, order_answer
@@ -68,7 +69,7 @@ class EvidenceForm(BaseModel):
     responses={200: OrderOut, 409: TransitionErrorBody},
 )
 @scope_required("orders:write")
-def deliver_order(path: OrderPath):
+def deliver_order(path: OrderPath) -> ApiAnswer:
     """The buyer confirms delivery: shipped -> delivered."""
     return buyer_step(path, confirm_delivery)
 
@@ -79,7 +80,7 @@ def deliver_order(path: OrderPath):
     responses={200: OrderOut, 409: TransitionErrorBody},
 )
 @scope_required("orders:write")
-def close_order(path: OrderPath):
+def close_order(path: OrderPath) -> ApiAnswer:
     """delivered -> closed; ratings open."""
     return buyer_step(path, close)
 
@@ -91,7 +92,7 @@ def close_order(path: OrderPath):
 )
 @scope_required("orders:write")
 @takes_files(documents.MAX_DOCUMENTS, max_document_bytes)
-def dispute_order(path: OrderPath, form: EvidenceForm):
+def dispute_order(path: OrderPath, form: EvidenceForm) -> ApiAnswer:
     """Open a dispute (multipart/form-data: `reason` and `evidence` files)."""
     session, principal = db.session(), require_principal()
     uploads = [
@@ -111,7 +112,7 @@ def dispute_order(path: OrderPath, form: EvidenceForm):
 
 @api.post("/orders/<int:order_id>/ratings", tags=[ORDERS], responses={201: OrderOut})
 @scope_required("orders:write")
-def rate_order(path: OrderPath, body: RatingIn):
+def rate_order(path: OrderPath, body: RatingIn) -> ApiAnswer:
     session, principal = db.session(), require_principal()
     rate(session, principal, path.order_id, body.score, body.comment, body.factory_id)
     return order_answer(path.order_id), 201
@@ -119,7 +120,7 @@ def rate_order(path: OrderPath, body: RatingIn):
 
 @api.get("/orders/<int:order_id>/milestones", tags=[ORDERS], responses={200: MilestoneList})
 @scope_required("orders:read")
-def list_milestones(path: OrderPath):
+def list_milestones(path: OrderPath) -> ApiAnswer:
     session, principal = db.session(), require_principal()
     order = access.order_for(session, principal, path.order_id)
     mine = access.milestone_factories(session, principal, order)
@@ -133,7 +134,7 @@ def list_milestones(path: OrderPath):
 @api.post("/orders/<int:order_id>/milestones", tags=[ORDERS], responses={201: MilestoneOut})
 @scope_required("milestones:write")
 @takes_files(documents.MAX_DOCUMENTS, max_document_bytes)
-def post_milestone(path: OrderPath, form: MilestoneForm):
+def post_milestone(path: OrderPath, form: MilestoneForm) -> ApiAnswer:
     """A factory reports started, qa_passed (with its QA documents) or shipped (with tracking)."""
     session, principal = db.session(), require_principal()
     uploads = [

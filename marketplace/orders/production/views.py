@@ -4,6 +4,7 @@ and their resolution, ratings, and documents to download."""
 from __future__ import annotations
 
 from flask import flash, redirect, send_file, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import NotFound as NotFoundPage
@@ -42,12 +43,12 @@ def _uploads(files: list[FileStorage], field: str) -> list[documents.Upload]:
 
 
 def _factory_id(value: str | None) -> int | None:
-    return int(value) if (value or "").isdigit() else None
+    return int(value) if value is not None and value.isdigit() else None
 
 
 @pages.post("/orders/<int:order_id>/deliver")
 @login_required
-def deliver(order_id: int):
+def deliver(order_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     require_valid(ActionForm())
     return step_then_redirect(
@@ -59,7 +60,7 @@ def deliver(order_id: int):
 
 @pages.post("/orders/<int:order_id>/close")
 @login_required
-def close(order_id: int):
+def close(order_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     require_valid(ActionForm())
     return step_then_redirect(
@@ -72,7 +73,7 @@ def close(order_id: int):
 @pages.post("/orders/<int:order_id>/dispute")
 @login_required
 @takes_files(documents.MAX_DOCUMENTS, max_document_bytes)
-def dispute(order_id: int):
+def dispute(order_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     form = DisputeForm()
     if not form.validate_on_submit():
@@ -96,7 +97,7 @@ def dispute(order_id: int):
 @pages.post("/orders/<int:order_id>/milestones")
 @login_required
 @takes_files(documents.MAX_DOCUMENTS, max_document_bytes)
-def add_milestone(order_id: int):
+def add_milestone(order_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     access.order_for(session, principal, order_id)
     form = MilestoneForm()
@@ -121,7 +122,7 @@ def add_milestone(order_id: int):
 
 @pages.post("/orders/<int:order_id>/ratings")
 @login_required
-def add_rating(order_id: int):
+def add_rating(order_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     access.order_for(session, principal, order_id)
     form = RatingForm()
@@ -142,7 +143,7 @@ def add_rating(order_id: int):
 
 @pages.post("/disputes/<int:dispute_id>/resolve")
 @roles_required(Role.OPERATOR)
-def resolve(dispute_id: int):
+def resolve(dispute_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     form = ResolveForm()
     require_valid(form)
@@ -156,7 +157,7 @@ def resolve(dispute_id: int):
 
 @pages.get("/documents/<int:document_id>")
 @login_required
-def document(document_id: int):
+def document(document_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     doc = access.document_for(session, principal, document_id)
     path = documents.path_of(upload_folder(), doc)

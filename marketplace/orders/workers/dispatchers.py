@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -87,7 +88,7 @@ class ThreadDispatcher:
     ) -> None:
         self.database = database
         self.webhook_settings = webhook_settings or {}
-        self.run_settings = {"deadline": deadline} if deadline is not None else {}
+        self.run_settings: dict[str, Any] = {"deadline": deadline} if deadline is not None else {}
         self.liveness = liveness or {}
         self.recovery_interval_s = recovery_interval_s
         self.threads: list[threading.Thread] = []
@@ -112,12 +113,16 @@ class ThreadDispatcher:
 
     def submit(self, work: Work) -> None:
         for run_id in work.runs:
-            self._start(_logged(lambda r=run_id: self._execute(r)))
+            self._start(_logged(partial(self._execute, run_id)))
         for delivery_id in work.deliveries:
             self._start(
                 _logged(
-                    lambda d=delivery_id: attempt_delivery(
-                        self.database, d, dispatcher=self, **self.webhook_settings
+                    partial(
+                        attempt_delivery,
+                        self.database,
+                        delivery_id,
+                        dispatcher=self,
+                        **self.webhook_settings,
                     )
                 )
             )

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import matching
 from factories.models import utcnow
@@ -71,7 +71,7 @@ class ProgressWriter:
             with self.database.session() as session:
                 session.execute(
                     sa.update(MatchRun)
-                    .where(MatchRun.id == self.run_id)  # type: ignore[arg-type]
+                    .where(col(MatchRun.id) == self.run_id)
                     .values(progress=dict(self.latest))
                 )
         except exc.SQLAlchemyError:  # the figures are shown again at the next write
@@ -112,9 +112,9 @@ class Heartbeat:
                     session.execute(
                         sa.update(MatchRun)
                         .where(
-                            MatchRun.id == self.run_id,  # type: ignore[arg-type]
-                            MatchRun.state == MatchRunState.RUNNING,  # type: ignore[arg-type]
-                            MatchRun.attempts == self.attempt,  # type: ignore[arg-type]
+                            col(MatchRun.id) == self.run_id,
+                            col(MatchRun.state) == MatchRunState.RUNNING,
+                            col(MatchRun.attempts) == self.attempt,
                         )
                         .values(heartbeat_at=utcnow())
                     )
@@ -153,9 +153,9 @@ def execute_run(
     started = time.perf_counter()
     now = today or utcnow()
     with database.session() as session:
-        claimed = session.execute(
+        claimed = session.exec(
             sa.update(MatchRun)
-            .where(MatchRun.id == run_id, MatchRun.state == MatchRunState.QUEUED)  # type: ignore[arg-type]
+            .where(col(MatchRun.id) == run_id, col(MatchRun.state) == MatchRunState.QUEUED)
             .values(
                 state=MatchRunState.RUNNING,
                 started_at=now,

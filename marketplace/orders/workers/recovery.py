@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from factories.models import id_of
 from marketplace.db import Database
 from marketplace.orders import outbox
 from marketplace.orders.models import MatchRun, MatchRunState, OrderState
@@ -62,17 +63,17 @@ def recover_runs(
                 run.state = MatchRunState.QUEUED
                 run.dispatched_at = now
                 run.progress = {"phase": "queued", "interrupted": run.attempts}
-                requeued.append(run.id)
+                requeued.append(id_of(run))
             else:
                 run.state = MatchRunState.FAILED
                 run.error = GAVE_UP % run.attempts
                 run.finished_at = now
                 run.progress = {**run.progress, "phase": "failed"}
-                orders = lock_orders(session, run_orders(session, run.id))  # type: ignore[arg-type]
+                orders = lock_orders(session, run_orders(session, id_of(run)))
                 settle_after_run(
                     session, [o for o in orders if o.state == OrderState.MATCHING], run
                 )
-                failed.append(run.id)
+                failed.append(id_of(run))
         stuck = session.exec(
             select(MatchRun)
             .where(
@@ -88,9 +89,9 @@ def recover_runs(
         ).all()
         for run in stuck:
             run.dispatched_at = now
-        handed = [*requeued, *(run.id for run in stuck)]
+        handed = [*requeued, *(id_of(run) for run in stuck)]
         if handed:
-            outbox.later(session, runs=handed)  # type: ignore[arg-type]
+            outbox.later(session, runs=handed)
     if requeued or failed or stuck:
         log.warning(
             "runs recovered: %s queued again after their worker stopped, %s failed after "
