@@ -19,6 +19,7 @@ class OrderState(StrEnum):
     OPEN = "open"
     MATCHING = "matching"
     PROPOSED = "proposed"
+    AWAITING_PAYMENT = "awaiting_payment"
     CONFIRMED = "confirmed"
     IN_PRODUCTION = "in_production"
     SHIPPED = "shipped"
@@ -60,9 +61,12 @@ class Order(SQLModel, table=True):
     rematch_requested: bool = Field(default=False)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
-    # Payment (escrow capture) slots in at confirmation: the order is confirmed once every
-    # piece of work is accepted, and confirmed_at is when the money would be taken.
+    # Every hour accepted: the buyer pays within the payment deadline (marketplace.payments)
+    # from this moment; confirmed_at is when the money was taken.
+    payment_requested_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     confirmed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # The last factory shipped: the dispute window runs from here.
+    shipped_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 

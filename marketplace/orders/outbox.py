@@ -11,7 +11,7 @@ behind by a process that died are found again by housekeeping.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -28,9 +28,18 @@ _PENDING_KEY = "factoryweb.orders.after_commit"
 class Work:
     runs: list[int] = field(default_factory=list)
     deliveries: list[int] = field(default_factory=list)
+    # Work of other areas: (kind, row id), run by the executor the area registered for
+    # `kind` with the dispatcher (the payments area's gateway calls, for one).
+    jobs: list[tuple[str, int]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.runs or self.deliveries)
+        return bool(self.runs or self.deliveries or self.jobs)
+
+
+# An area's job: given the database, the row id and the dispatcher, do the work.
+JobExecutor = Callable[..., object]
+# An area's periodic upkeep: given the database and the dispatcher.
+Sweep = Callable[..., object]
 
 
 class Dispatcher(Protocol):
@@ -41,6 +50,10 @@ class Dispatcher(Protocol):
     def submit(self, work: Work) -> None: ...
 
     def retry_delivery(self, delivery_id: int, delay_s: float) -> None: ...
+
+    def register(self, kind: str, executor: JobExecutor) -> None: ...
+
+    def add_sweep(self, sweep: Sweep) -> None: ...
 
 
 _process_default: Dispatcher | None = None
@@ -65,11 +78,18 @@ def use_dispatcher(session: Session, dispatcher: Dispatcher) -> None:
     session.info[SESSION_DISPATCHER] = dispatcher
 
 
-def later(session: Session, *, runs: Iterable[int] = (), deliveries: Iterable[int] = ()) -> None:
-    """Hand these runs and deliveries to the dispatcher once `session` commits."""
+def later(
+    session: Session,
+    *,
+    runs: Iterable[int] = (),
+    deliveries: Iterable[int] = (),
+    jobs: Iterable[tuple[str, int]] = (),
+) -> None:
+    """Hand these runs, deliveries and jobs to the dispatcher once `session` commits."""
     work: Work = session.info.setdefault(_PENDING_KEY, Work())
     work.runs.extend(runs)
     work.deliveries.extend(deliveries)
+    work.jobs.extend(jobs)
     if SESSION_DISPATCHER not in session.info:
         session.info[SESSION_DISPATCHER] = current()
 

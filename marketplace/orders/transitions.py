@@ -1,11 +1,15 @@
 """The life of an order: the one table of allowed state changes, and the check on it.
 
-    draft -> open -> matching -> proposed -> confirmed -> in_production -> shipped
-          -> delivered -> closed, with cancelled and disputed on the side.
+    draft -> open -> matching -> proposed -> awaiting_payment -> confirmed
+          -> in_production -> shipped -> delivered -> closed,
+    with cancelled and disputed on the side.
 
 `matching` is a solver run in flight; `proposed` means factories are deciding on
-proposals; `open` means work is still unplaced and nothing is pending. An order is
-`confirmed` once every hour is accepted: that is where escrow payment will be taken.
+proposals; `open` means work is still unplaced and nothing is pending. Once every hour is
+accepted the buyer pays (`awaiting_payment`, until the payment deadline, else back to
+open); paid, the order is `confirmed`. A paid order may still be cancelled before
+production starts (refunded in full). Confirming delivery accepts the work and pays the
+factories; a buyer who disagrees opens a dispute instead.
 The states and what each party may do in them: docs/order-lifecycle.md.
 """
 
@@ -21,12 +25,13 @@ S = OrderState
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.DRAFT: frozenset({S.OPEN, S.CANCELLED}),
     S.OPEN: frozenset({S.MATCHING, S.CANCELLED}),
-    S.MATCHING: frozenset({S.PROPOSED, S.OPEN, S.CONFIRMED, S.CANCELLED}),
-    S.PROPOSED: frozenset({S.MATCHING, S.OPEN, S.CONFIRMED, S.CANCELLED}),
-    S.CONFIRMED: frozenset({S.IN_PRODUCTION}),
+    S.MATCHING: frozenset({S.PROPOSED, S.OPEN, S.AWAITING_PAYMENT, S.CANCELLED}),
+    S.PROPOSED: frozenset({S.MATCHING, S.OPEN, S.AWAITING_PAYMENT, S.CANCELLED}),
+    S.AWAITING_PAYMENT: frozenset({S.CONFIRMED, S.OPEN, S.CANCELLED}),
+    S.CONFIRMED: frozenset({S.IN_PRODUCTION, S.CANCELLED}),
     S.IN_PRODUCTION: frozenset({S.SHIPPED, S.DISPUTED}),
     S.SHIPPED: frozenset({S.DELIVERED, S.DISPUTED}),
-    S.DELIVERED: frozenset({S.CLOSED, S.DISPUTED}),
+    S.DELIVERED: frozenset({S.CLOSED}),
     S.DISPUTED: frozenset({S.CLOSED}),
     S.CLOSED: frozenset(),
     S.CANCELLED: frozenset(),

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from factories.errors import N_, Conflict, NotFound
 from factories.models import id_of, too_long, utcnow
 from marketplace.accounts.service import Principal
-from marketplace.orders import access
+from marketplace.orders import access, signals
 from marketplace.orders.errors import OrderError
 from marketplace.orders.models import (
     Milestone,
@@ -112,6 +112,7 @@ def add_milestone(
         }
         if factories <= shipped:
             touch(order, OrderState.SHIPPED)
+            order.shipped_at = utcnow()
     data = {
         "order_id": order_id,
         "milestone_id": milestone.id,
@@ -137,9 +138,16 @@ def add_milestone(
 
 
 def confirm_delivery(session: Session, principal: Principal, order_id: int) -> Order:
-    order = buyer_step(session, principal, order_id)
+    """The buyer accepts the work: the factories are told, and paid
+    (`signals.order_delivered`)."""
+    return deliver(session, buyer_step(session, principal, order_id))
+
+
+def deliver(session: Session, order: Order) -> Order:
+    """The (locked, shipped) order is delivered: by the buyer's confirmation, or once the
+    dispute window closed without a dispute."""
     touch(order, OrderState.DELIVERED)
-    order.delivered_at = utcnow()
+    order.delivered_at = now = utcnow()
     data = {
         "order_id": order.id,
         "state": order.state,
@@ -151,11 +159,29 @@ def confirm_delivery(session: Session, principal: Principal, order_id: int) -> O
             session, [organization_id], "order.delivered", order_id=order.id, title=order.title
         )
         events.publish(session, organization_id, events.ORDER_DELIVERED, data)
+    signals.order_delivered.send(order, session=session, now=now)
     return order
 
 
 def close(session: Session, principal: Principal, order_id: int) -> Order:
-    order = buyer_step(session, principal, order_id)
+    """The buyer closes a delivered order: ratings open."""
+    return _close(session, buyer_step(session, principal, order_id))
+
+
+def close_by_window(session: Session, order: Order) -> Order:
+    """The (locked, delivered) order closes by itself, its dispute window over."""
+    _close(session, order)
+    events.notify(
+        session,
+        [order.buyer_organization_id],
+        "order.closed_by_window",
+        order_id=order.id,
+        title=order.title,
+    )
+    return order
+
+
+def _close(session: Session, order: Order) -> Order:
     touch(order, OrderState.CLOSED)
     order.closed_at = utcnow()
     events.notify(

@@ -27,7 +27,7 @@ from factories.capacity.booking import BucketChange, ChangeKind, apply_changes
 from factories.errors import N_, Conflict
 from factories.models import Factory, id_column, id_of, too_long, utcnow
 from marketplace.accounts.service import Principal
-from marketplace.orders import access
+from marketplace.orders import access, signals
 from marketplace.orders.coverage import coverage
 from marketplace.orders.errors import OrderError
 from marketplace.orders.models import (
@@ -166,15 +166,15 @@ def settle(session: Session, order: Order) -> None:
     if any(c.pending for c in lines):
         target = OrderState.PROPOSED
     elif all(c.accepted >= c.hours for c in lines):
-        target = OrderState.CONFIRMED
+        target = OrderState.AWAITING_PAYMENT
     else:
         target = OrderState.OPEN
     if order.state == target:
         return
     move(order, target)
     order.updated_at = utcnow()
-    if target == OrderState.CONFIRMED:
-        _confirm(session, order)
+    if target == OrderState.AWAITING_PAYMENT:
+        _request_payment(session, order)
     elif target == OrderState.OPEN:
         unplaced = sum((c.unplaced for c in lines), Decimal(0))
         events.notify(
@@ -187,16 +187,44 @@ def settle(session: Session, order: Order) -> None:
         )
 
 
-def _confirm(session: Session, order: Order) -> None:
-    """Every hour is accepted. Escrow payment will be captured here, before the events."""
-    order.confirmed_at = utcnow()
-    proposals = list(
+def _request_payment(session: Session, order: Order) -> None:
+    """Every hour is accepted: the buyer is asked to pay (the payments area holds the
+    money and keeps the deadline); the factories learn their work waits for it."""
+    order.payment_requested_at = utcnow()
+    accepted = _accepted(session, order)
+    events.notify(
+        session,
+        [order.buyer_organization_id],
+        "order.awaiting_payment",
+        order_id=order.id,
+        title=order.title,
+        price_minor=sum(p.price_minor for p in accepted),
+        currency=order.currency,
+    )
+    events.notify(
+        session,
+        factory_organizations(session, {p.factory_id for p in accepted}).values(),
+        "order.awaiting_payment_factory",
+        order_id=order.id,
+        title=order.title,
+    )
+
+
+def _accepted(session: Session, order: Order) -> list[Proposal]:
+    return list(
         session.exec(
-            select(Proposal).where(
-                Proposal.order_id == order.id, Proposal.state == ProposalState.ACCEPTED
-            )
+            select(Proposal)
+            .where(Proposal.order_id == order.id, Proposal.state == ProposalState.ACCEPTED)
+            .order_by(col(Proposal.id))
         ).all()
     )
+
+
+def confirm_paid(session: Session, order: Order, now: datetime) -> None:
+    """The (locked) order is paid for: confirmed, and every party told."""
+    move(order, OrderState.CONFIRMED)
+    order.updated_at = order.confirmed_at = now
+    proposals = _accepted(session, order)
     tell_parties(
         session,
         order,
@@ -367,6 +395,37 @@ def expire_due(
 
 def withdraw_all(session: Session, order: Order, now: datetime) -> int:
     """The buyer cancelled: give back every hour the order holds or booked."""
+    proposals = _give_back(session, order, now)
+    factory_orgs = factory_organizations(session, {p.factory_id for p in proposals})
+    events.notify(
+        session, factory_orgs.values(), "order.cancelled", order_id=order.id, title=order.title
+    )
+    return len(proposals)
+
+
+def release_unpaid(session: Session, order: Order, now: datetime) -> int:
+    """The (locked) order was not paid by its deadline: every booked hour goes back to
+    its factory, the factories and the buyer are told, and the order is open again."""
+    proposals = _give_back(session, order, now)
+    move(order, OrderState.OPEN)
+    order.updated_at = now
+    order.payment_requested_at = None
+    factory_orgs = factory_organizations(session, {p.factory_id for p in proposals})
+    events.notify(
+        session, factory_orgs.values(), "order.unpaid", order_id=order.id, title=order.title
+    )
+    events.notify(
+        session,
+        [order.buyer_organization_id],
+        "order.payment_expired",
+        order_id=order.id,
+        title=order.title,
+    )
+    return len(proposals)
+
+
+def _give_back(session: Session, order: Order, now: datetime) -> list[Proposal]:
+    """Withdraw every pending or accepted proposal of the order, releasing its hours."""
     proposals = list(
         session.exec(
             select(Proposal)
@@ -393,16 +452,15 @@ def withdraw_all(session: Session, order: Order, now: datetime) -> int:
         proposal.state = ProposalState.WITHDRAWN
         proposal.decided_at = now
     apply_changes(session, changes)
-    factory_orgs = factory_organizations(session, {p.factory_id for p in proposals})
-    events.notify(
-        session, factory_orgs.values(), "order.cancelled", order_id=order.id, title=order.title
-    )
-    return len(proposals)
+    return proposals
 
 
 def cancel_order(session: Session, principal: Principal, order_id: int) -> Order:
-    """The buyer cancels before production: every held or booked hour goes back."""
+    """The buyer cancels before production: every held or booked hour goes back (and
+    money paid goes back: `signals.order_cancelled`)."""
     order = buyer_step(session, principal, order_id)
     touch(order, OrderState.CANCELLED)
-    withdraw_all(session, order, utcnow())
+    now = utcnow()
+    withdraw_all(session, order, now)
+    signals.order_cancelled.send(order, session=session, now=now)
     return order

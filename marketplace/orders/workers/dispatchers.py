@@ -24,7 +24,7 @@ from factories.models import utcnow
 from marketplace.db import Database
 from marketplace.orders.models import MatchRun, MatchRunState
 from marketplace.orders.notify.webhooks import attempt_delivery, deliver_due
-from marketplace.orders.outbox import Work
+from marketplace.orders.outbox import JobExecutor, Sweep, Work
 from marketplace.orders.workers.housekeeping import run_housekeeping
 from marketplace.orders.workers.matching import execute_run
 from marketplace.orders.workers.queue import (
@@ -48,13 +48,21 @@ class ManualDispatcher:
     def __init__(self) -> None:
         self.runs: list[int] = []
         self.deliveries: list[int] = []
+        self.jobs: list[tuple[str, int]] = []
         self.retries: list[tuple[int, float]] = []
         self._lock = threading.Lock()
+
+    def register(self, kind: str, executor: JobExecutor) -> None:
+        """Nothing runs here by itself; the holder runs `take_jobs()`."""
+
+    def add_sweep(self, sweep: Sweep) -> None:
+        """Nothing runs here by itself."""
 
     def submit(self, work: Work) -> None:
         with self._lock:
             self.runs.extend(work.runs)
             self.deliveries.extend(work.deliveries)
+            self.jobs.extend(work.jobs)
 
     def retry_delivery(self, delivery_id: int, delay_s: float) -> None:
         with self._lock:
@@ -69,6 +77,11 @@ class ManualDispatcher:
         with self._lock:
             deliveries, self.deliveries = self.deliveries, []
         return deliveries
+
+    def take_jobs(self) -> list[tuple[str, int]]:
+        with self._lock:
+            jobs, self.jobs = self.jobs, []
+        return jobs
 
 
 class ThreadDispatcher:
@@ -99,6 +112,17 @@ class ThreadDispatcher:
         self._stop = threading.Event()
         # Runs this process is executing: handed back if it stops before they end.
         self.running: set[int] = set()
+        # Other areas' work and upkeep (`register`, `add_sweep`).
+        self.executors: dict[str, JobExecutor] = {}
+        self.sweeps: list[Sweep] = []
+
+    def register(self, kind: str, executor: JobExecutor) -> None:
+        """Run jobs of `kind` with `executor(database, job_id, dispatcher=self)`."""
+        self.executors[kind] = executor
+
+    def add_sweep(self, sweep: Sweep) -> None:
+        """Run `sweep(database, self)` with every round of housekeeping."""
+        self.sweeps.append(sweep)
 
     def _start(self, target: Callable[[], object], delay_s: float = 0.0) -> None:
         thread: threading.Thread
@@ -114,6 +138,9 @@ class ThreadDispatcher:
     def submit(self, work: Work) -> None:
         for run_id in work.runs:
             self._start(_logged(partial(self._execute, run_id)))
+        for kind, job_id in work.jobs:
+            executor = self.executors[kind]
+            self._start(_logged(partial(executor, self.database, job_id, dispatcher=self)))
         for delivery_id in work.deliveries:
             self._start(
                 _logged(
@@ -226,6 +253,14 @@ class ThreadDispatcher:
             )
         except Exception:
             log.exception("delivering due webhooks failed")
+        for sweep in self.sweeps:
+            try:
+                outcome = sweep(self.database, self)
+            except Exception:
+                log.exception("sweep %s failed", getattr(sweep, "__name__", sweep))
+            else:
+                if isinstance(outcome, dict):
+                    result.update(outcome)
         return result
 
     def stop_housekeeping(self, timeout: float = 30.0) -> bool:
@@ -272,6 +307,15 @@ class CeleryDispatcher:
             self._send(RUN_MATCH, (run_id,), {})
         for delivery_id in work.deliveries:
             self._send(DELIVER_WEBHOOK, (delivery_id,), {})
+        # Other areas' jobs: the Celery task of each kind bears its name.
+        for kind, job_id in work.jobs:
+            self._send(kind, (job_id,), {})
+
+    def register(self, kind: str, executor: JobExecutor) -> None:
+        """Workers run `kind` as the Celery task of that name (`marketplace.tasks`)."""
+
+    def add_sweep(self, sweep: Sweep) -> None:
+        """Celery beat runs the sweeps (`marketplace.tasks`)."""
 
     def retry_delivery(self, delivery_id: int, delay_s: float) -> None:
         # due_only: beat's sweep of due deliveries may have made this attempt already.
