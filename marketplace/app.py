@@ -15,6 +15,7 @@ from marketplace.commands import register_commands
 from marketplace.config import Settings
 from marketplace.home.views import blueprint as home_blueprint
 from marketplace.orders.setup import init_orders, orders_api
+from marketplace.payments.setup import init_payments, payments_api
 from marketplace.security.answers import document_answers
 from marketplace.supply.setup import init_supply, supply_api
 from marketplace.web import csrf, init_web
@@ -65,6 +66,7 @@ def create_app(
     app.register_blueprint(home_blueprint)
     init_supply(app)
     init_orders(app, database)
+    init_payments(app, database)
     # After the other pages: its protections (rate limits) wrap views registered so far.
     init_accounts(app, csrf)
 
@@ -75,7 +77,7 @@ def create_app(
         system.healthz
     )
     app.register_blueprint(system.document)
-    for blueprint in (system.v1, accounts_api, orders_api()):
+    for blueprint in (system.v1, accounts_api, orders_api(), payments_api()):
         app.register_api(blueprint)
     app.register_api(supply_api())
     # After every API: the answers each operation can give besides its own.

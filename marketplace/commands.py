@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from marketplace import db, migrate
 from marketplace.orders.cli import orders_group
+from marketplace.payments.cli import payments_group
 from marketplace.supply.cli import factory_group
 from marketplace.tools.cli import COMMANDS as tool_commands
 from matching.cli import match_command
@@ -42,5 +43,12 @@ def db_current() -> None:
 
 def register_commands(group: click.Group) -> None:
     # `match` replays any run's downloaded problem (docs/matching-problem.md).
-    for command in (db_group, factory_group, orders_group, *tool_commands, match_command):
+    for command in (
+        db_group,
+        factory_group,
+        orders_group,
+        payments_group,
+        *tool_commands,
+        match_command,
+    ):
         group.add_command(command)

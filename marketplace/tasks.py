@@ -1,4 +1,5 @@
-"""Celery tasks: matching runs, webhook deliveries and the periodic housekeeping of orders.
+"""Celery tasks: matching runs, webhook deliveries, payment gateway calls and the periodic
+housekeeping of orders and payments.
 
     celery --app marketplace.tasks worker --concurrency 2      # runs and deliveries
     celery --app marketplace.tasks beat                        # expiry, retries, lost runs
@@ -38,15 +39,30 @@ from marketplace.orders.workers.queue import (
     celery_app,
 )
 from marketplace.orders.workers.recovery import recover_runs
+from marketplace.payments import operations
+from marketplace.payments.settings import Payments
+from marketplace.payments.setup import sweep as payments_sweep
+from marketplace.payments.setup import worker_payments
 
 # `celery --app marketplace.tasks` finds the application under this name.
 app = celery_app
+PAYMENTS_SWEEP = "payments.sweep"
+app.conf.beat_schedule["payments-sweep"] = {
+    "task": PAYMENTS_SWEEP,
+    "schedule": app.conf.beat_schedule["expire-proposals"]["schedule"],
+}
 
 
 @cache
 def database() -> Database:
     """One engine per worker process (created after the fork)."""
     return Database.from_url(Settings.from_environ().database_url)
+
+
+@cache
+def payments() -> Payments:
+    """The payment settings and gateway of this worker's environment."""
+    return worker_payments(Settings.from_environ(), database())
 
 
 def orders_settings() -> dict[str, Any]:
@@ -89,3 +105,21 @@ def recover() -> dict[str, int]:
 @app.task(name=DELIVER_DUE)
 def deliver_due() -> int:
     return deliver_due_webhooks(database(), **webhook_settings(orders_settings()))
+
+
+@app.task(name=operations.JOB)
+def gateway_call(operation_id: int) -> str:
+    """One call to the payment gateway from the outbox (made once; retried with backoff)."""
+    return operations.perform(
+        database(),
+        operation_id,
+        gateway=payments().gateway,
+        settings=payments().settings,
+        dispatcher=CeleryDispatcher(),
+    )
+
+
+@app.task(name=PAYMENTS_SWEEP)
+def sweep_payments() -> dict[str, int]:
+    """Unpaid orders past their deadline, dispute windows over, gateway calls due."""
+    return payments_sweep(database(), CeleryDispatcher(), settings=payments().settings)

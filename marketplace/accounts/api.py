@@ -7,7 +7,7 @@ from flask_wtf.csrf import generate_csrf
 from pydantic import BaseModel
 
 from marketplace.accounts.access import login_required, require_principal
-from marketplace.api.answers import ApiAnswer
+from marketplace.api.answers import SIGNED_IN, ApiAnswer
 from marketplace.api.errors import ErrorBody
 
 ACCOUNTS = Tag(name="accounts", description="Who is calling")
@@ -28,7 +28,7 @@ class Me(BaseModel):
     "/me",
     tags=[ACCOUNTS],
     responses={200: Me, 401: ErrorBody},
-    security=[{"sessionCookie": []}, {"bearerAuth": []}],
+    security=SIGNED_IN,
 )
 @login_required
 def get_me() -> ApiAnswer:

@@ -11,3 +11,7 @@ from flask import Response
 # run time (typing.get_type_hints), and that alias names types Flask imports for type
 # checkers only.
 ApiAnswer: TypeAlias = Response | dict[str, Any] | tuple[dict[str, Any] | str, int]
+
+# Who may call an operation: a browser's session cookie or a machine client's bearer token
+# (the schemes themselves are declared with the application's OpenAPI document).
+SIGNED_IN: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerAuth": []}]

@@ -7,13 +7,14 @@ from __future__ import annotations
 from flask import Blueprint
 from flask_openapi3 import APIBlueprint, Tag
 
+from marketplace.api.answers import SIGNED_IN
 from marketplace.api.errors import ErrorBody
 
 ORDERS = Tag(name="orders", description="Orders and their life: post, match, deliver, rate")
 PROPOSALS = Tag(name="proposals", description="Work proposed to factories: accept or decline")
 RUNS = Tag(name="matching runs", description="Solver runs, their progress, problem and plan")
 NOTIFY = Tag(name="notifications", description="Notifications and outgoing webhooks")
-SECURITY: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerAuth": []}]
+SECURITY = SIGNED_IN
 
 pages = Blueprint("orders", __name__)
 

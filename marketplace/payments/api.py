@@ -203,8 +203,7 @@ def post_resolution(path: DisputePath, body: ResolveIn) -> ApiAnswer:
         currency=body.currency,
         settings=current().settings,
     )
-    order = session.get(Order, dispute.order_id)
-    assert order is not None
+    order = session.get_one(Order, dispute.order_id)
     return _money(order)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint
 from flask_openapi3 import APIBlueprint, Tag
 
+from marketplace.api.answers import SIGNED_IN
 from marketplace.api.errors import ErrorBody
 
 PAYMENTS = Tag(name="payments", description="The buyer's payment, refunds, factories' payouts")
-SECURITY = [{"sessionCookie": []}, {"bearerAuth": []}]
+SECURITY = SIGNED_IN
 
 pages = Blueprint("payments", __name__)
 api = APIBlueprint(

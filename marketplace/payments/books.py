@@ -8,7 +8,8 @@ holds nothing."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from sqlmodel import Session, col, select
 
@@ -23,6 +24,7 @@ from marketplace.payments.models import (
 from marketplace.payments.money import Books
 
 OVER = (OrderState.CLOSED, OrderState.CANCELLED)
+Row = TypeVar("Row", Payment, Refund, Payout)
 
 
 def books_of_orders(session: Session, order_ids: Iterable[int] | None = None) -> dict[int, Books]:
@@ -30,11 +32,11 @@ def books_of_orders(session: Session, order_ids: Iterable[int] | None = None) ->
     wanted = None if order_ids is None else sorted(set(order_ids))
     books: dict[int, Books] = defaultdict(Books)
 
-    def where(model: type) -> list:  # type: ignore[type-arg]
+    def where(model: type[Row]) -> Sequence[Row]:
         query = select(model)
         if wanted is not None:
-            query = query.where(col(model.order_id).in_(wanted))  # type: ignore[attr-defined]
-        return list(session.exec(query).all())
+            query = query.where(col(model.order_id).in_(wanted))
+        return session.exec(query).all()
 
     for payment in where(Payment):
         if payment.state == PaymentState.CAPTURED:

@@ -24,10 +24,10 @@ from factories.models import id_of
 from marketplace.accounts.service import Principal
 from marketplace.db import Database
 from marketplace.orders import access
-from marketplace.orders.models import Order, OrderState, Proposal, ProposalState
+from marketplace.orders.models import Order, OrderState
 from marketplace.orders.notify import events
 from marketplace.orders.posting.service import lock_order, lock_orders
-from marketplace.orders.proposals.service import confirm_paid, release_unpaid
+from marketplace.orders.proposals.service import accepted_shares, confirm_paid, release_unpaid
 from marketplace.payments import operations, refunds
 from marketplace.payments.errors import PaymentError
 from marketplace.payments.gateways.base import Gateway, PaymentResult
@@ -40,14 +40,7 @@ IN_FLIGHT = (PaymentState.PROCESSING, PaymentState.CAPTURED)
 
 def accepted_total(session: Session, order: Order) -> int:
     """What the buyer pays: the sum of the accepted proposals' prices."""
-    return sum(
-        p.price_minor
-        for p in session.exec(
-            select(Proposal).where(
-                Proposal.order_id == order.id, Proposal.state == ProposalState.ACCEPTED
-            )
-        )
-    )
+    return sum(accepted_shares(session, id_of(order)).values())
 
 
 def payments_of(session: Session, order_id: int) -> list[Payment]:
@@ -117,7 +110,7 @@ def pay(
 
 def _pay_call(database: Database, gateway: Gateway, operation: GatewayOperation) -> PaymentResult:
     with database.session() as session:
-        payment = session.get(Payment, operation.subject_id)
+        payment = session.get_one(Payment, operation.subject_id)
         amount, currency, method, order_id = (
             payment.amount_minor,
             payment.currency,
@@ -143,8 +136,7 @@ def apply_payment_result(
     session: Session, payment_id: int, result: PaymentResult, now: datetime
 ) -> str:
     """What the gateway says of a payment, moving it forward only; what it did."""
-    payment = session.get(Payment, payment_id)
-    assert payment is not None
+    payment = session.get_one(Payment, payment_id)
     [order] = lock_orders(session, [payment.order_id])
     session.refresh(payment, with_for_update=True)
     if result.intent_id and not payment.intent_id:
@@ -217,14 +209,14 @@ def on_order_cancelled(order: Order, *, session: Session, now: datetime) -> None
 
 def _cancel_call(database: Database, gateway: Gateway, operation: GatewayOperation) -> None:
     with database.session() as session:
-        payment = session.get(Payment, operation.subject_id)
+        payment = session.get_one(Payment, operation.subject_id)
         intent_id = payment.intent_id
     gateway.cancel_payment(intent_id, operation.idempotency_key)
 
 
 def _sync_call(database: Database, gateway: Gateway, operation: GatewayOperation) -> PaymentResult:
     with database.session() as session:
-        intent_id = session.get(Payment, operation.subject_id).intent_id
+        intent_id = session.get_one(Payment, operation.subject_id).intent_id
     return gateway.retrieve_payment(intent_id)
 
 

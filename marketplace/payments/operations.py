@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from factories.models import id_of, utcnow
+from factories.models import id_column, id_of, utcnow
 from marketplace.db import Database
 from marketplace.orders import outbox
 from marketplace.payments.gateways.base import Gateway, GatewayError, GatewayRefusal
@@ -157,7 +157,7 @@ def due(session: Session, now: datetime, limit: int = 200) -> list[int]:
     """Pending calls whose time has come (their first hand-off lost, or a retry due)."""
     return list(
         session.exec(
-            select(GatewayOperation.id)
+            select(id_column(GatewayOperation))
             .where(
                 GatewayOperation.state == OperationState.PENDING,
                 col(GatewayOperation.next_attempt_at) <= now,
@@ -165,4 +165,4 @@ def due(session: Session, now: datetime, limit: int = 200) -> list[int]:
             .order_by(col(GatewayOperation.id))
             .limit(limit)
         ).all()
-    )  # type: ignore[arg-type]
+    )

@@ -12,7 +12,6 @@ a look when the owner comes back from onboarding, and another before each payout
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -21,8 +20,9 @@ from factories.errors import N_, Conflict, NotFound
 from factories.models import Factory, id_of
 from marketplace.accounts.service import Principal
 from marketplace.db import Database
-from marketplace.orders.models import Order, Proposal, ProposalState
+from marketplace.orders.models import Order
 from marketplace.orders.notify import events
+from marketplace.orders.proposals.service import accepted_shares
 from marketplace.payments import operations
 from marketplace.payments.gateways.base import AccountResult, Gateway
 from marketplace.payments.models import (
@@ -36,18 +36,6 @@ from marketplace.payments.money import payout_figures
 
 # Owed to the factory, not yet sent.
 OWED = (PayoutState.WAITING, PayoutState.QUEUED)
-
-
-def shares_of(session: Session, order_id: int) -> dict[int, int]:
-    """Each factory's accepted price on the order."""
-    shares: dict[int, int] = defaultdict(int)
-    for proposal in session.exec(
-        select(Proposal).where(
-            Proposal.order_id == order_id, Proposal.state == ProposalState.ACCEPTED
-        )
-    ):
-        shares[proposal.factory_id] += proposal.price_minor
-    return dict(shares)
 
 
 def account_of(session: Session, factory_id: int) -> ConnectedAccount | None:
@@ -67,7 +55,7 @@ def schedule_payouts(
     """One payout per factory of the order: queued if its account can receive it, else
     waiting. Never twice for an order and a factory."""
     payouts = []
-    for factory_id, share in sorted(shares_of(session, id_of(order)).items()):
+    for factory_id, share in sorted(accepted_shares(session, id_of(order)).items()):
         key = f"order:{order.id}:factory:{factory_id}:transfer:v1"
         if session.exec(select(Payout).where(Payout.idempotency_key == key)).first():
             continue
@@ -117,8 +105,8 @@ def _transfer_call(
 ) -> tuple[bool, str]:
     """Look again whether the account can receive payouts; then transfer."""
     with database.session() as session:
-        payout = session.get(Payout, operation.subject_id)
-        payment = session.get(Payment, payout.payment_id)
+        payout = session.get_one(Payout, operation.subject_id)
+        payment = session.get_one(Payment, payout.payment_id)
         account = account_of(session, payout.factory_id)
         account_id = account.account_id if account else ""
         amount, currency = payout.amount_minor, payout.currency
@@ -143,8 +131,7 @@ def _apply_transfer(
     session: Session, operation: GatewayOperation, result: tuple[bool, str], now: datetime
 ) -> None:
     sent, transfer_id = result
-    payout = session.get(Payout, operation.subject_id)
-    assert payout is not None
+    payout = session.get_one(Payout, operation.subject_id)
     if not sent:
         # Not ready after all: it waits, and goes out when the account is.
         payout.state = PayoutState.WAITING
@@ -230,8 +217,8 @@ def _create_account_call(
     database: Database, gateway: Gateway, operation: GatewayOperation
 ) -> tuple[str, str]:
     with database.session() as session:
-        account = session.get(ConnectedAccount, operation.subject_id)
-        factory = session.get(Factory, account.factory_id)
+        account = session.get_one(ConnectedAccount, operation.subject_id)
+        factory = session.get_one(Factory, account.factory_id)
         account_id, key = account.account_id, account.idempotency_key
         country, factory_id = factory.country, factory.id
     if not account_id:
@@ -251,10 +238,9 @@ def _create_account_call(
 
 
 def _apply_account_link(
-    session: Session, operation, result: tuple[str, str], now: datetime
-) -> None:  # type: ignore[no-untyped-def]
-    account = session.get(ConnectedAccount, operation.subject_id)
-    assert account is not None
+    session: Session, operation: GatewayOperation, result: tuple[str, str], now: datetime
+) -> None:
+    account = session.get_one(ConnectedAccount, operation.subject_id)
     account.account_id, account.onboarding_url = result
     account.updated_at = now
 
@@ -273,15 +259,14 @@ def _sync_account_call(
     database: Database, gateway: Gateway, operation: GatewayOperation
 ) -> AccountResult:
     with database.session() as session:
-        account_id = session.get(ConnectedAccount, operation.subject_id).account_id
+        account_id = session.get_one(ConnectedAccount, operation.subject_id).account_id
     return gateway.retrieve_account(account_id)
 
 
 def _apply_account(
     session: Session, operation: GatewayOperation, result: AccountResult, now: datetime
 ) -> None:
-    account = session.get(ConnectedAccount, operation.subject_id)
-    assert account is not None
+    account = session.get_one(ConnectedAccount, operation.subject_id)
     apply_account(session, account, result, now)
 
 

@@ -7,17 +7,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from factories.models import Factory, id_of
 from marketplace.accounts.service import Principal
 from marketplace.orders import access
 from marketplace.orders.models import Order, OrderState
+from marketplace.orders.proposals.service import accepted_shares
 from marketplace.payments.books import books_of_orders
 from marketplace.payments.charges import IN_FLIGHT, accepted_total, payment_deadline, payments_of
 from marketplace.payments.models import Payment, Payout, Refund
 from marketplace.payments.money import Books
-from marketplace.payments.payouts import payouts_of_order, shares_of
+from marketplace.payments.payouts import payouts_of_order
 from marketplace.payments.refunds import refunds_of
 from marketplace.payments.settings import PaymentSettings
 
@@ -67,7 +68,7 @@ def money_panel(
         panel.payments = payments_of(session, order_id)
         panel.refunds = refunds_of(session, order_id)
         panel.payouts = payouts
-        panel.shares = shares_of(session, order_id)
+        panel.shares = accepted_shares(session, order_id)
         panel.books = books_of_orders(session, [order_id]).get(order_id, Books())
         if order.state == OrderState.AWAITING_PAYMENT:
             panel.due_minor = accepted_total(session, order)
@@ -85,8 +86,7 @@ def money_panel(
         panel.payouts = [p for p in payouts if p.factory_id in mine]
     factory_ids = {p.factory_id for p in panel.payouts} | set(panel.shares)
     panel.factory_names = {
-        f.id: f.name
-        for f in (session.get(Factory, i) for i in sorted(factory_ids))
-        if f is not None  # type: ignore[misc]
+        id_of(f): f.name
+        for f in session.exec(select(Factory).where(col(Factory.id).in_(sorted(factory_ids))))
     }
     return panel

@@ -64,8 +64,8 @@ def refunds_of(session: Session, order_id: int) -> list[Refund]:
 
 def _refund_call(database: Database, gateway: Gateway, operation: GatewayOperation) -> str:
     with database.session() as session:
-        refund = session.get(Refund, operation.subject_id)
-        payment = session.get(Payment, refund.payment_id)
+        refund = session.get_one(Refund, operation.subject_id)
+        payment = session.get_one(Payment, refund.payment_id)
         intent_id, amount, order_id = payment.intent_id, refund.amount_minor, refund.order_id
     return gateway.refund(
         intent_id=intent_id,
@@ -78,8 +78,7 @@ def _refund_call(database: Database, gateway: Gateway, operation: GatewayOperati
 def _apply_refund(
     session: Session, operation: GatewayOperation, refund_id: str, now: datetime
 ) -> None:
-    refund = session.get(Refund, operation.subject_id)
-    assert refund is not None
+    refund = session.get_one(Refund, operation.subject_id)
     mark_refunded(refund, refund_id, now)
 
 

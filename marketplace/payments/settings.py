@@ -75,4 +75,5 @@ class Payments:
 
 
 def current() -> Payments:
-    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    payments: Payments = current_app.extensions[EXTENSION_KEY]
+    return payments

@@ -17,10 +17,11 @@ from marketplace.orders.models import Dispute, DisputeState, Order, OrderState
 from marketplace.orders.posting.service import lock_orders
 from marketplace.orders.production.disputes import resolve_dispute
 from marketplace.orders.production.service import close_by_window, deliver
+from marketplace.orders.proposals.service import accepted_shares
 from marketplace.payments import refunds
 from marketplace.payments.charges import captured_payment
 from marketplace.payments.errors import PaymentError
-from marketplace.payments.payouts import schedule_payouts, shares_of
+from marketplace.payments.payouts import schedule_payouts
 from marketplace.payments.settings import PaymentSettings
 from marketplace.web.labels import money
 
@@ -73,7 +74,7 @@ def resolve_with_refunds(
         raise PaymentError(
             "currency", N_("must be the order's currency, %(currency)s", currency=order.currency)
         )
-    shares = shares_of(session, id_of(order))
+    shares = accepted_shares(session, id_of(order))
     problems = []
     for index, (factory_id, amount) in enumerate(refunded.items()):
         field = f"refunds[{index}]"

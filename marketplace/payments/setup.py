@@ -27,6 +27,7 @@ from marketplace.payments.settings import (
     EXTENSION_KEY,
     Payments,
     PaymentSettings,
+    current,
     gateway_for,
 )
 
@@ -97,11 +98,11 @@ def sweep(
 
 def settings_of(session: Session) -> PaymentSettings:
     """The settings of this unit of work: its own, the application's, or the defaults."""
-    own = session.info.get(SESSION_SETTINGS)
+    own: PaymentSettings | None = session.info.get(SESSION_SETTINGS)
     if own is not None:
-        return own  # type: ignore[no-any-return]
+        return own
     if has_app_context() and EXTENSION_KEY in current_app.extensions:
-        return current_app.extensions[EXTENSION_KEY].settings  # type: ignore[no-any-return]
+        return current().settings
     return settings_from(os.environ)
 
 

@@ -27,6 +27,7 @@ from marketplace.accounts.models import Role
 from marketplace.api.errors import FieldProblem, error_response
 from marketplace.orders import access
 from marketplace.orders.models import Order
+from marketplace.orders.proposals.service import accepted_shares
 from marketplace.payments import charges, payouts, presenters, settlement, webhooks
 from marketplace.payments.blueprints import pages
 from marketplace.payments.books import money_by_currency
@@ -122,13 +123,12 @@ def pay(order_id: int) -> ResponseReturnValue:
 def resolve_dispute(dispute_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
     dispute = access.dispute_for_operator(session, principal, dispute_id)
-    order = session.get(Order, dispute.order_id)
-    assert order is not None
+    order = session.get_one(Order, dispute.order_id)
     form = ResolveForm()
     require_valid(form)
     refunded: dict[int, int] = {}
     try:
-        for index, factory_id in enumerate(sorted(payouts.shares_of(session, id_of(order)))):
+        for index, factory_id in enumerate(sorted(accepted_shares(session, id_of(order)))):
             raw = (request.form.get(f"refund_{factory_id}") or "0").strip()
             try:
                 refunded[factory_id] = minor_units(raw, order.currency)
@@ -235,12 +235,12 @@ def _own_account(factory_id: int) -> ConnectedAccount:
 def onboarding_wait(factory_id: int) -> ResponseReturnValue:
     """Waits (htmx) for the onboarding link the worker asks the gateway for, then goes."""
     account = _own_account(factory_id)
-    if account.onboarding_url:
-        if request.headers.get("HX-Request"):
-            response = Response("", status=204)
-            response.headers["HX-Redirect"] = account.onboarding_url
-            return response
-        return redirect(account.onboarding_url, code=303)
+    if account.onboarding_url and request.headers.get("HX-Request"):
+        response = Response("", status=204)
+        response.headers["HX-Redirect"] = account.onboarding_url
+        return response
+    # Without htmx the page links there: a redirect out of the form's POST would be one
+    # the policy's form-action refuses.
     failed = (
         db.session()
         .exec(
@@ -302,11 +302,18 @@ def operator_money() -> ResponseReturnValue:
     waiting = session.exec(
         select(Payout).where(Payout.state == PayoutState.WAITING).order_by(col(Payout.id))
     ).all()
+    factory_names = {
+        f.id: f.name
+        for f in session.exec(
+            select(Factory).where(col(Factory.id).in_(sorted({p.factory_id for p in waiting})))
+        )
+    }
     return render_template(
         "payments/operator_money.html",
         totals=money_by_currency(session),
         failed=failed,
         waiting=waiting,
+        factory_names=factory_names,
         gateway=current().gateway.name,
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from factories.models import id_of
 from marketplace.payments.charges import apply_payment_result
 from marketplace.payments.gateways.base import (
     AccountResult,
@@ -75,7 +76,7 @@ def apply(session: Session, event: Event, now: datetime) -> str:
             charge_id=_id(data.get("latest_charge")),
             failure=error.get("message", "") if isinstance(error, dict) else "",
         )
-        return apply_payment_result(session, payment.id, result, now)  # type: ignore[arg-type]
+        return apply_payment_result(session, id_of(payment), result, now)
     if event.type == "charge.refunded":
         applied = 0
         for entry in (data.get("refunds") or {}).get("data", []):
@@ -95,11 +96,11 @@ def apply(session: Session, event: Event, now: datetime) -> str:
         ).first()
         if account is None:
             return f"no account {data['id']}"
-        result = AccountResult(
+        account_result = AccountResult(
             data["id"], bool(data.get("payouts_enabled")), bool(data.get("details_submitted"))
         )
-        apply_account(session, account, result, now)
-        return "payouts enabled" if result.payouts_enabled else "payouts not enabled"
+        apply_account(session, account, account_result, now)
+        return "payouts enabled" if account_result.payouts_enabled else "payouts not enabled"
     # transfer.created
     payout = session.exec(select(Payout).where(Payout.transfer_id == data["id"])).first()
     if payout is None:

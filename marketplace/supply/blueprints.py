@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask_openapi3 import APIBlueprint, Tag
 
+from marketplace.api.answers import SIGNED_IN
 from marketplace.api.errors import ErrorBody
 
 FACTORIES = Tag(name="factories", description="Factories, certifications and capabilities")
@@ -15,7 +16,7 @@ CAPACITY = Tag(name="capacity", description="The capacity calendar (Catena-X DCM
 PROFILE = Tag(name="profile", description="Standardized profile and Asset Administration Shell")
 SEARCH = Tag(name="search", description="Buyer search over verified factories")
 OPERATORS = Tag(name="operators", description="Verification by cluster operators")
-SECURITY: list[dict[str, list[str]]] = [{"sessionCookie": []}, {"bearerAuth": []}]
+SECURITY = SIGNED_IN
 
 pages = Blueprint("supply", __name__, url_prefix="/supply")
 

@@ -11,6 +11,7 @@ from marketplace import db
 from marketplace.orders import outbox
 from marketplace.orders.settings import upload_folder
 from marketplace.orders.workers.dispatchers import CeleryDispatcher
+from marketplace.payments import settings as payments
 from marketplace.tools.demo.cluster import demo_logins
 from marketplace.tools.demo.data import DemoSpec
 from marketplace.tools.demo.seed import has_factories, seed_marketplace
@@ -107,8 +108,9 @@ def simulate(
     as_json: bool,
 ) -> None:
     """Seed a cluster, post orders, match them, let factories accept or decline at random,
-    produce and deliver; print a summary. Uses the configured database (and Celery when
-    CELERY_BROKER_URL is set)."""
+    pay, cancel some, produce, deliver or dispute, pay the factories out; print a summary.
+    Uses the configured database, Celery when CELERY_BROKER_URL is set, and Stripe when
+    STRIPE_API_KEY is set (the simulated payment gateway otherwise)."""
     spec = SimulationSpec(
         factories=factories,
         orders=orders,
@@ -124,7 +126,7 @@ def simulate(
     current = outbox.current()
     dispatcher = current if isinstance(current, CeleryDispatcher) else None
     try:
-        summary = run_simulation(db.database(), spec, dispatcher)
+        summary = run_simulation(db.database(), spec, payments.current(), dispatcher)
     except SimulationError as error:
         raise click.BadParameter(error.message, param_hint=f"--{error.field}") from error
     if as_json:
@@ -143,6 +145,12 @@ def simulate(
         f"overbooked buckets: {summary['overbooked_buckets']}, "
         f"booking mismatches: {summary['booking_mismatches']}"
     )
+    for currency, figures in summary["money"].items():
+        click.echo(
+            f"{currency} (minor units, {summary['gateway']} gateway): "
+            + ", ".join(f"{name} {value}" for name, value in figures.items())
+        )
+    click.echo(f"money mismatches: {summary['money_mismatches']}")
 
 
 COMMANDS = (seed_demo, simulate)

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from babel.dates import format_interval
-from flask_babel import format_decimal, get_locale
+from flask_babel import format_currency, format_decimal, get_locale
 from flask_babel import gettext as _
 
 from factories.capability import major_units
@@ -41,22 +41,21 @@ def hours(value: Decimal | float | int) -> str:
 
 
 def money(minor: int | float | None, currency: str = "EUR") -> str:
-    """In the currency's own minor units: 150000 JPY is 150,000 yen, 150000 EUR 1,500.00."""
+    """In the currency's own minor units and the reader's format: 150000 JPY is
+    JP¥150,000 (¥150,000 in Chinese), 150000 EUR €1,500.00."""
     if minor is None:
         return "—"
-    major = major_units(round(minor), currency)
-    exponent = major.as_tuple().exponent
-    assert isinstance(exponent, int)  # finite: round() refuses NaN and infinity
-    return f"{major:,.{max(-exponent, 0)}f} {currency}"
+    return format_currency(major_units(round(minor), currency), currency)
 
 
 def state_label(state: str) -> str:
-    """An order's, a proposal's, a run's or a milestone's state."""
+    """An order's, a proposal's, a run's, a milestone's, a payment's or a payout's state."""
     return {
         "draft": _("draft"),
         "open": _("open"),
         "matching": _("matching"),
         "proposed": _("proposed"),
+        "awaiting_payment": _("awaiting payment"),
         "confirmed": _("confirmed"),
         "in_production": _("in production"),
         "shipped": _("shipped"),
@@ -76,6 +75,13 @@ def state_label(state: str) -> str:
         "failed": _("failed"),
         "started": _("production started"),
         "qa_passed": _("quality check passed"),
+        # payments and payouts
+        "requested": _("requested"),
+        "processing": _("processing"),
+        "captured": _("paid"),
+        "canceled": _("cancelled"),
+        "waiting": _("waiting for the factory's payout account"),
+        "sent": _("sent"),
     }.get(state, state)
 
 

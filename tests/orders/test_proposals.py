@@ -223,7 +223,7 @@ def test_factory_sees_its_proposals_with_reasons_and_nobody_elses(
     assert f"/proposals/{by_factory[theirs.id].id}" not in listing
     page = browser.get(f"/proposals/{by_factory[mine.id].id}").get_data(as_text=True)
     assert "2 factories were able to make this line; your price ranked 1." in page
-    assert "600.00 EUR" in page  # 12 h x 50.00
+    assert "€600.00" in page  # 12 h x 50.00
     assert browser.get(f"/proposals/{by_factory[theirs.id].id}").status_code == 404
     api = browser.get("/api/v1/proposals").get_json()["proposals"]
     assert [p["id"] for p in api] == [by_factory[mine.id].id]
@@ -260,7 +260,7 @@ def test_factory_sees_its_proposals_with_reasons_and_nobody_elses(
     buyer_browser = new_browser()
     buyer_browser.login(buyer)
     order_page = buyer_browser.get(f"/orders/{order.id}").get_data(as_text=True)
-    assert "1,080.00 EUR" in order_page and "600.00 EUR" in order_page
+    assert "€1,080.00" in order_page and "€600.00" in order_page
     # The buyer also sees the engine's own account: who was chosen, for how much.
     page = buyer_browser.get(f"/proposals/{by_factory[theirs.id].id}").get_data(as_text=True)
     assert 'id="engine-explanation"' in page
@@ -274,9 +274,9 @@ def test_factory_sees_its_proposals_with_reasons_and_nobody_elses(
     # weeks as weeks, and nothing addressed to the factory.
     assert "Why this factory" in page and "Why you got this work" not in page
     assert "Your credit score" not in page and "Your rate" not in page
-    assert "Its rate: 60.00 EUR per hour." in page
-    assert "Makes 12 of the line&#39;s 30 hours (40%) for 600.00 EUR" in page
-    assert "Makes 18 of the line&#39;s 30 hours (60%) for 1,080.00 EUR" in page
+    assert "Its rate: €60.00 per hour." in page
+    assert "Makes 12 of the line&#39;s 30 hours (40%) for €600.00" in page
+    assert "Makes 18 of the line&#39;s 30 hours (60%) for €1,080.00" in page
     assert page.count(f"<td>{mine.factory.name}</td>") == 1
     assert "period(s)" not in page and "for the whole job" not in page
     assert "FEASIBLE" not in page and "OPTIMAL" not in page

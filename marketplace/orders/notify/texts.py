@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from marketplace.web.labels import state_label
+from marketplace.web.labels import money, state_label
 
 
 def notification_text(n: Any) -> str:
@@ -40,7 +40,38 @@ def notification_text(n: Any) -> str:
             title=title,
         ),
         "order.confirmed": lambda: _(
-            "“%(title)s” is confirmed: all work is accepted.", title=title
+            "“%(title)s” is confirmed: all work is accepted and paid for.", title=title
+        ),
+        "order.awaiting_payment": lambda: _(
+            "Every hour of “%(title)s” is accepted: please pay %(amount)s so that production "
+            "can start.",
+            title=title,
+            amount=money(p.get("price_minor"), p.get("currency", "EUR")),
+        ),
+        "order.awaiting_payment_factory": lambda: _(
+            "All of “%(title)s” is accepted; production starts once the buyer has paid.",
+            title=title,
+        ),
+        "payment.failed": lambda: _(
+            "Your payment for “%(title)s” did not go through; you may try again.", title=title
+        ),
+        "order.unpaid": lambda: _(
+            "“%(title)s” was not paid in time: your hours are free again.", title=title
+        ),
+        "order.payment_expired": lambda: _(
+            "“%(title)s” was not paid in time: the factories' hours went back and the order "
+            "is open again.",
+            title=title,
+        ),
+        "payout.sent": lambda: _(
+            "%(amount)s for “%(title)s” is on its way to your account.",
+            amount=money(p.get("amount_minor"), p.get("currency", "EUR")),
+            title=title,
+        ),
+        "order.closed_by_window": lambda: _(
+            "“%(title)s” closed by itself: the time to report a problem is over and the "
+            "factories are paid.",
+            title=title,
         ),
         "order.cancelled": lambda: _("The buyer cancelled “%(title)s”.", title=title),
         "milestone.added": lambda: _(

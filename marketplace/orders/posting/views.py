@@ -33,7 +33,6 @@ from marketplace.orders.production.forms import (
     DisputeForm,
     MilestoneForm,
     RatingForm,
-    ResolveForm,
 )
 from marketplace.orders.proposals.service import cancel_order, expire_due
 from marketplace.orders.runs.forms import MatchForm
@@ -163,7 +162,6 @@ def _page_context(page: presenters.OrderPage) -> dict[str, Any]:
         "milestone_form": MilestoneForm(),
         "dispute_form": DisputeForm(),
         "rating_form": RatingForm(),
-        "resolve_form": ResolveForm(),
     }
 
 

@@ -32,10 +32,6 @@ class DisputeForm(FlaskForm):
     evidence = MultipleFileField(_l("Evidence (PDF, PNG, JPEG, text, CSV)"))
 
 
-class ResolveForm(FlaskForm):
-    resolution = TextAreaField(_l("Resolution"), validators=[DataRequired(), Length(max=4000)])
-
-
 class RatingForm(FlaskForm):
     factory_id = HiddenField()
     score = SelectField(

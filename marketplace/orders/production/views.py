@@ -10,17 +10,15 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import NotFound as NotFoundPage
 
 from marketplace import db
-from marketplace.accounts.access import login_required, require_principal, roles_required
-from marketplace.accounts.models import Role
+from marketplace.accounts.access import login_required, require_principal
 from marketplace.orders import access
 from marketplace.orders.blueprints import pages
 from marketplace.orders.production import documents
-from marketplace.orders.production.disputes import open_dispute, resolve_dispute
+from marketplace.orders.production.disputes import open_dispute
 from marketplace.orders.production.forms import (
     DisputeForm,
     MilestoneForm,
     RatingForm,
-    ResolveForm,
 )
 from marketplace.orders.production.ratings import rate
 from marketplace.orders.production.service import add_milestone as report_milestone
@@ -138,20 +136,6 @@ def add_rating(order_id: int) -> ResponseReturnValue:
         ),
         _("Thank you for your rating."),
         _order_page(order_id),
-    )
-
-
-@pages.post("/disputes/<int:dispute_id>/resolve")
-@roles_required(Role.OPERATOR)
-def resolve(dispute_id: int) -> ResponseReturnValue:
-    session, principal = db.session(), require_principal()
-    form = ResolveForm()
-    require_valid(form)
-    dispute = access.dispute_for_operator(session, principal, dispute_id)
-    return step_then_redirect(
-        lambda: resolve_dispute(session, principal, dispute_id, form.resolution.data or ""),
-        _("Dispute resolved; the order is closed."),
-        _order_page(dispute.order_id),
     )
 
 

@@ -191,7 +191,7 @@ def _request_payment(session: Session, order: Order) -> None:
     """Every hour is accepted: the buyer is asked to pay (the payments area holds the
     money and keeps the deadline); the factories learn their work waits for it."""
     order.payment_requested_at = utcnow()
-    accepted = _accepted(session, order)
+    accepted = accepted_proposals(session, id_of(order))
     events.notify(
         session,
         [order.buyer_organization_id],
@@ -210,21 +210,30 @@ def _request_payment(session: Session, order: Order) -> None:
     )
 
 
-def _accepted(session: Session, order: Order) -> list[Proposal]:
+def accepted_proposals(session: Session, order_id: int) -> list[Proposal]:
     return list(
         session.exec(
             select(Proposal)
-            .where(Proposal.order_id == order.id, Proposal.state == ProposalState.ACCEPTED)
+            .where(Proposal.order_id == order_id, Proposal.state == ProposalState.ACCEPTED)
             .order_by(col(Proposal.id))
         ).all()
     )
+
+
+def accepted_shares(session: Session, order_id: int) -> dict[int, int]:
+    """Each factory's accepted price on the order (minor units): what it is owed, and,
+    summed, what the buyer pays."""
+    shares: dict[int, int] = defaultdict(int)
+    for proposal in accepted_proposals(session, order_id):
+        shares[proposal.factory_id] += proposal.price_minor
+    return dict(shares)
 
 
 def confirm_paid(session: Session, order: Order, now: datetime) -> None:
     """The (locked) order is paid for: confirmed, and every party told."""
     move(order, OrderState.CONFIRMED)
     order.updated_at = order.confirmed_at = now
-    proposals = _accepted(session, order)
+    proposals = accepted_proposals(session, id_of(order))
     tell_parties(
         session,
         order,

@@ -14,8 +14,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from marketplace.db import Database
 from marketplace.payments.gateways.base import (
@@ -206,6 +205,6 @@ class SimulatedGateway:
                 for o in session.exec(
                     select(SimulatedObject)
                     .where(SimulatedObject.kind == kind)
-                    .order_by(sa.asc(SimulatedObject.id))  # type: ignore[arg-type]
+                    .order_by(col(SimulatedObject.id))
                 )
             ]

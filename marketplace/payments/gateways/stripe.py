@@ -41,11 +41,10 @@ class StripeGateway:
     name = NAME
 
     def __init__(self, api_key: str, api_base: str | None, webhook_secret: str | None) -> None:
-        addresses = {"api": api_base} if api_base else {}
-        self.client = stripe.StripeClient(
-            api_key,
-            base_addresses=addresses,
-            max_network_retries=0,  # type: ignore[arg-type]
+        self.client = (
+            stripe.StripeClient(api_key, base_addresses={"api": api_base}, max_network_retries=0)
+            if api_base
+            else stripe.StripeClient(api_key, max_network_retries=0)
         )
         self.webhook_secret = webhook_secret
 

@@ -16,14 +16,10 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -36,41 +32,34 @@ from factories.models import (
     id_column,
     id_of,
 )
-from marketplace.accounts.models import Organization, OrganizationKind, Role
-from marketplace.accounts.service import Principal
+from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.db import Database
-from marketplace.orders import access, outbox
+from marketplace.orders import outbox
 from marketplace.orders.models import (
     MatchRun,
     MatchRunOrder,
     MatchRunState,
-    MilestoneKind,
     Order,
     OrderState,
     Proposal,
     ProposalState,
 )
 from marketplace.orders.posting.service import create_order, lock_orders
-from marketplace.orders.production import documents
-from marketplace.orders.production.service import add_milestone, confirm_delivery
 from marketplace.orders.proposals import service as proposals_service
 from marketplace.orders.runs.service import start_run
+from marketplace.payments import operations
+from marketplace.payments.settings import Payments
+from marketplace.payments.setup import job as payments_job
 from marketplace.tools.demo.data import DemoSpec
 from marketplace.tools.demo.seed import seed_marketplace
 from marketplace.tools.simulate import books
+from marketplace.tools.simulate.money import Money
 from marketplace.tools.simulate.orders import capabilities_of, order_input
+from marketplace.tools.simulate.plumbing import Plumbing, SimulationError, buyer, owner
 from marketplace.tools.simulate.pool import PoolDispatcher
+from marketplace.tools.simulate.production import Production
 
-T = TypeVar("T")
-RETRYABLE = (exc.OperationalError,)  # deadlocks and serialization failures: try again
 MAX_ANSWER_TRIES = 50
-
-
-class SimulationError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -87,45 +76,18 @@ class SimulationSpec:
     upload_folder: Path = Path("instance/uploads")
 
 
-class Simulation:
+class Simulation(Plumbing):
     def __init__(
         self, database: Database, spec: SimulationSpec, dispatcher: outbox.Dispatcher
     ) -> None:
-        self.database = database
+        super().__init__(database, dispatcher)
         self.spec = spec
-        self.dispatcher = dispatcher
         self.rng = random.Random(spec.seed)
         self.order_ids: list[int] = []
         self.factory_ids: list[int] = []
         self.baseline: dict[int, tuple[Decimal, Decimal]] = {}
         self.declined = 0
         self.accepted = 0
-        self.retries = 0
-        self.timings: dict[str, float] = {}
-
-    # --- plumbing ------------------------------------------------------------------------
-
-    @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        with self.database.session() as session:
-            outbox.use_dispatcher(session, self.dispatcher)
-            yield session
-
-    def with_retries(self, step: Callable[[Session], T]) -> T:
-        for attempt in range(5):
-            try:
-                with self.unit_of_work() as session:
-                    return step(session)
-            except RETRYABLE:
-                self.retries += 1
-                time.sleep(0.05 * (attempt + 1))
-        with self.unit_of_work() as session:
-            return step(session)
-
-    def timed(self, name: str, step: Callable[[], None]) -> None:
-        started = time.perf_counter()
-        step()
-        self.timings[name] = round(time.perf_counter() - started, 2)
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -184,12 +146,8 @@ class Simulation:
         for start in range(0, len(inputs), 200):
             with self.unit_of_work() as session:
                 for i, data in enumerate(inputs[start : start + 200], start=start):
-                    buyer = Principal(
-                        organization_id=self.buyer_orgs[i % len(self.buyer_orgs)],
-                        organization_kind=OrganizationKind.BUYER,
-                        role=Role.BUYER_MEMBER,
-                    )
-                    order = create_order(session, buyer, data, submit=True)
+                    buyer_org = self.buyer_orgs[i % len(self.buyer_orgs)]
+                    order = create_order(session, buyer(buyer_org), data, submit=True)
                     self.order_ids.append(id_of(order))
 
     def orders_in(self, state: OrderState) -> list[int]:
@@ -325,18 +283,13 @@ class Simulation:
             proposal = session.get(Proposal, proposal_id)
             if proposal is None or proposal.state != ProposalState.PENDING:
                 return True
-            factory = session.get(Factory, proposal.factory_id)
-            assert factory is not None
-            owner = Principal(
-                organization_id=factory.organization_id,
-                organization_kind=OrganizationKind.FACTORY,
-                role=Role.FACTORY_OWNER,
-            )
+            factory = session.get_one(Factory, proposal.factory_id)
+            answering = owner(factory.organization_id)
             try:
                 if accept:
-                    proposals_service.accept(session, owner, proposal_id)
+                    proposals_service.accept(session, answering, proposal_id)
                 else:
-                    proposals_service.decline(session, owner, proposal_id, "simulated")
+                    proposals_service.decline(session, answering, proposal_id, "simulated")
             except Conflict:
                 return False
             with lock:
@@ -348,67 +301,27 @@ class Simulation:
 
         return self.with_retries(step)
 
-    def produce_and_deliver(self) -> None:
-        confirmed = self.orders_in(OrderState.CONFIRMED)
-        with ThreadPoolExecutor(max_workers=self.spec.concurrency) as pool:
-            list(pool.map(self._produce, confirmed))
-
-    def _produce(self, order_id: int) -> None:
-        def milestones(session: Session, kind: MilestoneKind) -> None:
-            for factory in access.participants(session, order_id):
-                owner = Principal(
-                    organization_id=factory.organization_id,
-                    organization_kind=OrganizationKind.FACTORY,
-                    role=Role.FACTORY_OWNER,
-                )
-                uploads = []
-                if kind == MilestoneKind.QA_PASSED:
-                    report = f"QA report, order {order_id}, factory {factory.id}: passed\n"
-                    uploads = [documents.Upload("qa-report.txt", report.encode())]
-                add_milestone(
-                    session,
-                    owner,
-                    order_id,
-                    kind,
-                    upload_folder=self.spec.upload_folder,
-                    factory_id=factory.id,
-                    tracking_number=f"SIM{order_id:06d}{factory.id}"
-                    if kind == MilestoneKind.SHIPPED
-                    else "",
-                    carrier="DHL" if kind == MilestoneKind.SHIPPED else "",
-                    uploads=uploads,
-                )
-
-        for kind in (MilestoneKind.STARTED, MilestoneKind.QA_PASSED, MilestoneKind.SHIPPED):
-            self.with_retries(partial(milestones, kind=kind))
-
-        def deliver(session: Session) -> None:
-            order = session.get(Order, order_id)
-            assert order is not None
-            buyer = Principal(
-                organization_id=order.buyer_organization_id,
-                organization_kind=OrganizationKind.BUYER,
-                role=Role.BUYER_MEMBER,
-            )
-            confirm_delivery(session, buyer, order_id)
-
-        self.with_retries(deliver)
-
-    # --- the books ----------------------------------------------------------------------------
-
 
 def simulate(
-    database: Database, spec: SimulationSpec, dispatcher: outbox.Dispatcher | None = None
+    database: Database,
+    spec: SimulationSpec,
+    payments: Payments,
+    dispatcher: outbox.Dispatcher | None = None,
 ) -> dict[str, Any]:
-    """Run the whole flow; with no dispatcher, runs go to a pool of `concurrency` threads."""
+    """Run the whole flow, money included; with no dispatcher, runs and gateway calls go
+    to a pool of `concurrency` threads."""
     pool = None
     if dispatcher is None:
         pool = PoolDispatcher(database, spec.concurrency)
+        pool.register(operations.JOB, payments_job(payments.gateway, payments.settings))
         dispatcher = pool
     simulation = Simulation(database, spec, dispatcher)
+    money = Money(simulation, payments, spec.seed)
+    production = Production(simulation, money, spec.upload_folder, spec.concurrency)
     started = time.perf_counter()
     try:
         simulation.timed("seed", simulation.seed)
+        simulation.timed("payout_accounts", lambda: money.onboard(simulation.factory_ids))
         simulation.timed("post", simulation.post_orders)
         for round_no in range(1, spec.rounds + 1):
             runs = 0
@@ -421,21 +334,29 @@ def simulate(
             simulation.timed(f"match_and_decide_{round_no}", match_round)
             if runs == 0:
                 break
-        simulation.timed("produce_and_deliver", simulation.produce_and_deliver)
+        simulation.timed("pay", lambda: money.pay(simulation.order_ids))
+        simulation.timed("cancel", lambda: money.cancel_some(simulation.order_ids))
+        simulation.timed(
+            "produce_and_deliver",
+            lambda: production.produce_and_deliver(simulation.orders_in(OrderState.CONFIRMED)),
+        )
         if pool is not None and pool.errors:
             raise pool.errors[0]
     finally:
         if pool is not None:
             pool.close()
     with simulation.unit_of_work() as session:
-        return books.summary(
-            session,
-            simulation.order_ids,
-            simulation.factory_ids,
-            simulation.baseline,
-            time.perf_counter() - started,
-            retries=simulation.retries,
-            mode=simulation.dispatcher.mode,
-            concurrency=spec.concurrency,
-            phases_s=simulation.timings,
-        )
+        return {
+            **books.summary(
+                session,
+                simulation.order_ids,
+                simulation.factory_ids,
+                simulation.baseline,
+                time.perf_counter() - started,
+                retries=simulation.retries,
+                mode=simulation.dispatcher.mode,
+                concurrency=spec.concurrency,
+                phases_s=simulation.timings,
+            ),
+            **money.summary(session, simulation.order_ids),
+        }
