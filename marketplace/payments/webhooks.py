@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from factories.models import id_of
@@ -43,20 +44,22 @@ def receive(
     event = gateway.read_event(payload, signature)
     if event.type not in HANDLED:
         raise BadEvent("type", f"{event.type!r} is not an event this endpoint takes")
-    if session.exec(select(GatewayEvent).where(GatewayEvent.event_id == event.event_id)).first():
+    kept = GatewayEvent(
+        event_id=event.event_id,
+        gateway=gateway.name,
+        type=event.type,
+        payload=event.raw,
+        received_at=now,
+    )
+    # The event's row first: the same event received twice at once waits here for the
+    # other's transaction, and then finds it kept.
+    try:
+        with session.begin_nested():
+            session.add(kept)
+    except IntegrityError:
         return "already applied"
     outcome = apply(session, event, now)
-    session.add(
-        GatewayEvent(
-            event_id=event.event_id,
-            gateway=gateway.name,
-            type=event.type,
-            payload=event.raw,
-            outcome=outcome[:200],
-            received_at=now,
-        )
-    )
-    session.flush()
+    kept.outcome = outcome[:200]
     return outcome
 
 

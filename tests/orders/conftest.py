@@ -42,7 +42,13 @@ from marketplace.db import Database
 from marketplace.migrate import scratch_database
 from marketplace.orders.outbox import set_process_default
 from marketplace.orders.posting.service import LineInput, OrderInput
+from marketplace.orders.workers.dispatchers import ManualDispatcher
 from marketplace.orders.workers.queue import worker_command
+from marketplace.payments import charges
+from marketplace.payments.gateways.base import CARD_SUCCEEDS
+from marketplace.payments.gateways.simulated import SimulatedGateway
+from marketplace.payments.models import Payment
+from marketplace.payments.settings import PaymentSettings
 from tests.conftest import PASSWORD, Member, savepoint_sessions, service_reachable
 
 REDIS = ("127.0.0.1", 6379)
@@ -230,6 +236,31 @@ def order_input(*lines: LineInput, weeks: int = 4, **overrides: Any) -> OrderInp
     }
     values.update(overrides)
     return OrderInput(**values)
+
+
+def pay_order(
+    db_session: Session,
+    dispatcher: ManualDispatcher,
+    database: Database,
+    buyer: Member,
+    order_id: int,
+    card: str = CARD_SUCCEEDS,
+) -> Payment:
+    """The buyer pays the order (awaiting payment) with `card` on the simulated gateway;
+    the gateway calls this causes are made at once."""
+    payment = charges.pay(
+        db_session,
+        principal(db_session, buyer),
+        order_id,
+        card,
+        gateway=SimulatedGateway(database),
+        settings=PaymentSettings.from_mapping({}),
+        now=utcnow(),
+    )
+    db_session.commit()
+    dispatcher.run_jobs(database)
+    db_session.expire_all()
+    return payment
 
 
 # Committed data, for tests that need other connections, threads or processes ------------

@@ -16,13 +16,13 @@ from marketplace.orders.posting.service import create_order
 from marketplace.orders.proposals import service as service
 from marketplace.orders.runs.service import request_matching
 from marketplace.orders.workers.matching import execute_run
-from tests.orders.conftest import line, order_input, principal
+from tests.orders.conftest import line, order_input, pay_order, principal
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def confirmed_order(db_session, dispatcher, database, buyer, *shops, hours=Decimal(30)):
-    """An order split over the shops, every proposal accepted."""
+    """An order split over the shops, every proposal accepted, and paid."""
     who = principal(db_session, buyer)
     order = create_order(
         db_session, who, order_input(line(hours=hours, splittable=True), weeks=0), submit=True
@@ -38,6 +38,8 @@ def confirmed_order(db_session, dispatcher, database, buyer, *shops, hours=Decim
         shop = next(s for s in shops if s.id == proposal.factory_id)
         service.accept(db_session, principal(db_session, shop.owner), proposal.id)
     db_session.commit()
+    assert db_session.get(Order, order.id).state == OrderState.AWAITING_PAYMENT
+    pay_order(db_session, dispatcher, database, buyer, order.id)
     assert db_session.get(Order, order.id).state == OrderState.CONFIRMED
     return order
 

@@ -83,7 +83,7 @@ def test_hold_at_proposal_confirm_at_acceptance(db_session, make_shop, buyer, di
     service.accept(db_session, principal(db_session, shop.owner), proposal.id)
     db_session.commit()
     assert booked(db_session, shop) == (30, 0)  # booked for good
-    assert db_session.get(Order, order.id).state == OrderState.CONFIRMED
+    assert db_session.get(Order, order.id).state == OrderState.AWAITING_PAYMENT
     slots = db_session.exec(select(ProposalSlot).where(ProposalSlot.proposal_id == proposal.id))
     assert {s.state for s in slots} == {SlotState.CONFIRMED}
     try:

@@ -50,13 +50,18 @@ class ManualDispatcher:
         self.deliveries: list[int] = []
         self.jobs: list[tuple[str, int]] = []
         self.retries: list[tuple[int, float]] = []
+        self.executors: dict[str, JobExecutor] = {}
+        self.sweeps: list[Sweep] = []
         self._lock = threading.Lock()
 
     def register(self, kind: str, executor: JobExecutor) -> None:
-        """Nothing runs here by itself; the holder runs `take_jobs()`."""
+        """Nothing runs here by itself; the holder takes the jobs (`take_jobs`) or runs
+        them (`run_jobs`)."""
+        self.executors[kind] = executor
 
     def add_sweep(self, sweep: Sweep) -> None:
-        """Nothing runs here by itself."""
+        """Nothing runs here by itself; the holder runs them (`run_sweeps`)."""
+        self.sweeps.append(sweep)
 
     def submit(self, work: Work) -> None:
         with self._lock:
@@ -82,6 +87,21 @@ class ManualDispatcher:
         with self._lock:
             jobs, self.jobs = self.jobs, []
         return jobs
+
+    def run_jobs(self, database: Database, rounds: int = 20) -> list[object]:
+        """Run the jobs submitted so far, then those they submitted, and so on; what each
+        returned, in order."""
+        results: list[object] = []
+        for _ in range(rounds):
+            jobs = self.take_jobs()
+            if not jobs:
+                break
+            for kind, job_id in jobs:
+                results.append(self.executors[kind](database, job_id, dispatcher=self))
+        return results
+
+    def run_sweeps(self, database: Database) -> list[object]:
+        return [sweep(database, self) for sweep in self.sweeps]
 
 
 class ThreadDispatcher:

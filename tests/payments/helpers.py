@@ -1,0 +1,81 @@
+"""Helpers of the payments tests: an order whose every hour is accepted (waiting for its
+payment), and the gateway calls made the way a worker makes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from marketplace.db import Database
+from marketplace.orders.models import Order, OrderState, Proposal
+from marketplace.orders.posting.service import create_order
+from marketplace.orders.proposals import service as proposals
+from marketplace.orders.runs.service import request_matching
+from marketplace.orders.workers.dispatchers import ManualDispatcher
+from marketplace.orders.workers.matching import execute_run
+from marketplace.payments.models import GatewayOperation, OperationState
+from tests.conftest import Member
+from tests.orders.conftest import Shop, line, order_input, principal
+
+
+@dataclass
+class Accepted:
+    """An order split over two shops, every hour accepted: waiting for its payment."""
+
+    order: Order
+    shops: list[Shop]
+    buyer: Member
+
+    @property
+    def id(self) -> int:
+        return self.order.id  # type: ignore[return-value]
+
+
+def accepted_order(
+    db_session: Session,
+    dispatcher: ManualDispatcher,
+    database: Database,
+    buyer: Member,
+    *shops: Shop,
+    hours: Decimal = Decimal(30),
+    currency: str = "EUR",
+) -> Accepted:
+    who = principal(db_session, buyer)
+    order = create_order(
+        db_session,
+        who,
+        order_input(line(hours=hours, splittable=len(shops) > 1), weeks=0, currency=currency),
+        submit=True,
+    )
+    request_matching(db_session, who, order.id, 2)  # type: ignore[arg-type]
+    db_session.commit()
+    for run_id in dispatcher.take_runs():
+        execute_run(database, run_id, workers=1)
+    db_session.expire_all()
+    for proposal in db_session.exec(select(Proposal).where(Proposal.order_id == order.id)):
+        shop = next(s for s in shops if s.id == proposal.factory_id)
+        proposals.accept(db_session, principal(db_session, shop.owner), proposal.id)  # type: ignore[arg-type]
+    db_session.commit()
+    db_session.expire_all()
+    order = db_session.get_one(Order, order.id)
+    assert order.state == OrderState.AWAITING_PAYMENT
+    return Accepted(order, list(shops), buyer)
+
+
+def work_off(db_session: Session, dispatcher: ManualDispatcher, database: Database) -> list[object]:
+    """Make the gateway calls waiting in the outbox, as the worker would."""
+    db_session.commit()
+    results = dispatcher.run_jobs(database)
+    db_session.expire_all()
+    return results
+
+
+def pending_calls(db_session: Session) -> list[GatewayOperation]:
+    db_session.expire_all()
+    return list(
+        db_session.exec(
+            select(GatewayOperation).where(GatewayOperation.state == OperationState.PENDING)
+        )
+    )
