@@ -3,20 +3,24 @@ payment), and the gateway calls made the way a worker makes them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from sqlmodel import Session, select
 
 from marketplace.db import Database
-from marketplace.orders.models import Order, OrderState, Proposal
+from marketplace.orders.models import MilestoneKind, Order, OrderState, Proposal
 from marketplace.orders.posting.service import create_order
+from marketplace.orders.production.documents import Upload
+from marketplace.orders.production.service import add_milestone
 from marketplace.orders.proposals import service as proposals
 from marketplace.orders.runs.service import request_matching
 from marketplace.orders.workers.dispatchers import ManualDispatcher
 from marketplace.orders.workers.matching import execute_run
 from marketplace.payments.models import GatewayOperation, OperationState
-from tests.conftest import Member
+from tests.conftest import Browser, Member
 from tests.orders.conftest import Shop, line, order_input, principal
 
 
@@ -79,3 +83,45 @@ def pending_calls(db_session: Session) -> list[GatewayOperation]:
             select(GatewayOperation).where(GatewayOperation.state == OperationState.PENDING)
         )
     )
+
+
+def onboard(
+    new_browser: Callable[[], Browser],
+    db_session: Session,
+    dispatcher: ManualDispatcher,
+    database: Database,
+    shop: Shop,
+) -> None:
+    """The factory's owner sets up payouts through the pages of the simulated gateway."""
+    owner = new_browser()
+    owner.login(shop.owner)
+    response = owner.form(f"/payouts/{shop.id}/onboarding", {})
+    assert response.status_code == 303
+    work_off(db_session, dispatcher, database)
+    wait = owner.get(f"/payouts/{shop.id}/onboarding", headers={"HX-Request": "true"})
+    assert wait.status_code == 204
+    onboarding = wait.headers["HX-Redirect"]
+    assert owner.get(onboarding).status_code == 200
+    done = owner.form(onboarding, {})
+    assert done.status_code == 303
+    work_off(db_session, dispatcher, database)
+
+
+def ship(db_session: Session, order: Accepted, upload_folder: Path) -> None:
+    """Every factory of the order started and shipped its part."""
+    for kind in (MilestoneKind.STARTED, MilestoneKind.QA_PASSED, MilestoneKind.SHIPPED):
+        for shop in order.shops:
+            add_milestone(
+                db_session,
+                principal(db_session, shop.owner),
+                order.id,
+                kind,
+                upload_folder=upload_folder,
+                factory_id=shop.id,
+                tracking_number="T1" if kind == MilestoneKind.SHIPPED else "",
+                carrier="DHL" if kind == MilestoneKind.SHIPPED else "",
+                uploads=[Upload("qa.txt", b"passed\n")] if kind == MilestoneKind.QA_PASSED else [],
+            )
+    db_session.commit()
+    db_session.expire_all()
+    assert db_session.get_one(Order, order.id).state == OrderState.SHIPPED

@@ -9,9 +9,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from factories.models import CapacityBucket, utcnow
-from marketplace.orders.models import MilestoneKind, Notification, Order, OrderState
-from marketplace.orders.production.documents import Upload
-from marketplace.orders.production.service import add_milestone
+from marketplace.orders.models import Notification, Order, OrderState
 from marketplace.orders.proposals.service import accepted_shares
 from marketplace.payments import charges
 from marketplace.payments.books import books_of_orders
@@ -21,7 +19,7 @@ from marketplace.payments.models import Payment, PaymentState, Payout, PayoutSta
 from marketplace.payments.money import fee_minor
 from marketplace.payments.settings import PaymentSettings
 from tests.orders.conftest import pay_order, principal
-from tests.payments.helpers import accepted_order, work_off
+from tests.payments.helpers import accepted_order, onboard, ship, work_off
 
 
 def euros(minor: int) -> str:
@@ -241,38 +239,3 @@ def test_delivery_pays_each_factory_its_share_less_the_fee(
     assert "Your payout" in page
     assert euros(payouts[ready.id].amount_minor) not in page
     assert euros(late.amount_minor) in page
-
-
-def onboard(new_browser, db_session, dispatcher, database, shop):
-    """The factory's owner sets up payouts through the pages of the simulated gateway."""
-    owner = new_browser()
-    owner.login(shop.owner)
-    response = owner.form(f"/payouts/{shop.id}/onboarding", {})
-    assert response.status_code == 303
-    work_off(db_session, dispatcher, database)
-    wait = owner.get(f"/payouts/{shop.id}/onboarding", headers={"HX-Request": "true"})
-    assert wait.status_code == 204
-    onboarding = wait.headers["HX-Redirect"]
-    assert owner.get(onboarding).status_code == 200
-    done = owner.form(onboarding, {})
-    assert done.status_code == 303
-    work_off(db_session, dispatcher, database)
-
-
-def ship(db_session, order, upload_folder):
-    """Every factory of the order started and shipped its part."""
-    for kind in (MilestoneKind.STARTED, MilestoneKind.QA_PASSED, MilestoneKind.SHIPPED):
-        for shop in order.shops:
-            add_milestone(
-                db_session,
-                principal(db_session, shop.owner),
-                order.id,
-                kind,
-                upload_folder=upload_folder,
-                factory_id=shop.id,
-                tracking_number="T1" if kind == MilestoneKind.SHIPPED else "",
-                carrier="DHL" if kind == MilestoneKind.SHIPPED else "",
-                uploads=[Upload("qa.txt", b"passed\n")] if kind == MilestoneKind.QA_PASSED else [],
-            )
-    db_session.commit()
-    assert state_of(db_session, order.id) == OrderState.SHIPPED
