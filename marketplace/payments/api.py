@@ -40,7 +40,7 @@ class FactoryPath(BaseModel):
 class PayIn(BaseModel):
     payment_method: str = Field(
         description="a payment method id: made by Stripe.js from the buyer's card, or, on "
-        "the simulated gateway, pm_card_visa (pays) or pm_card_visa_chargeDeclined"
+        "the simulated gateway, pm_card_visa (pays) or pm_card_chargeCustomerFail (declined)"
     )
 
 

@@ -20,7 +20,7 @@ from marketplace.payments.gateways.base import (
     Gateway,
     PaymentResult,
 )
-from marketplace.payments.gateways.stripe import STATUS
+from marketplace.payments.gateways.stripe import STATUS, charge_of
 from marketplace.payments.models import ConnectedAccount, GatewayEvent, Payment, Payout, Refund
 from marketplace.payments.payouts import apply_account, mark_sent
 from marketplace.payments.refunds import mark_refunded
@@ -76,7 +76,7 @@ def apply(session: Session, event: Event, now: datetime) -> str:
             data["id"],
             STATUS.get(str(data.get("status")), "processing"),
             int(data.get("amount_received") or 0),
-            charge_id=_id(data.get("latest_charge")),
+            charge_id=charge_of(data),
             failure=error.get("message", "") if isinstance(error, dict) else "",
         )
         return apply_payment_result(session, id_of(payment), result, now)
@@ -129,9 +129,3 @@ def _by_metadata(session: Session, data: dict[str, Any]) -> Payment | None:
     if not key:
         return None
     return session.exec(select(Payment).where(Payment.idempotency_key == key)).first()
-
-
-def _id(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("id", ""))
-    return str(value or "")

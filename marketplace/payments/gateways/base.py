@@ -12,9 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-# Payment method ids a test or a demo may use on either gateway (Stripe's test ids).
+# Payment method ids a test or a demo may use on either gateway (Stripe's test ids): a
+# card that pays, and one Stripe (and localstripe) accepts but whose charge is declined.
 CARD_SUCCEEDS = "pm_card_visa"
-CARD_DECLINED = "pm_card_visa_chargeDeclined"
+CARD_DECLINED = "pm_card_chargeCustomerFail"
+# Stripe's other test cards whose charge is declined; the simulated gateway declines them too.
+DECLINING_CARDS = frozenset(
+    {CARD_DECLINED, "pm_card_chargeDeclined", "pm_card_visa_chargeDeclined"}
+)
 
 
 class GatewayError(RuntimeError):

@@ -4,9 +4,10 @@ shows a payment. Its books live in a table of their own (`simulated_gateway_obje
 written in transactions of their own, as a remote service's would be, so that
 reconciliation compares two records.
 
-Payment methods: `pm_card_visa` (or any other) succeeds, `pm_card_visa_chargeDeclined`
-is declined. A connected account can receive payouts once its owner completed the
-simulated onboarding page (`complete_onboarding`).
+Payment methods: Stripe's test cards whose charge is declined (`DECLINING_CARDS`, such as
+`pm_card_chargeCustomerFail`) are declined; any other succeeds (`pm_card_visa`). A
+connected account can receive payouts once its owner completed the simulated onboarding
+page (`complete_onboarding`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlmodel import col, select
 
 from marketplace.db import Database
 from marketplace.payments.gateways.base import (
-    CARD_DECLINED,
+    DECLINING_CARDS,
     AccountResult,
     BadEvent,
     Event,
@@ -82,7 +83,7 @@ class SimulatedGateway:
         idempotency_key: str,
         metadata: dict[str, str],
     ) -> PaymentResult:
-        declined = payment_method == CARD_DECLINED
+        declined = payment_method in DECLINING_CARDS
         intent = self._put(
             "payment",
             "pi",

@@ -37,6 +37,18 @@ STATUS = {
 }
 
 
+def charge_of(intent: dict[str, Any]) -> str:
+    """The id of a PaymentIntent's charge: `latest_charge` (an id, or the expanded
+    object), or the first of `charges` in older API versions (localstripe's)."""
+    charge = intent.get("latest_charge")
+    if isinstance(charge, dict):
+        return str(charge.get("id", ""))
+    if charge:
+        return str(charge)
+    listed = (intent.get("charges") or {}).get("data") or []
+    return str(listed[0].get("id", "")) if listed else ""
+
+
 class StripeGateway:
     name = NAME
 
@@ -72,7 +84,7 @@ class StripeGateway:
     ) -> PaymentResult:
         try:
             intent = self._call(
-                self.client.payment_intents.create,
+                self.client.v1.payment_intents.create,
                 {
                     "amount": amount_minor,
                     "currency": currency.lower(),
@@ -85,39 +97,36 @@ class StripeGateway:
                 idempotency_key,
             )
         except stripe.CardError as declined:
-            intent_id = ""
-            intent = getattr(declined.error, "payment_intent", None) if declined.error else None
-            if intent is not None:
-                intent_id = intent.get("id", "") if isinstance(intent, dict) else intent.id
+            # The declined intent exists at Stripe: its id is kept for reconciliation.
+            error = declined.error.to_dict() if declined.error else {}
+            intent_id = str((error.get("payment_intent") or {}).get("id", ""))
             return PaymentResult(
                 intent_id, "failed", amount_minor, failure=declined.user_message or "declined"
             )
         return self._result(intent)
 
     def _result(self, intent: Any) -> PaymentResult:
-        status = STATUS.get(intent.status, "processing")
-        charge = intent.get("latest_charge") or ""
-        if not isinstance(charge, str):
-            charge = charge.get("id", "")
-        error = intent.get("last_payment_error") or {}
+        data = intent.to_dict() if hasattr(intent, "to_dict") else dict(intent)
+        status = STATUS.get(str(data.get("status")), "processing")
+        error = data.get("last_payment_error") or {}
         return PaymentResult(
-            intent.id,
+            str(data["id"]),
             status,
-            int(intent.get("amount_received") or (intent.amount if status == "succeeded" else 0)),
-            charge_id=charge,
+            int(data.get("amount_received") or (data["amount"] if status == "succeeded" else 0)),
+            charge_id=charge_of(data),
             failure=(error.get("message") or "") if status == "failed" else "",
         )
 
     def retrieve_payment(self, intent_id: str) -> PaymentResult:
         try:
-            intent = self.client.payment_intents.retrieve(intent_id)
+            intent = self.client.v1.payment_intents.retrieve(intent_id)
         except stripe.StripeError as error:
             raise GatewayError(str(error)) from error
         return self._result(intent)
 
     def cancel_payment(self, intent_id: str, idempotency_key: str) -> None:
         self._call(
-            lambda params, options: self.client.payment_intents.cancel(
+            lambda params, options: self.client.v1.payment_intents.cancel(
                 intent_id, params=params, options=options
             ),
             {},
@@ -128,7 +137,7 @@ class StripeGateway:
         self, *, intent_id: str, amount_minor: int, idempotency_key: str, metadata: dict[str, str]
     ) -> str:
         refund = self._call(
-            self.client.refunds.create,
+            self.client.v1.refunds.create,
             {"payment_intent": intent_id, "amount": amount_minor, "metadata": metadata},
             idempotency_key,
         )
@@ -136,7 +145,7 @@ class StripeGateway:
 
     def refunded_minor(self, refund_id: str) -> int:
         try:
-            return int(self.client.refunds.retrieve(refund_id).amount)
+            return int(self.client.v1.refunds.retrieve(refund_id).amount)
         except stripe.StripeError as error:
             raise GatewayError(str(error)) from error
 
@@ -151,14 +160,14 @@ class StripeGateway:
         }
         if email:
             params["email"] = email
-        account = self._call(self.client.accounts.create, params, idempotency_key)
+        account = self._call(self.client.v1.accounts.create, params, idempotency_key)
         return str(account.id)
 
     def onboarding_link(
         self, *, account_id: str, refresh_url: str, return_url: str, idempotency_key: str
     ) -> str:
         link = self._call(
-            self.client.account_links.create,
+            self.client.v1.account_links.create,
             {
                 "account": account_id,
                 "refresh_url": refresh_url,
@@ -171,7 +180,7 @@ class StripeGateway:
 
     def retrieve_account(self, account_id: str) -> AccountResult:
         try:
-            account = self.client.accounts.retrieve(account_id)
+            account = self.client.v1.accounts.retrieve(account_id)
         except stripe.StripeError as error:
             raise GatewayError(str(error)) from error
         return AccountResult(
@@ -196,12 +205,12 @@ class StripeGateway:
         }
         if source_charge:
             params["source_transaction"] = source_charge
-        transfer = self._call(self.client.transfers.create, params, idempotency_key)
+        transfer = self._call(self.client.v1.transfers.create, params, idempotency_key)
         return str(transfer.id)
 
     def transferred_minor(self, transfer_id: str) -> int:
         try:
-            return int(self.client.transfers.retrieve(transfer_id).amount)
+            return int(self.client.v1.transfers.retrieve(transfer_id).amount)
         except stripe.StripeError as error:
             raise GatewayError(str(error)) from error
 
