@@ -41,8 +41,8 @@ from marketplace.orders.workers.queue import (
 from marketplace.orders.workers.recovery import recover_runs
 from marketplace.payments import operations
 from marketplace.payments.settings import Payments
-from marketplace.payments.setup import sweep as payments_sweep
 from marketplace.payments.setup import worker_payments
+from marketplace.payments.upkeep import sweep as payments_sweep
 
 # `celery --app marketplace.tasks` finds the application under this name.
 app = celery_app

@@ -31,7 +31,7 @@ from marketplace.orders.production.documents import documents_of
 from marketplace.orders.production.ratings import ratings_of
 from marketplace.orders.production.service import milestones_of
 from marketplace.orders.proposals.explain import explanation_for
-from marketplace.orders.proposals.service import slots_of
+from marketplace.orders.proposals.parties import slots_of
 from marketplace.orders.runs.problem import parse_capacity_line
 from marketplace.orders.runs.service import latest_run, runs_of_order
 from marketplace.orders.schemas import LineOut, MilestoneOut, OrderOut, ProposalOut, RunOut

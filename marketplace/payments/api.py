@@ -18,23 +18,17 @@ from marketplace.accounts.models import Role
 from marketplace.api.answers import ApiAnswer
 from marketplace.orders import access
 from marketplace.orders.models import Order
+from marketplace.orders.schemas import OrderPath
 from marketplace.payments import charges, payouts, presenters, settlement
 from marketplace.payments.blueprints import PAYMENTS, api
 from marketplace.payments.errors import PaymentError
 from marketplace.payments.models import Payment, Payout
 from marketplace.payments.settings import current
-
-
-class OrderPath(BaseModel):
-    order_id: int
+from marketplace.supply.schemas import FactoryPath
 
 
 class DisputePath(BaseModel):
     dispute_id: int
-
-
-class FactoryPath(BaseModel):
-    factory_id: int
 
 
 class PayIn(BaseModel):

@@ -27,7 +27,8 @@ from marketplace.orders import access
 from marketplace.orders.models import Order, OrderState
 from marketplace.orders.notify import events
 from marketplace.orders.posting.service import lock_order, lock_orders
-from marketplace.orders.proposals.service import accepted_shares, confirm_paid, release_unpaid
+from marketplace.orders.proposals.parties import accepted_shares
+from marketplace.orders.proposals.settling import confirm_paid, release_unpaid
 from marketplace.payments import operations, refunds
 from marketplace.payments.errors import PaymentError
 from marketplace.payments.gateways.base import Gateway, PaymentResult
@@ -75,12 +76,12 @@ def pay(
 ) -> Payment:
     """The buyer pays the order's accepted total with `payment_method`; the gateway is
     called after the commit."""
+    order = lock_order(session, access.buyer_order_for(session, principal, order_id))
     payment_method = payment_method.strip()
     if not PAYMENT_METHOD.fullmatch(payment_method):
         raise PaymentError(
             "payment_method", N_("must be a payment method id (pm_...) of the payment page")
         )
-    order = lock_order(session, access.buyer_order_for(session, principal, order_id))
     if order.state != OrderState.AWAITING_PAYMENT:
         raise Conflict(
             N_("the order is %(state)s; it is not waiting for payment", state=order.state)

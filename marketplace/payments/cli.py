@@ -14,7 +14,7 @@ from marketplace import db
 from marketplace.orders import outbox
 from marketplace.payments.reconcile import reconcile
 from marketplace.payments.settings import current
-from marketplace.payments.setup import sweep
+from marketplace.payments.upkeep import sweep
 
 payments_group = AppGroup("payments", help="Payments: reconciliation with the gateway, upkeep.")
 

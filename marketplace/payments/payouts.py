@@ -22,7 +22,7 @@ from marketplace.accounts.service import Principal
 from marketplace.db import Database
 from marketplace.orders.models import Order
 from marketplace.orders.notify import events
-from marketplace.orders.proposals.service import accepted_shares
+from marketplace.orders.proposals.parties import accepted_shares
 from marketplace.payments import operations
 from marketplace.payments.gateways.base import AccountResult, Gateway
 from marketplace.payments.models import (

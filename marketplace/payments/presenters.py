@@ -13,7 +13,7 @@ from factories.models import Factory, id_of
 from marketplace.accounts.service import Principal
 from marketplace.orders import access
 from marketplace.orders.models import Order, OrderState
-from marketplace.orders.proposals.service import accepted_shares
+from marketplace.orders.proposals.parties import accepted_shares
 from marketplace.payments.books import books_of_orders
 from marketplace.payments.charges import IN_FLIGHT, accepted_total, payment_deadline, payments_of
 from marketplace.payments.models import Payment, Payout, Refund

@@ -17,7 +17,7 @@ from marketplace.orders.models import Dispute, DisputeState, Order, OrderState
 from marketplace.orders.posting.service import lock_orders
 from marketplace.orders.production.disputes import resolve_dispute
 from marketplace.orders.production.service import close_by_window, deliver
-from marketplace.orders.proposals.service import accepted_shares
+from marketplace.orders.proposals.parties import accepted_shares
 from marketplace.payments import refunds
 from marketplace.payments.charges import captured_payment
 from marketplace.payments.errors import PaymentError

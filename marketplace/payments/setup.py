@@ -14,14 +14,12 @@ from flask import current_app, has_app_context
 from flask_openapi3 import APIBlueprint, OpenAPI
 from sqlmodel import Session
 
-from factories.models import utcnow
 from marketplace.config import Settings
 from marketplace.db import Database
 from marketplace.orders import outbox, signals
 from marketplace.orders.models import Order
 from marketplace.payments import charges, operations, settlement
 from marketplace.payments.blueprints import api, pages
-from marketplace.payments.gateways.base import Gateway
 from marketplace.payments.settings import (
     DEFAULTS,
     EXTENSION_KEY,
@@ -30,6 +28,7 @@ from marketplace.payments.settings import (
     current,
     gateway_for,
 )
+from marketplace.payments.upkeep import SESSION_SETTINGS, job, sweep
 
 # isort: off
 # Each module adds its routes to the area's blueprints when imported.
@@ -39,8 +38,6 @@ from marketplace.payments import api as payment_api  # noqa: F401
 # isort: on
 
 SIMULATED_ONBOARDING = "/payments/simulated/onboarding/{account_id}"
-# Units of work outside a request say which settings apply (a worker's sweep).
-SESSION_SETTINGS = "factoryweb.payments.settings"
 STRIPE_SOURCES = {
     "script-src": ["https://js.stripe.com"],
     "frame-src": ["https://js.stripe.com", "https://hooks.stripe.com"],
@@ -72,28 +69,6 @@ def init_payments(app: OpenAPI, database: Database) -> None:
 
 def payments_api() -> APIBlueprint:
     return api
-
-
-def job(gateway: Gateway, settings: PaymentSettings) -> Any:
-    """The dispatcher's executor of gateway calls."""
-    return partial(operations.perform, gateway=gateway, settings=settings)
-
-
-def sweep(
-    database: Database, dispatcher: outbox.Dispatcher, *, settings: PaymentSettings
-) -> dict[str, int]:
-    """Upkeep: unpaid orders past their deadline, shipped orders past their dispute
-    window, and gateway calls whose first hand-off was lost or whose retry is due."""
-    now = utcnow()
-    with database.session() as session:
-        outbox.use_dispatcher(session, dispatcher)
-        session.info[SESSION_SETTINGS] = settings
-        unpaid = charges.expire_unpaid(session, now, settings)
-        closed = settlement.deliver_after_window(session, now, settings)
-        due = operations.due(session, now)
-        if due:
-            outbox.later(session, jobs=[(operations.JOB, op) for op in due])
-    return {"unpaid_orders": unpaid, "closed_by_window": closed, "gateway_calls": len(due)}
 
 
 def settings_of(session: Session) -> PaymentSettings:

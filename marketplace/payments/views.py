@@ -27,7 +27,7 @@ from marketplace.accounts.models import Role
 from marketplace.api.errors import FieldProblem, error_response
 from marketplace.orders import access
 from marketplace.orders.models import Order
-from marketplace.orders.proposals.service import accepted_shares
+from marketplace.orders.proposals.parties import accepted_shares
 from marketplace.payments import charges, payouts, presenters, settlement, webhooks
 from marketplace.payments.blueprints import pages
 from marketplace.payments.books import money_by_currency

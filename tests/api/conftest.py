@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 import marketplace.models  # noqa: F401  (every table on the metadata)
 from factories.capability import CapabilityDetails, create_capability
@@ -34,16 +34,19 @@ from marketplace.accounts.models import (
     Role,
 )
 from marketplace.accounts.oauth import SCOPES, create_client
-from marketplace.accounts.service import principal_for
+from marketplace.accounts.service import Principal, principal_for
 from marketplace.accounts.tokens import digest, new_secret
 from marketplace.app import create_app
 from marketplace.db import EXTENSION_KEY, Database
-from marketplace.orders.models import Order, OrderState
+from marketplace.orders.access import participants
+from marketplace.orders.models import MilestoneKind, Order, OrderState, Proposal
 from marketplace.orders.posting.service import LineInput, OrderInput, create_order
 from marketplace.orders.production.disputes import open_dispute
 from marketplace.orders.production.documents import Upload
+from marketplace.orders.production.service import add_milestone
 from marketplace.orders.runs.service import request_matching
 from marketplace.orders.workers.matching import execute_run
+from marketplace.payments.models import ConnectedAccount
 from marketplace.tools.demo.data import DemoSpec
 from marketplace.tools.demo.seed import seed_marketplace
 from tests.conftest import savepoint_sessions
@@ -211,9 +214,23 @@ def _insert_some_variant(session: Session, table: sa.Table, values: dict[str, An
     return error
 
 
+# Rows that follow from others (an order's money): they do not make an organization richer.
+DERIVED_TABLES = {
+    "payment",
+    "refund",
+    "payout",
+    "connected_account",
+    "gateway_operation",
+    "gateway_event",
+    "simulated_gateway_object",
+}
+
+
 def _richest(ownership: Ownership, organization_ids: list[int], exclude: set[int]) -> int:
     counts = dict.fromkeys(organization_ids, 0)
     for table, rows in ownership.rows.items():
+        if table in DERIVED_TABLES:
+            continue
         for row_id in rows:
             for owner in ownership.owners(table, row_id):
                 if owner in counts:
@@ -290,6 +307,40 @@ def _real_objects_of_the_victims(app, session: Session, buyer: Any, factory_org:
             Order.state == OrderState.IN_PRODUCTION,
         )
     ).first()
+    # Another order of the buyer in production, which it may still dispute: one of its
+    # confirmed orders, started by its factories.
+    confirmed = session.exec(
+        select(Order)
+        .where(
+            Order.buyer_organization_id == who.organization_id,
+            Order.state == OrderState.CONFIRMED,
+        )
+        .order_by(col(Order.id))
+    ).first()
+    if confirmed is not None:
+        for working in participants(session, confirmed.id):  # type: ignore[arg-type]
+            add_milestone(
+                session,
+                Principal(
+                    organization_id=working.organization_id,
+                    organization_kind=OrganizationKind.FACTORY,
+                    role=Role.FACTORY_OWNER,
+                ),
+                confirmed.id,  # type: ignore[arg-type]
+                MilestoneKind.STARTED,
+                upload_folder=Path(app.config["ORDERS_UPLOAD_FOLDER"]),
+                factory_id=working.id,
+            )
+    # The factory's payout account is not finished: its owner may go on with onboarding.
+    account = session.exec(
+        select(ConnectedAccount).where(
+            col(ConnectedAccount.factory_id).in_(
+                select(Factory.id).where(Factory.organization_id == factory_org)
+            )
+        )
+    ).first()
+    if account is not None:
+        account.payouts_enabled = account.details_submitted = False
     if disputed is not None:
         open_dispute(
             session,
@@ -315,7 +366,19 @@ def world(app, db_session, make_member) -> World:  # type: ignore[no-untyped-def
     victim_buyer = _richest(ownership, by_kind[OrganizationKind.BUYER], set())
     victim_factory = _richest(ownership, by_kind[OrganizationKind.FACTORY], set())
     attacker_buyer = _richest(ownership, by_kind[OrganizationKind.BUYER], {victim_buyer})
-    attacker_factory = _richest(ownership, by_kind[OrganizationKind.FACTORY], {victim_factory})
+    # The attacking factory works on none of the victim buyer's orders (a factory taking
+    # part in an order sees it, by design).
+    working_for_victim = set(
+        db_session.exec(
+            select(Factory.organization_id)
+            .join(Proposal, col(Proposal.factory_id) == col(Factory.id))
+            .join(Order, col(Order.id) == col(Proposal.order_id))
+            .where(Order.buyer_organization_id == victim_buyer)
+        ).all()
+    )
+    attacker_factory = _richest(
+        ownership, by_kind[OrganizationKind.FACTORY], {victim_factory} | working_for_victim
+    )
     operator_org = by_kind[OrganizationKind.OPERATOR][0]
 
     def member(kind: OrganizationKind, role: Role, organization_id: int) -> Any:

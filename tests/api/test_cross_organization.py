@@ -70,6 +70,8 @@ OWNER_CANNOT: dict[str, str] = {
     "made from the schema names none (the web form offers them)",
     "POST supply.import_view": "the form takes a profile file; the matrix sends a PDF",
     "POST supply.verify": "every factory of the seeded world is verified already",
+    "GET payments.onboarding_return": "where the payment provider sends the owner back: it "
+    "looks at the account again and redirects to the payouts page",
 }
 # Known defects outside this area, reported to their owners: (route, person) -> the start
 # of the problem the matrix reports. Remove when fixed.
@@ -272,6 +274,7 @@ FIELD_EXAMPLES: dict[str, Any] = {
     "score": lambda: 5,
     "reason": lambda: "Checked by the access matrix",
     "url": lambda: "https://example.com/hook",
+    "payment_method": lambda: "pm_card_visa",
 }
 
 
@@ -726,7 +729,7 @@ def of_victims(world: World, table: str, row_id: int) -> bool:
     return bool(owned_by(world, table, row_id) & world.victims)
 
 
-def candidate_values(world: World, rule: Rule, limit: int = 12) -> list[dict[str, int]]:
+def candidate_values(world: World, rule: Rule, limit: int = 24) -> list[dict[str, int]]:
     """Objects of the victims for every id of the route, the earlier ids those the last
     one belongs to (a capability and its factory)."""
     int_args = int_arguments(rule)

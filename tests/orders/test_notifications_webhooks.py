@@ -28,7 +28,7 @@ from marketplace.orders.posting.service import create_order
 from marketplace.orders.proposals import service as service
 from marketplace.orders.runs.service import request_matching
 from marketplace.orders.workers.matching import execute_run
-from tests.orders.conftest import line, order_input, principal
+from tests.orders.conftest import line, order_input, pay_order, principal
 
 
 class Receiver:
@@ -136,10 +136,11 @@ def test_signed_webhooks_retried_with_backoff_and_logged(
 
     # Backoff doubles: the dispatcher was asked to retry after 30 s, then 60 s.
     # (deliver_all re-ran them at once; the intervals are what a worker would wait.)
-    # The factory accepts: order.confirmed reaches the buyer's endpoint too.
+    # The factory accepts and the buyer pays: order.confirmed reaches the buyer's endpoint.
     proposal = db_session.exec(select(Proposal).where(Proposal.order_id == order.id)).one()
     service.accept(db_session, principal(db_session, shop.owner), proposal.id)
     db_session.commit()
+    pay_order(db_session, dispatcher, database, buyer, order.id)
     deliver_all(database, dispatcher)
     events = [json.loads(b)["event"] for _, b, _ in receiver.requests]
     assert events[-1] == "order.confirmed"

@@ -14,7 +14,7 @@ from factories.models import utcnow
 from marketplace.accounts.models import OrganizationKind, Role
 from marketplace.orders.models import Dispute, DisputeState, Order, OrderState
 from marketplace.orders.production.disputes import open_dispute
-from marketplace.orders.proposals.service import accepted_shares
+from marketplace.orders.proposals.parties import accepted_shares
 from marketplace.payments.books import books_of_orders, mismatches
 from marketplace.payments.models import Payout, PayoutState, Refund
 from marketplace.payments.money import fee_minor

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from factories.models import CapacityBucket, utcnow
 from marketplace.orders.models import Notification, Order, OrderState
-from marketplace.orders.proposals.service import accepted_shares
+from marketplace.orders.proposals.parties import accepted_shares
 from marketplace.payments import charges
 from marketplace.payments.books import books_of_orders
 from marketplace.payments.gateways.base import CARD_DECLINED, CARD_SUCCEEDS

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from marketplace.orders.models import Order, OrderState
-from marketplace.orders.proposals.service import accepted_shares
+from marketplace.orders.proposals.parties import accepted_shares
 from marketplace.payments.gateways.base import CARD_DECLINED, CARD_SUCCEEDS
 from marketplace.payments.gateways.stripe import StripeGateway
 from marketplace.payments.models import GatewayEvent, Payment, PaymentState, Refund

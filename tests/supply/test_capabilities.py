@@ -151,5 +151,5 @@ def test_rates_show_in_the_currencys_own_decimals(browser, owner, owned_factory)
     )
     assert response.status_code == 201, response.get_json()
     page = browser.get(f"/supply/factories/{owned_factory.id}").get_data(as_text=True)
-    assert "JP¥9,800" in page and "JP¥9,800.00" not in page
+    assert "¥9,800" in page and "¥9,800.00" not in page
     assert "€95.50" in page

@@ -41,11 +41,8 @@ from marketplace.orders.notify import events
 from marketplace.orders.posting.service import lock_orders
 from marketplace.orders.proposals import lost
 from marketplace.orders.proposals.explain import add_engine_explanations, explanation
-from marketplace.orders.proposals.service import (
-    factory_organizations,
-    settle_after_run,
-    tell_parties,
-)
+from marketplace.orders.proposals.parties import factory_organizations, tell_parties
+from marketplace.orders.proposals.settling import settle_after_run
 from marketplace.orders.runs.problem import BuiltProblem, job_id, line_id_of, parse_capacity_line
 from marketplace.orders.runs.service import run_orders
 

@@ -32,7 +32,7 @@ from marketplace.orders import outbox
 from marketplace.orders.models import MatchRun, MatchRunState, OrderState
 from marketplace.orders.posting.service import lock_orders
 from marketplace.orders.proposals.apply import apply_plan
-from marketplace.orders.proposals.service import settle_after_run
+from marketplace.orders.proposals.settling import settle_after_run
 from marketplace.orders.runs.problem import build_problem
 from marketplace.orders.runs.service import orders_of_run, run_orders
 

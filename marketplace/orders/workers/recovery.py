@@ -24,7 +24,7 @@ from marketplace.db import Database
 from marketplace.orders import outbox
 from marketplace.orders.models import MatchRun, MatchRunState, OrderState
 from marketplace.orders.posting.service import lock_orders
-from marketplace.orders.proposals.service import settle_after_run
+from marketplace.orders.proposals.settling import settle_after_run
 from marketplace.orders.runs.service import run_orders
 
 log = logging.getLogger(__name__)

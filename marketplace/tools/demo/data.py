@@ -183,7 +183,7 @@ BUYER_NAMES = (
 # Order states with their share of the demo's orders.
 ORDER_STATE_MIX: tuple[tuple[OrderState, float], ...] = (
     (OrderState.DRAFT, 0.08),
-    (OrderState.OPEN, 0.22),
+    (OrderState.OPEN, 0.17),
     (OrderState.PROPOSED, 0.12),
     (OrderState.CONFIRMED, 0.12),
     (OrderState.IN_PRODUCTION, 0.16),
@@ -193,8 +193,12 @@ ORDER_STATE_MIX: tuple[tuple[OrderState, float], ...] = (
     (OrderState.CANCELLED, 0.04),
     (OrderState.DISPUTED, 0.01),
 )
+# Besides those, one order in twenty (at least one) waits for its buyer's payment; drawn
+# from a generator of its own, so that the mix above stays what a seed always gave.
+AWAITING_PAYMENT_SHARE = 0.05
 STATES_WITH_PROPOSALS = {
     OrderState.PROPOSED,
+    OrderState.AWAITING_PAYMENT,
     OrderState.CONFIRMED,
     OrderState.IN_PRODUCTION,
     OrderState.SHIPPED,
@@ -246,6 +250,9 @@ class DemoSummary:
     orders: int = 0
     order_lines: int = 0
     proposals: int = 0
+    payout_accounts: int = 0
+    payments: int = 0
+    payouts: int = 0
     orders_by_state: dict[str, int] = field(default_factory=dict)
     logins: dict[str, tuple[str, str]] = field(default_factory=dict)
     seconds: float = 0.0

@@ -31,6 +31,7 @@ from marketplace.orders.models import (
     SlotState,
 )
 from marketplace.tools.demo.data import (
+    AWAITING_PAYMENT_SHARE,
     ORDER_STATE_MIX,
     PART_NAMES,
     REGIONS,
@@ -51,6 +52,7 @@ def insert_orders(
     now: datetime,
     summary: DemoSummary,
     slots: list[dict[str, Any]],
+    awaiting_rng: random.Random,
 ) -> dict[OrderState, int]:
     by_process: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for c in capabilities:
@@ -58,30 +60,34 @@ def insert_orders(
             by_process[c["process_code"]].append(c)
     offered = sorted(by_process)
     states, shares = zip(*ORDER_STATE_MIX, strict=True)
-    orders, lines, planned = [], [], []
-    for i in range(count):
-        state = states[i] if i < len(states) else rng.choices(states, shares)[0]
+    orders: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    planned: list[tuple[int, OrderState, list[dict[str, Any]]]] = []
+
+    def draw(rng: random.Random, i: int, state: OrderState, buyer: int) -> None:
         due = weeks[min(len(weeks) - 1, rng.randint(1, len(weeks) - 1))] + timedelta(days=4)
         if state in (OrderState.DELIVERED, OrderState.CLOSED):
             due = monday_of(now.date()) - timedelta(days=rng.randint(3, 40))
         region = rng.choice(REGIONS)
         city, lat, lon = rng.choice(region.cities)
-        order = {
-            "buyer_organization_id": buyer_orgs[i % len(buyer_orgs)],
-            "title": f"{rng.choice(PART_NAMES)} batch {1000 + i}",
-            "state": state,
-            "due_date": due,
-            "delivery_country": region.country,
-            "delivery_city": city,
-            "delivery_latitude": lat,
-            "delivery_longitude": lon,
-            "budget_minor": rng.choice((None, 500_000, 1_500_000, 4_000_000)),
-            "currency": "EUR",
-            "min_credit": rng.choice((0.0, 0.0, 0.0, 0.5, 0.7)),
-            "created_at": now - timedelta(days=rng.randint(0, 60)),
-            "updated_at": now,
-        }
-        orders.append(order)
+        index = len(orders)
+        orders.append(
+            {
+                "buyer_organization_id": buyer,
+                "title": f"{rng.choice(PART_NAMES)} batch {1000 + i}",
+                "state": state,
+                "due_date": due,
+                "delivery_country": region.country,
+                "delivery_city": city,
+                "delivery_latitude": lat,
+                "delivery_longitude": lon,
+                "budget_minor": rng.choice((None, 500_000, 1_500_000, 4_000_000)),
+                "currency": "EUR",
+                "min_credit": rng.choice((0.0, 0.0, 0.0, 0.5, 0.7)),
+                "created_at": now - timedelta(days=rng.randint(0, 60)),
+                "updated_at": now,
+            }
+        )
         for line_no in range(1, rng.choice((1, 1, 2, 2, 3)) + 1):
             process = rng.choice(offered)
             capable = by_process[process]
@@ -90,7 +96,7 @@ def insert_orders(
             hours = Decimal(f"{max(2.0, min(400.0, rng.lognormvariate(3.0, 0.9))):.1f}")
             lines.append(
                 {
-                    "order_index": i,
+                    "order_index": index,
                     "line_no": line_no,
                     "process_code": process,
                     "material": rng.choice(model["materials"]),
@@ -106,6 +112,13 @@ def insert_orders(
             )
             if state in STATES_WITH_PROPOSALS:
                 planned.append((len(lines) - 1, state, capable))
+
+    for i in range(count):
+        state = states[i] if i < len(states) else rng.choices(states, shares)[0]
+        draw(rng, i, state, buyer_orgs[i % len(buyer_orgs)])
+    # The first buyer (the demo's login) has the first order to pay.
+    for k in range(max(1, round(count * AWAITING_PAYMENT_SHARE)) if count else 0):
+        draw(awaiting_rng, count + k, OrderState.AWAITING_PAYMENT, buyer_orgs[k % len(buyer_orgs)])
 
     order_ids = insert_rows(session, Order, orders)
     for line in lines:

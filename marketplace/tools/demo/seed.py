@@ -3,8 +3,8 @@
 Many small shops and a few big ones in several industrial regions, each an archetype
 (machine shop, sheet metal, foundry, plastics, additive, finishing, electronics,
 forge) so that every DIN 8580 group is on offer; capacity for the coming weeks with
-some weeks sold out; buyers with orders in every state of their life. Rows go in with
-bulk inserts (`rows`).
+some weeks sold out; buyers with orders in every state of their life, and the money of
+those orders on the simulated gateway (`money`). Rows go in with bulk inserts (`rows`).
 """
 
 from __future__ import annotations
@@ -14,14 +14,17 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from factories.capacity.weeks import weeks_from
 from factories.models import (
     CapacityBucket,
     Factory,
+    id_column,
     table_of,
 )
+from marketplace.orders.models import Order
 from marketplace.tools.demo.cluster import (
     insert_capabilities,
     insert_demo_logins,
@@ -33,6 +36,7 @@ from marketplace.tools.demo.data import (
     DemoSpec,
     DemoSummary,
 )
+from marketplace.tools.demo.money import insert_money
 from marketplace.tools.demo.orders import insert_orders, insert_proposal_slots
 from marketplace.tools.demo.rows import insert_without_ids
 
@@ -56,12 +60,30 @@ def seed_marketplace(session: Session, spec: DemoSpec) -> DemoSummary:
     summary.capabilities = len(capabilities)
     buckets = plan_capacity(rng, capabilities, weeks, now)
     slots: list[dict[str, Any]] = []
+    orders_before = session.exec(select(sa.func.coalesce(sa.func.max(Order.id), 0))).one()
     orders_by_state = insert_orders(
-        session, rng, spec.orders, buyer_orgs, capabilities, buckets, weeks, now, summary, slots
+        session,
+        rng,
+        spec.orders,
+        buyer_orgs,
+        capabilities,
+        buckets,
+        weeks,
+        now,
+        summary,
+        slots,
+        awaiting_rng=random.Random(f"{spec.seed}:awaiting payment"),
     )
     # Inserted last, so that the bookings of the demo orders go in with the rows.
     insert_without_ids(session, table_of(CapacityBucket), list(buckets.values()))
     insert_proposal_slots(session, slots)
+    order_ids = list(session.exec(select(id_column(Order)).where(col(Order.id) > orders_before)))
+    money = insert_money(session, rng, [f["id"] for f in factories], order_ids, now)
+    summary.payout_accounts, summary.payments, summary.payouts = (
+        money.accounts,
+        money.payments,
+        money.payouts,
+    )
     summary.capacity_buckets = len(buckets)
     summary.orders_by_state = {state.value: n for state, n in orders_by_state.items()}
     if spec.logins:

@@ -19,14 +19,15 @@ from factories.models import Factory, id_of, utcnow
 from marketplace.accounts.models import Organization, OrganizationKind, Role
 from marketplace.accounts.service import Principal
 from marketplace.orders.models import Dispute, DisputeState, Order, OrderState
-from marketplace.orders.proposals.service import accepted_shares, cancel_order
+from marketplace.orders.proposals.parties import accepted_shares
+from marketplace.orders.proposals.service import cancel_order
 from marketplace.payments import charges, payouts, settlement
 from marketplace.payments.books import mismatches, money_by_currency
 from marketplace.payments.gateways.base import CARD_DECLINED, CARD_SUCCEEDS
 from marketplace.payments.gateways.simulated import SimulatedGateway
 from marketplace.payments.models import ConnectedAccount, GatewayOperation, OperationState
 from marketplace.payments.settings import Payments
-from marketplace.payments.setup import sweep
+from marketplace.payments.upkeep import sweep
 from marketplace.tools.simulate.plumbing import Plumbing, SimulationError, buyer, owner
 
 # Shares of the simulated population (drawn from the simulation's seed).

@@ -49,7 +49,7 @@ from marketplace.orders.proposals import service as proposals_service
 from marketplace.orders.runs.service import start_run
 from marketplace.payments import operations
 from marketplace.payments.settings import Payments
-from marketplace.payments.setup import job as payments_job
+from marketplace.payments.upkeep import job as payments_job
 from marketplace.tools.demo.data import DemoSpec
 from marketplace.tools.demo.seed import seed_marketplace
 from marketplace.tools.simulate import books
