@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
 from factories.models import id_column, id_of, utcnow
 from marketplace.db import Database
@@ -80,24 +80,24 @@ def perform(
 ) -> str:
     """Make one due call and apply its result; what became of it."""
     with database.session() as session:
-        operation = session.exec(
-            select(GatewayOperation)
+        # One conditional update claims the call: whoever else looks at it (another
+        # worker, the sweep) finds it leased, on any database.
+        now = utcnow()
+        claimed = session.exec(
+            update(GatewayOperation)
             .where(
-                GatewayOperation.id == operation_id,
-                GatewayOperation.state == OperationState.PENDING,
-                col(GatewayOperation.next_attempt_at) <= utcnow(),
+                col(GatewayOperation.id) == operation_id,
+                col(GatewayOperation.state) == OperationState.PENDING,
+                col(GatewayOperation.next_attempt_at) <= now,
             )
-            .with_for_update(skip_locked=True)
-        ).first()
-        if operation is None:
+            .values(attempts=col(GatewayOperation.attempts) + 1, next_attempt_at=now + LEASE)
+        )
+        if claimed.rowcount != 1:
             return "not due"
-        operation.attempts += 1
-        operation.next_attempt_at = utcnow() + LEASE
-        call, apply = HANDLERS[operation.kind]
-        session.flush()
+        subject = session.get_one(GatewayOperation, operation_id)
+        call, apply = HANDLERS[subject.kind]
         # What the call needs, read now; the call itself comes after this commit.
-        session.expunge(operation)
-        subject = operation
+        session.expunge(subject)
     try:
         result = call(database, gateway, subject)
     except GatewayError as error:

@@ -21,7 +21,14 @@ from marketplace.tools.simulate.run import simulate as run_simulation
 
 @click.command("seed-demo")
 @click.option("--factories", "factory_count", default=60, show_default=True, type=click.IntRange(1))
-@click.option("--orders", "order_count", default=150, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--orders",
+    "order_count",
+    default=150,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Orders through every state; one in twenty more waits for its payment.",
+)
 @click.option("--weeks", default=8, show_default=True, type=click.IntRange(1, 52))
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")

@@ -27,7 +27,9 @@ def test_db_upgrade_and_seed_demo_on_a_fresh_sqlite_database(tmp_path):
     result = run_cli(tmp_path, "seed-demo", "--factories", "12", "--orders", "20", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
-    assert summary["factories"] == 12 and summary["orders"] == 20
+    # 20 orders through every state, and one more waiting for its payment.
+    assert summary["factories"] == 12 and summary["orders"] == 21
+    assert summary["orders_by_state"]["awaiting_payment"] == 1
     with engine.connect() as c:
         assert c.execute(sa.text("SELECT count(*) FROM factory")).scalar() == 12
 

@@ -13,6 +13,8 @@ from marketplace.cli import main
 
 KEYS = {
     "orders",
+    "money",
+    "money_mismatches",
     "lines",
     "fill_rate",
     "overbooked_buckets",
@@ -61,8 +63,16 @@ def test_simulate_runs_the_whole_flow_and_the_books_balance(committed_app, commi
     assert 0.5 < summary["fill_rate"] <= 1
     assert summary["delivered"] > 0
     assert summary["delivered"] == summary["orders_by_state"].get("delivered")
-    # Orders end delivered, or open with work nobody could take: nothing is left pending.
-    assert set(summary["orders_by_state"]) <= {"delivered", "open"}
+    # Orders end delivered, closed after a settled dispute, cancelled after payment, or
+    # open with work nobody could take: nothing is left pending.
+    assert set(summary["orders_by_state"]) <= {"delivered", "closed", "cancelled", "open"}
+    # The money: paid, some refunded, the factories with a payout account paid out.
+    assert summary["gateway"] == "simulated" and summary["money_mismatches"] == 0
+    eur = summary["money"]["EUR"]
+    assert eur["captured"] > 0 and eur["transferred"] > 0 and eur["fees"] > 0
+    assert eur["captured"] - eur["refunded"] - eur["transferred"] - eur["fees"] == eur["held"]
+    assert eur["held"] >= 0
+    assert summary["cancelled_after_payment"] == summary["orders_by_state"].get("cancelled", 0)
     with committed.session() as session:
         assert (
             session.execute(

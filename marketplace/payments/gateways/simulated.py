@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from marketplace.db import Database
@@ -23,6 +24,7 @@ from marketplace.payments.gateways.base import (
     AccountResult,
     BadEvent,
     Event,
+    GatewayError,
     GatewayRefusal,
     PaymentResult,
 )
@@ -41,18 +43,31 @@ class SimulatedGateway:
         self.onboarding_url = onboarding_url
 
     def _put(self, kind: str, prefix: str, key: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Create the object once per idempotency key (a repeated call gets the first)."""
+        """Create the object once per idempotency key (a repeated call gets the first,
+        also when both calls arrive at once)."""
+        for _ in range(2):
+            existing = self._by_key(key)
+            if existing is not None:
+                return existing
+            object_id = f"{prefix}_sim_{secrets.token_hex(8)}"
+            try:
+                with self.database.session() as session:
+                    session.add(
+                        SimulatedObject(
+                            object_id=object_id, kind=kind, idempotency_key=key, data=data
+                        )
+                    )
+            except IntegrityError:
+                continue  # the other call made it: answer with its object
+            return {"id": object_id, **data}
+        raise GatewayError(f"idempotency key {key} in use")
+
+    def _by_key(self, key: str) -> dict[str, Any] | None:
         with self.database.session() as session:
             existing = session.exec(
                 select(SimulatedObject).where(SimulatedObject.idempotency_key == key)
             ).first()
-            if existing is not None:
-                return {"id": existing.object_id, **existing.data}
-            object_id = f"{prefix}_sim_{secrets.token_hex(8)}"
-            session.add(
-                SimulatedObject(object_id=object_id, kind=kind, idempotency_key=key, data=data)
-            )
-            return {"id": object_id, **data}
+            return None if existing is None else {"id": existing.object_id, **existing.data}
 
     def _get(self, object_id: str) -> dict[str, Any]:
         with self.database.session() as session:

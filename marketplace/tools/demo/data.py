@@ -239,6 +239,8 @@ class DemoSpec:
     start: date | None = None  # Monday of the first week; default: this week
     logins: bool = True  # the demo accounts (one per database: their emails are unique)
     namespace: str = ""  # of the factories' global ids: "" is the demo's own
+    # Most factories with a payout account already (the simulation sets theirs up itself).
+    payout_accounts: bool = True
 
 
 @dataclass

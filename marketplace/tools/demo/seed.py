@@ -78,7 +78,13 @@ def seed_marketplace(session: Session, spec: DemoSpec) -> DemoSummary:
     insert_without_ids(session, table_of(CapacityBucket), list(buckets.values()))
     insert_proposal_slots(session, slots)
     order_ids = list(session.exec(select(id_column(Order)).where(col(Order.id) > orders_before)))
-    money = insert_money(session, rng, [f["id"] for f in factories], order_ids, now)
+    money = insert_money(
+        session,
+        rng,
+        [f["id"] for f in factories] if spec.payout_accounts else [],
+        order_ids,
+        now,
+    )
     summary.payout_accounts, summary.payments, summary.payouts = (
         money.accounts,
         money.payments,

@@ -115,6 +115,7 @@ class Simulation(Plumbing):
                     seed=self.spec.seed,
                     logins=False,
                     namespace="simulation",
+                    payout_accounts=False,
                 ),
             )
             self.factory_ids = list(
