@@ -297,18 +297,19 @@ def person(session: Session, kind: OrganizationKind, role: Role) -> Member:
 
 @pytest.fixture
 def committed_app(committed_url):
-    """An application on the committed database: committed_app(runner, broker, **config)."""
+    """An application on the committed database: committed_app(runner, broker, **config);
+    `stripe_base` gives it the Stripe gateway at that address."""
     apps = []
 
-    def make(runner: str, broker: str | None = None, **config):
+    def make(runner: str, broker: str | None = None, stripe_base: str | None = None, **config):
         settings = Settings(
             env="testing",
             database_url=committed_url,
             secret_key="test-secret-key",
             celery_broker_url=broker,
-            stripe_api_key=None,
-            stripe_api_base=None,
-            stripe_webhook_secret=None,
+            stripe_api_key="sk_test_factoryweb" if stripe_base else None,
+            stripe_api_base=stripe_base,
+            stripe_webhook_secret="whsec_factoryweb_test" if stripe_base else None,
         )
         app = create_app(settings, TESTING=True, ORDERS_RUNNER=runner, **config)
         apps.append(app)

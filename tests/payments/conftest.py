@@ -11,7 +11,16 @@ import pytest
 from marketplace.app import create_app
 from marketplace.db import Database
 from tests.conftest import savepoint_sessions
-from tests.orders.conftest import app, buyer, database, dispatcher, make_shop  # noqa: F401
+from tests.orders.conftest import (  # noqa: F401
+    app,
+    buyer,
+    committed,
+    committed_app,
+    committed_url,
+    database,
+    dispatcher,
+    make_shop,
+)
 from tests.payments.helpers import Accepted, accepted_order
 from tests.payments.stripe_servers import API_KEY, WEBHOOK_SECRET, LocalStripe
 

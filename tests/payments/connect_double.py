@@ -32,6 +32,8 @@ class ConnectDouble:
     requests: list[Seen] = field(default_factory=list)
     # Answers to give before the normal ones, per path: (status, body).
     failures: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    # Accounts that finish onboarding as soon as they are made (a simulation's factories).
+    enable_at_once: bool = False
 
     def install(self) -> None:
         self.server.expect_request(
@@ -61,8 +63,8 @@ class ConnectDouble:
                 "object": "account",
                 "type": form.get("type"),
                 "country": form.get("country"),
-                "payouts_enabled": False,
-                "details_submitted": False,
+                "payouts_enabled": self.enable_at_once,
+                "details_submitted": self.enable_at_once,
             }
             return self._json(self.accounts[account_id])
         if request.path == "/v1/account_links":

@@ -5,13 +5,17 @@ the recorder, behind one API base."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
 from sqlmodel import select
 
 from factories.models import utcnow
+from marketplace.cli import main
 from marketplace.orders.models import Order, OrderState
 from marketplace.orders.proposals.parties import accepted_shares
 from marketplace.payments.gateways.base import CARD_SUCCEEDS
@@ -209,3 +213,23 @@ def test_a_split_order_pays_each_factory_through_stripe_once(
 
 def transfer_id_of(connect: ConnectDouble, amount: int) -> str:
     return next(t["id"] for t in connect.transfers.values() if t["amount"] == amount)
+
+
+def test_the_simulation_moves_its_money_through_stripe(committed_app, router, connect):
+    connect.enable_at_once = True
+    app = committed_app("thread", stripe_base=router.url)
+    result = CliRunner().invoke(
+        main,
+        ["simulate", "--factories", "12", "--orders", "10", "--weeks", "4", "--seed", "404",
+         "--batch", "10", "--time-limit", "1", "--json"],
+        obj=ScriptInfo(create_app=lambda: app),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["gateway"] == "stripe" and summary["money_mismatches"] == 0
+    eur = summary["money"]["EUR"]
+    assert eur["captured"] > 0 and eur["transferred"] > 0
+    assert eur["captured"] - eur["refunded"] - eur["transferred"] - eur["fees"] == eur["held"]
+    # Its factories onboarded through Connect, and were paid by transfers there.
+    assert connect.seen("/v1/accounts") and connect.seen("/v1/transfers")
+    assert sum(t["amount"] for t in connect.transfers.values()) == eur["transferred"]
