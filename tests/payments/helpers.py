@@ -45,12 +45,19 @@ def accepted_order(
     *shops: Shop,
     hours: Decimal = Decimal(30),
     currency: str = "EUR",
+    split: bool | None = None,
 ) -> Accepted:
+    """The order's one line goes to whichever of `shops` the engine picks (split over
+    several when `split`, by default when more than one shop is given)."""
     who = principal(db_session, buyer)
     order = create_order(
         db_session,
         who,
-        order_input(line(hours=hours, splittable=len(shops) > 1), weeks=0, currency=currency),
+        order_input(
+            line(hours=hours, splittable=len(shops) > 1 if split is None else split),
+            weeks=0,
+            currency=currency,
+        ),
         submit=True,
     )
     request_matching(db_session, who, order.id, 2)  # type: ignore[arg-type]
