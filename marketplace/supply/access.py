@@ -15,6 +15,10 @@ from marketplace.accounts.access import require_principal
 from marketplace.accounts.models import Role
 from marketplace.accounts.service import Principal
 
+# Who searches the shops, with their rates, credit and free hours: buyers and operators.
+# A factory (its people or its machine clients) sees its own figures, not its competitors'.
+SEARCHERS = (Role.BUYER_MEMBER, Role.OPERATOR)
+
 
 def load_factory(factory_id: int, *, write: bool = False) -> Factory:
     """The factory, if the caller may see it (or change it, with `write`); else 404.

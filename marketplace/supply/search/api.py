@@ -14,9 +14,10 @@ from factories.errors import Problems
 from factories.search.filters import MAX_PER_PAGE, SearchFilters, SearchResult, check_filters
 from factories.search.service import search_factories
 from marketplace import db
-from marketplace.accounts.access import login_required
+from marketplace.accounts.access import roles_required
 from marketplace.api.answers import ApiAnswer
 from marketplace.supply import texts
+from marketplace.supply.access import SEARCHERS
 from marketplace.supply.blueprints import SEARCH, SECURITY, api
 from marketplace.supply.clock import today_and_now
 from marketplace.web.labels import current_locale
@@ -154,7 +155,9 @@ def _result_out(result: SearchResult, locale: str) -> SearchResultOut:
 
 
 @api.get("/factories", tags=[SEARCH], responses={200: SearchPageOut}, security=SECURITY)
-@login_required
+# Rates, credit and free hours of every shop: for buyers and operators, never for a
+# competing factory or its machine clients (docs/api.md, what is public of a factory).
+@roles_required(*SEARCHERS)
 def get_factories(query: SearchQuery) -> ApiAnswer:
     """Verified factories matching every filter, best fit first, with the reasons each
     one matches. Free hours are summed over the week window (default: 4 weeks from now)."""

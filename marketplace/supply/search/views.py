@@ -10,8 +10,9 @@ from wtforms.fields.choices import SelectChoice
 from factories.errors import InputError
 from factories.search.service import regions, search_factories
 from marketplace import db
-from marketplace.accounts.access import login_required
+from marketplace.accounts.access import roles_required
 from marketplace.supply import texts
+from marketplace.supply.access import SEARCHERS
 from marketplace.supply.blueprints import pages
 from marketplace.supply.clock import today_and_now
 from marketplace.supply.forms import (
@@ -42,7 +43,9 @@ def _search_form() -> SearchForm:
 
 
 @pages.get("/search")
-@login_required
+# Rates, credit and free hours of every shop: for buyers and operators, never for a
+# competing factory or its machine clients (docs/api.md, what is public of a factory).
+@roles_required(*SEARCHERS)
 def search() -> ResponseReturnValue:
     form = _search_form()
     locale = current_locale()
