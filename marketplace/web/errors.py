@@ -13,8 +13,9 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import Response, g, render_template, request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from marketplace import db
 from marketplace.web.messages import say
@@ -85,11 +86,16 @@ def error_page(error: HTTPException, detail: str | None = None) -> Response:
         body = render_template("errors/page.html", **context)
     except Exception:
         # The layout reads the signed-in person from the database; when that is what
-        # failed, the page is shown as to a visitor rather than not at all.
+        # failed, the page is shown as to a visitor rather than not at all. A request
+        # for a host this site does not serve cannot even build the layout's links.
         log.warning("error page for %s rendered as to a visitor", status, exc_info=True)
         _discard_request_work()
         g.principal, g.user_session = None, None
-        body = render_template("errors/page.html", **context)
+        try:
+            body = render_template("errors/page.html", **context)
+        except Exception:
+            log.warning("error page for %s rendered without the layout", status, exc_info=True)
+            body = render_template("errors/bare.html", locale=str(get_locale()), **context)
     response = Response(body, status=status, mimetype="text/html")
     for name, value in error.get_headers():
         if name.lower() != "content-type":
@@ -110,8 +116,12 @@ def _way_back() -> str | None:
     referrer = request.referrer
     if not referrer:
         return None
+    try:
+        host = request.host
+    except SecurityError:  # the request came for a host this site does not serve
+        return None
     parts = urlsplit(referrer)
-    if parts.netloc and parts.netloc != request.host:
+    if parts.netloc and parts.netloc != host:
         return None
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     back = same_site_path(path, default="")
