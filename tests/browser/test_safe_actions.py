@@ -37,7 +37,7 @@ def test_cancelling_an_order_asks_first_and_no_means_no(page, live_server, live_
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(live_server + "/")
+    page.wait_for_url(live_server + "/home")
     page.goto(f"{live_server}/orders/{order_id}")
 
     questions: list[str] = []
