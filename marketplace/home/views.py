@@ -40,6 +40,7 @@ def layout_context() -> dict[str, object]:
         "process_label": lambda code: labels.process_label(code, current),
         "material_label": lambda code: labels.material_label(code, current),
         "certification_label": lambda code: labels.certification_label(code, current),
+        "country_label": lambda code: labels.country_label(code, current),
     }
 
 
