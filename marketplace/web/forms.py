@@ -16,12 +16,13 @@ from flask import abort, flash, redirect
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import Field, FieldList, Form, FormField, SelectMultipleField
+from wtforms import Field, FieldList, Form, FormField, SelectField, SelectMultipleField
+from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from factories.errors import Conflict, InputError
 from marketplace import db
-from marketplace.web.labels import state_label
+from marketplace.web.labels import countries, current_locale, state_label
 from marketplace.web.messages import say
 
 T = TypeVar("T")
@@ -29,6 +30,23 @@ T = TypeVar("T")
 
 class ActionForm(FlaskForm):
     """A button that changes state: only the CSRF token travels."""
+
+
+class CountryField(SelectField):
+    """A country picked from the list of countries by name, in the reader's language, so
+    that no typed name becomes another country's code ("Germany" is not GE, Georgia).
+    The value is the ISO 3166-1 alpha-2 code the services take."""
+
+    def __init__(self, label: Any = None, **kwargs: Any) -> None:
+        super().__init__(label, choices=country_choices, **kwargs)
+
+    def pre_validate(self, form: Form) -> None:
+        if self.data and not any(self.data == code for code, _name in country_choices()):
+            raise ValidationError(_("Choose a country from the list."))
+
+
+def country_choices() -> list[tuple[str, str]]:
+    return [("", _("Choose a country")), *countries(current_locale())]
 
 
 class CheckboxesField(SelectMultipleField):

@@ -3,6 +3,7 @@ hours and money. Every page and message of every area takes its labels from here
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -40,6 +41,27 @@ def certification_label(code: str, locale: str) -> str:
 def country_label(code: str, locale: str) -> str:
     """A country's name in the reader's language (ISO 3166 code in, Babel's CLDR name out)."""
     return Locale.parse(locale).territories.get(code.upper(), code)
+
+
+def countries(locale: str) -> list[tuple[str, str]]:
+    """(ISO code, name) of every country, by name in the reader's language; CLDR's
+    groupings and private-use codes (EU, UN, ZZ, XK...) are not countries to deliver to."""
+    names = Locale.parse(locale).territories
+    found = [
+        (code, name)
+        for code, name in names.items()
+        if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
+    ]
+    return sorted(found, key=lambda pair: collation_key(pair[1]))
+
+
+NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "ZZ", "QO", "XA", "XB", "XK"})
+
+
+def collation_key(name: str) -> str:
+    # Without ICU, Latin names sort by their letters without accents; Chinese names by
+    # their code points, which groups them well enough for a scrolled list.
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower() or name
 
 
 def hours(value: Decimal | float | int) -> str:

@@ -176,7 +176,7 @@ def form_data(**overrides):
     data = {
         "title": "Gearbox covers",
         "due_date": DUE,
-        "delivery_country": "it",
+        "delivery_country": "IT",
         "delivery_city": "Milan",
         "delivery_latitude": "45.46",
         "delivery_longitude": "9.19",

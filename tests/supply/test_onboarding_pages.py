@@ -10,7 +10,7 @@ from tests.factories.conftest import certification_details
 
 REGISTRATION = {
     "name": "Keller Präzision",
-    "country": "de",
+    "country": "DE",
     "region": "Baden-Württemberg",
     "city": "Stuttgart",
     "latitude": "48.78",
@@ -51,7 +51,7 @@ def test_field_messages_and_nothing_saved(browser, owner, db_session):
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     # Every problem at once, each under its field.
-    assert "must be an ISO 3166-1 alpha-2 country code" in page.split('id="country-errors"')[1]
+    assert "Choose a country from the list." in page.split('id="country-errors"')[1]
     assert "is required" in page.split('id="region-errors"')[1]
     assert "must not be before the start of validity" in page.split('id="valid_until-errors"')[1]
     assert (

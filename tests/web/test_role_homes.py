@@ -22,7 +22,7 @@ from marketplace.orders.proposals.parties import accepted_shares
 from marketplace.tools.demo.cluster import demo_logins
 from marketplace.tools.demo.data import DemoSpec
 from marketplace.tools.demo.seed import seed_marketplace
-from marketplace.web.labels import country_label, money
+from marketplace.web.labels import money
 
 
 @pytest.fixture
@@ -117,8 +117,3 @@ def test_the_operator_lands_on_verifications_disputes_and_orders_at_risk(client,
 def test_home_is_for_people_who_are_signed_in(client):
     response = client.get("/home")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
-
-
-def test_countries_are_named_in_the_readers_language():
-    assert country_label("DE", "en") == "Germany" and country_label("DE", "zh") == "德国"
-    assert country_label("GE", "en") == "Georgia"

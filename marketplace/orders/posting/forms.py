@@ -22,7 +22,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from factories.taxonomy import CERTIFICATIONS, MATERIALS, PROCESSES, TOLERANCE_CLASSES
-from marketplace.web.forms import CheckboxesField
+from marketplace.web.forms import CheckboxesField, CountryField
 
 MAX_FORM_LINES = 20
 
@@ -60,9 +60,7 @@ class LineForm(Form):
 class OrderForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     due_date = DateField(_l("Due date"), validators=[InputRequired()])
-    delivery_country = StringField(
-        _l("Delivery country (ISO code)"), validators=[DataRequired(), Length(min=2, max=2)]
-    )
+    delivery_country = CountryField(_l("Delivery country"), validators=[DataRequired()])
     delivery_city = StringField(_l("Delivery city"), validators=[Optional(), Length(max=120)])
     delivery_latitude = FloatField(_l("Latitude"), validators=[InputRequired()])
     delivery_longitude = FloatField(_l("Longitude"), validators=[InputRequired()])

@@ -9,6 +9,7 @@ from wtforms.validators import Optional
 
 from factories.onboarding import FactoryDetails
 from marketplace.supply.certifications.forms import CERTIFICATION_FIELDS
+from marketplace.web.forms import CountryField
 
 # Text fields carry no "required" check here: the services name every missing or wrong
 # field in one go, so the form only reports what it cannot even parse.
@@ -16,7 +17,7 @@ from marketplace.supply.certifications.forms import CERTIFICATION_FIELDS
 
 class FactoryForm(FlaskForm):
     name = StringField(_l("Factory name"))
-    country = StringField(_l("Country (ISO code, e.g. DE, CN)"), default="")
+    country = CountryField(_l("Country"), default="")
     region = StringField(_l("Region"))
     city = StringField(_l("City"))
     latitude = FloatField(_l("Latitude"), validators=[Optional()])
