@@ -80,10 +80,16 @@ def test_operator_verifies_and_suspends(
     browser.login(operator)
     listing = browser.get("/supply/operator/factories").get_data(as_text=True)
     assert factory.name in listing
-    response = browser.form(f"/supply/operator/factories/{factory.id}/verify", {})
+    # Verified from the pending list, the operator is back on the pending list.
+    response = browser.form(
+        f"/supply/operator/factories/{factory.id}/verify",
+        {"back": "/supply/operator/factories?status=pending&page=2"},
+    )
     assert response.status_code == 302
+    assert response.headers["Location"] == "/supply/operator/factories?status=pending&page=2"
     db_session.refresh(factory)
     assert factory.status == "verified" and factory.verified_at is not None
+    assert 'name="back" value="/supply/operator/factories?' in listing
     response = browser.form(
         f"/supply/operator/factories/{factory.id}/suspend", {"reason": "Insurance lapsed"}
     )

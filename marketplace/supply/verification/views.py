@@ -19,6 +19,7 @@ from marketplace.supply.clock import today_and_now
 from marketplace.supply.presenters import capacity_freshness
 from marketplace.supply.verification.forms import SuspendForm
 from marketplace.web.forms import ActionForm, perform, require_valid
+from marketplace.web.navigation import same_site_path
 
 
 @pages.get("/operator/factories")
@@ -62,7 +63,8 @@ def verify(factory_id: int) -> ResponseReturnValue:
     require_valid(ActionForm())
     verify_factory(db.session(), factory, today_and_now()[1])
     flash(_("%(name)s is verified and visible to buyers.", name=factory.name))
-    return redirect(url_for("supply.operator_factories", status=FactoryStatus.VERIFIED))
+    # Back to the list the operator was working through (the pending ones, usually).
+    return redirect(back_to_list(FactoryStatus.PENDING))
 
 
 @pages.post("/operator/factories/<int:factory_id>/suspend")
@@ -70,7 +72,7 @@ def verify(factory_id: int) -> ResponseReturnValue:
 @shared_across_organizations(Role.OPERATOR)
 def suspend(factory_id: int) -> ResponseReturnValue:
     factory = load_factory(factory_id)
-    back = redirect(url_for("supply.operator_factories", status=factory.status))
+    back = redirect(back_to_list(factory.status))
     form = SuspendForm()
     if not form.validate():
         flash(_("Say why the factory is suspended."), "error")
@@ -81,4 +83,11 @@ def suspend(factory_id: int) -> ResponseReturnValue:
     )
     if not suspended:
         return back, 303
-    return redirect(url_for("supply.operator_factories", status=FactoryStatus.SUSPENDED))
+    return redirect(back_to_list(FactoryStatus.PENDING))
+
+
+def back_to_list(status: str) -> str:
+    """The page the action was taken from (a list, or the factory's page), else the list
+    of factories in `status`."""
+    default = url_for("supply.operator_factories", status=status)
+    return same_site_path(request.form.get("back"), default=default)
