@@ -89,6 +89,7 @@ def state_label(state: str) -> str:
         "shipped": _("shipped"),
         "delivered": _("delivered"),
         "closed": _("closed"),
+        "resolved": _("resolved"),
         "cancelled": _("cancelled"),
         "disputed": _("disputed"),
         "pending": _("pending"),

@@ -17,6 +17,7 @@ from marketplace.orders.errors import OrderError
 from marketplace.orders.models import (
     Dispute,
     DisputeState,
+    Order,
     OrderState,
 )
 from marketplace.orders.notify import events
@@ -106,3 +107,15 @@ def disputes_of(session: Session, order_id: int) -> list[Dispute]:
             select(Dispute).where(col(Dispute.order_id) == order_id).order_by(col(Dispute.id))
         ).all()
     )
+
+
+def disputes_to_settle(
+    session: Session, state: str | None, limit: int = 200
+) -> list[tuple[Dispute, Order]]:
+    """Every dispute in `state` (None: all), oldest open first, with its order: the
+    operator's list. Access is the page's: operators only."""
+    query = select(Dispute, Order).join(Order, col(Order.id) == Dispute.order_id)
+    if state is not None:
+        query = query.where(col(Dispute.state) == state)
+    query = query.order_by(col(Dispute.state), col(Dispute.created_at), col(Dispute.id))
+    return [(d, o) for d, o in session.exec(query.limit(limit)).all()]

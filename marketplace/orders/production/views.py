@@ -3,18 +3,20 @@ and their resolution, ratings, and documents to download."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, send_file, url_for
+from flask import flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import NotFound as NotFoundPage
 
 from marketplace import db
-from marketplace.accounts.access import login_required, require_principal
+from marketplace.accounts.access import login_required, require_principal, roles_required
+from marketplace.accounts.models import Role
 from marketplace.orders import access
 from marketplace.orders.blueprints import pages
+from marketplace.orders.models import DisputeState
 from marketplace.orders.production import documents
-from marketplace.orders.production.disputes import open_dispute
+from marketplace.orders.production.disputes import disputes_to_settle, open_dispute
 from marketplace.orders.production.forms import (
     DisputeForm,
     MilestoneForm,
@@ -157,3 +159,18 @@ def document(document_id: int) -> ResponseReturnValue:
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@pages.get("/disputes")
+@roles_required(Role.OPERATOR)
+def disputes() -> ResponseReturnValue:
+    """The operator's list of disputes: open ones first, oldest first."""
+    state = request.args.get("state", DisputeState.OPEN)
+    if state not in set(DisputeState):
+        state = ""  # `all`
+    return render_template(
+        "orders/disputes.html",
+        disputes=disputes_to_settle(db.session(), state or None),
+        state=state,
+        states=list(DisputeState),
+    )
