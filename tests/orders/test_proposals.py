@@ -414,3 +414,20 @@ def test_a_factory_whose_part_ended_keeps_its_proposal_and_nothing_more_of_the_o
     other = new_browser()
     other.login(second.owner)
     assert other.get(f"/orders/{order.id}").status_code == 200
+
+
+def test_a_factorys_reason_for_declining_reaches_the_buyer(
+    browser, new_browser, db_session, make_shop, buyer, dispatcher, database
+):
+    shop = make_shop(hours=40, rate_minor=5000)
+    order, [proposal] = matched(db_session, dispatcher, database, buyer, line())
+    browser.login(shop.owner)
+    reason = "Our five-axis machine is down for repair until March."
+    response = browser.form(f"/proposals/{proposal.id}/decline", {"note": reason})
+    assert response.status_code == 303
+    buyer_browser = new_browser()
+    buyer_browser.login(buyer)
+    page = buyer_browser.get(f"/orders/{order.id}").get_data(as_text=True)
+    assert f"“{reason}”" in page.split('id="proposals"')[1]
+    notes = buyer_browser.get("/notifications").get_data(as_text=True)
+    assert reason in notes and "declined its part" in notes

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from marketplace.web.labels import money, state_label
 
@@ -14,18 +15,28 @@ def notification_text(n: Any) -> str:
     p = n.params or {}
     title = p.get("title", "")
     texts: dict[str, Callable[[], str]] = {
-        "order.proposed": lambda: _(
-            "%(count)s proposal(s) made for your order “%(title)s”.",
-            count=p.get("proposals", 0),
+        "order.proposed": lambda: ngettext(
+            "%(num)d proposal made for your order “%(title)s”.",
+            "%(num)d proposals made for your order “%(title)s”.",
+            int(p.get("proposals", 0)),
             title=title,
         ),
         "proposal.received": lambda: _(
             "New work proposed to you on “%(title)s”: please accept or decline.", title=title
         ),
         "proposal.accepted": lambda: _("A factory accepted its part of “%(title)s”.", title=title),
-        "proposal.declined": lambda: _(
-            "A factory declined its part of “%(title)s”; the work is being re-matched.",
-            title=title,
+        "proposal.declined": lambda: (
+            _(
+                "A factory declined its part of “%(title)s”, saying: “%(note)s”. "
+                "The work is being re-matched.",
+                title=title,
+                note=p["note"],
+            )
+            if p.get("note")
+            else _(
+                "A factory declined its part of “%(title)s”; the work is being re-matched.",
+                title=title,
+            )
         ),
         "proposal.expired": lambda: _(
             "A proposal on “%(title)s” expired unanswered; the work is being re-matched.",

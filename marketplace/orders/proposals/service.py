@@ -131,6 +131,8 @@ def _refuse(
         proposal.decision_note = note
     apply_changes(session, changes)
     kind = "proposal.declined" if state == ProposalState.DECLINED else "proposal.expired"
+    # The factory's reason for declining is for the buyer to read.
+    said = {"note": note} if note else {}
     events.notify(
         session,
         [order.buyer_organization_id],
@@ -138,6 +140,7 @@ def _refuse(
         order_id=order.id,
         title=order.title,
         proposals=len(proposals),
+        **said,
     )
     if state == ProposalState.EXPIRED:
         factory_orgs = factory_organizations(session, {p.factory_id for p in proposals})
