@@ -41,6 +41,7 @@ def layout_context() -> dict[str, object]:
         "material_label": lambda code: labels.material_label(code, current),
         "certification_label": lambda code: labels.certification_label(code, current),
         "country_label": lambda code: labels.country_label(code, current),
+        "solver_status_label": labels.solver_status_label,
     }
 
 

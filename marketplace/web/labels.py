@@ -76,6 +76,19 @@ def money(minor: int | float | None, currency: str = "EUR") -> str:
     return format_currency(major_units(round(minor), currency), currency)
 
 
+def solver_status_label(status: str | None) -> str:
+    """What the engine's status says about a plan, for a person (its code stays in the
+    downloads and the API)."""
+    if not status:
+        return "—"
+    return {
+        "OPTIMAL": _("the best plan possible (proven)"),
+        "FEASIBLE": _("a good plan, not proven the best in the time allowed"),
+        "INFEASIBLE": _("no plan possible"),
+        "UNKNOWN": _("no plan found in the time allowed"),
+    }.get(status, status)
+
+
 def state_label(state: str) -> str:
     """An order's, a proposal's, a run's, a milestone's, a payment's or a payout's state."""
     return {

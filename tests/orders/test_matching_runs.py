@@ -63,6 +63,13 @@ def test_find_factories_stores_problem_and_plan_for_replay(
     assert finished.headers.get("HX-Refresh") == "true"
     assert "hx-trigger" not in finished.get_data(as_text=True)
     assert "100.0 %" in finished.get_data(as_text=True)
+    made = len(db_session.exec(select(Proposal).where(Proposal.order_id == order.id)).all())
+    assert f"{made} proposals made;" in finished.get_data(as_text=True)
+    details = browser.get(f"/runs/{run_id}").get_data(as_text=True)
+    status = details.split("Solver status")[1].split("</dd>")[0]
+    assert run.solver_status in ("OPTIMAL", "FEASIBLE")
+    assert "the best plan possible" in status or "a good plan" in status
+    assert run.solver_status not in status
 
     db_session.expire_all()
     assert db_session.get(Order, order.id).state == OrderState.PROPOSED
