@@ -103,6 +103,18 @@ def minor_units(amount: Decimal | str | float, currency: str) -> int:
     return int(scaled)
 
 
+@dataclass(frozen=True)
+class Amount:
+    """A sum of money inside a service message: English names it in major units and its
+    currency; a page shows it in the reader's money format (`marketplace.web.messages`)."""
+
+    minor: int
+    currency: str
+
+    def __str__(self) -> str:
+        return f"{major_units(self.minor, self.currency):,} {self.currency}"
+
+
 def major_units(minor: int, currency: str) -> Decimal:
     precision = get_currency_precision(currency) if currency in CURRENCIES else 2
     return Decimal(minor).scaleb(-precision)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from flask_babel import gettext
 
+from factories.capability import Amount
 from factories.errors import Message
 from marketplace.web import labels
 
@@ -32,6 +33,8 @@ def say(message: object) -> str:
         for name, value in message.values.items():
             if isinstance(value, Message):
                 value = say(value)  # a message within a message
+            elif isinstance(value, Amount):
+                value = labels.money(value.minor, value.currency)
             elif name in LABELS and isinstance(value, str):
                 value = LABELS[name](value, locale)
             elif name == "state" and isinstance(value, str):

@@ -261,7 +261,7 @@ def test_web_budget_is_read_in_the_currencys_own_minor_units(browser, make_membe
     buyer = make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER)
     browser.login(buyer)
     for budget, currency, message in [
-        ("1e400", "EUR", "must be at most"),
+        ("1e400", "EUR", "must be at most €10,000,000,000,000.00"),  # money, not minor units
         ("12500.50", "JPY", "more than 0 decimal places for JPY"),
     ]:
         response = browser.form("/orders/new", form_data(budget=budget, currency=currency))

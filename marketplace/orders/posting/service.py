@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlmodel import Session, col, select
 
+from factories.capability import Amount
 from factories.capacity.hours import quantize_hours
 from factories.errors import N_
 from factories.models import id_of, too_long, utcnow
@@ -104,10 +105,11 @@ def validate_order(data: OrderInput, today: date) -> list[tuple[str, str]]:
     if data.budget_minor is not None and data.budget_minor < 0:
         problems.append(("budget_minor", N_("must not be negative")))
     elif data.budget_minor is not None and data.budget_minor > MAX_BUDGET_MINOR:
+        currency = data.currency if CURRENCY.fullmatch(data.currency) else "EUR"
         problems.append(
             (
                 "budget_minor",
-                N_("must be at most %(maximum)s minor units", maximum=MAX_BUDGET_MINOR),
+                N_("must be at most %(maximum)s", maximum=Amount(MAX_BUDGET_MINOR, currency)),
             )
         )
     if not CURRENCY.fullmatch(data.currency):
