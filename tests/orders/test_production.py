@@ -122,19 +122,22 @@ def test_milestones_then_delivery_then_ratings(
     assert factory_b.get(f"/documents/{document.id}").status_code == 404
     assert "JD014600003828" not in factory_b.get(f"/orders/{order.id}").get_data(as_text=True)
 
-    browser.form(f"/orders/{order.id}/deliver", {})
-    assert state_of(db_session, order) == OrderState.DELIVERED
-    # Ratings open once the order is closed.
+    # Ratings open once the order is delivered: the buyer rates right after confirming.
     response = browser.api(
         "POST", f"/api/v1/orders/{order.id}/ratings", json={"score": 5, "factory_id": a.id}
     )
     assert response.status_code == 409
-    browser.form(f"/orders/{order.id}/close", {})
-    assert state_of(db_session, order) == OrderState.CLOSED
+    browser.form(f"/orders/{order.id}/deliver", {})
+    assert state_of(db_session, order) == OrderState.DELIVERED
+    assert 'class="stacked rating-form"' in browser.get(f"/orders/{order.id}").get_data(
+        as_text=True
+    )
     response = browser.api(
         "POST", f"/api/v1/orders/{order.id}/ratings", json={"score": 5, "factory_id": a.id}
     )
     assert response.status_code == 201
+    browser.form(f"/orders/{order.id}/close", {})
+    assert state_of(db_session, order) == OrderState.CLOSED
     browser.form(f"/orders/{order.id}/ratings", {"factory_id": str(b.id), "score": "3"})
     factory_a.form(f"/orders/{order.id}/ratings", {"score": "4", "comment": "clear drawings"})
     again = factory_a.api("POST", f"/api/v1/orders/{order.id}/ratings", json={"score": 1})

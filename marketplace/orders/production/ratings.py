@@ -17,6 +17,9 @@ from marketplace.orders.models import (
 )
 from marketplace.orders.notify import events
 
+# The buyer rates right after confirming delivery; the order's closing need not wait.
+RATEABLE = (OrderState.DELIVERED, OrderState.CLOSED)
+
 
 def rate(
     session: Session,
@@ -26,10 +29,10 @@ def rate(
     comment: str = "",
     factory_id: int | None = None,
 ) -> Rating:
-    """After closing: the buyer rates a factory of the order, a factory rates the buyer."""
+    """Once delivered: the buyer rates a factory of the order, a factory rates the buyer."""
     order = access.order_for(session, principal, order_id)
-    if order.state != OrderState.CLOSED:
-        raise Conflict(N_("ratings open once the order is closed"))
+    if order.state not in RATEABLE:
+        raise Conflict(N_("ratings open once the order is delivered"))
     if not 1 <= score <= 5:
         raise OrderError("score", N_("must be between 1 and 5"))
     comment = comment.strip()
