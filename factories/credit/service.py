@@ -1,0 +1,62 @@
+"""A factory's credit from its ledger events, and the cached `Factory.credit_score` that
+search and eligibility read: refreshed in the transaction of every event that counts,
+and for everyone by `factoryweb credit refresh` (older events weigh less as months pass)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from factories.credit.score import Fact, Standing, Tally, counts, month_index, standing
+from factories.models import Factory, LedgerEvent, id_column, utcnow
+
+
+def facts_of(session: Session, factory_id: int, up_to: int | None = None) -> list[Fact]:
+    query = select(LedgerEvent).where(LedgerEvent.factory_id == factory_id)
+    if up_to is not None:
+        query = query.where(col(LedgerEvent.id) <= up_to)
+    return [
+        Fact(
+            event_id=event.id or 0,
+            kind=event.kind,
+            month=month_index(event.occurred_at),
+            order_id=event.order_id,
+            payload=event.payload,
+        )
+        for event in session.exec(query.order_by(col(LedgerEvent.id))).all()
+    ]
+
+
+def standing_of(session: Session, factory_id: int, now: datetime | None = None) -> Standing:
+    return standing(Tally.of(facts_of(session, factory_id)), month_index(now or utcnow()))
+
+
+def refresh(session: Session, factory_id: int, now: datetime | None = None) -> float:
+    """Recompute the factory's score from its events and cache it on the factory."""
+    factory = session.get(Factory, factory_id)
+    if factory is None:
+        return 0.0
+    score = standing_of(session, factory_id, now).score
+    if factory.credit_score != score:
+        factory.credit_score = score
+        session.add(factory)
+    return score
+
+
+def refresh_after(session: Session, kind: str, factory_id: int | None) -> None:
+    """After an event of `kind` about the factory: its score again, if the kind counts."""
+    if factory_id is not None and counts(kind):
+        refresh(session, factory_id)
+
+
+def refresh_all(session: Session, now: datetime | None = None) -> int:
+    """Every factory's score again (as months pass, older events weigh less); how many
+    changed."""
+    changed = 0
+    for factory_id in session.exec(select(id_column(Factory)).order_by(col(Factory.id))).all():
+        factory = session.get_one(Factory, factory_id)
+        before = factory.credit_score
+        if refresh(session, factory_id, now) != before:
+            changed += 1
+    return changed
