@@ -11,10 +11,9 @@ import secrets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
 
+from factories.credit.report import SigningKeyError, private_key_from
 from marketplace import config
 from marketplace.config import ConfigurationError, Settings
-
-from factories.credit.report import SigningKeyError, private_key_from
 
 EXTENSION_KEY = "factoryweb.credit_key"
 KEY_FILE = "credit_signing_key"
@@ -36,7 +35,9 @@ def signing_key_for(settings: Settings) -> Ed25519PrivateKey:
     text = settings.credit_signing_key
     if not text:
         if settings.production:
-            raise ConfigurationError("CREDIT_SIGNING_KEY must be set when FACTORYWEB_ENV=production")
+            raise ConfigurationError(
+                "CREDIT_SIGNING_KEY must be set when FACTORYWEB_ENV=production"
+            )
         text = development_key_text()
     try:
         return private_key_from(text)

@@ -40,9 +40,9 @@ def settings(settings, platform_key):  # type: ignore[no-untyped-def]
     return dataclasses.replace(settings, credit_signing_key=key_text(platform_key))
 
 
-def deliver_order(db_session, order: Accepted, dispatcher, database, folder: Path) -> Accepted:  # type: ignore[no-untyped-def]
+def deliver_order(db_session, order: Accepted, jobs, db, folder: Path) -> Accepted:  # type: ignore[no-untyped-def]
     """Paid, made, shipped and the delivery confirmed by the buyer."""
-    pay_order(db_session, dispatcher, database, order.buyer, order.id)
+    pay_order(db_session, jobs, db, order.buyer, order.id)
     ship(db_session, order, folder)
     confirm_delivery(db_session, principal(db_session, order.buyer), order.id)
     db_session.commit()

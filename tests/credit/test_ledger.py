@@ -5,6 +5,7 @@ inside their own transaction, which is rolled back."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -39,7 +40,7 @@ def test_an_order_from_submission_to_delivery_is_in_the_ledger(db_session, deliv
     # The chain: each event links to the one before, in id order.
     chain = events(db_session)
     assert chain[0].prev_hash == ledger.GENESIS
-    for before, after in zip(chain, chain[1:], strict=False):
+    for before, after in itertools.pairwise(chain):
         assert after.prev_hash == before.hash
     assert ledger.verify(db_session).intact
     # Earned: both factories rose above the newcomer's prior.
@@ -60,7 +61,7 @@ def test_hashes_survive_the_jsonb_round_trip(db_session, make_shop):
 
 
 def test_floats_are_refused(db_session):
-    with pytest.raises(ledger.LedgerValueError, match="payload.score"):
+    with pytest.raises(ledger.LedgerValueError, match=r"payload\.score"):
         ledger.append(db_session, "test.event", {"score": 0.5})
 
 
@@ -138,9 +139,8 @@ def test_an_intact_ledger_verifies_from_the_command_line(app, chain):
     ],
 )
 def test_the_trigger_refuses_update_and_delete(connection, chain, statement):
-    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
-        with connection.begin_nested():
-            connection.execute(sa.text(statement), {"id": chain[1].id})
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), connection.begin_nested():
+        connection.execute(sa.text(statement), {"id": chain[1].id})
     with connection.begin_nested():
         row = connection.execute(
             sa.text("SELECT payload FROM ledger_event WHERE id = :id"), {"id": chain[1].id}
@@ -150,12 +150,11 @@ def test_the_trigger_refuses_update_and_delete(connection, chain, statement):
 
 def test_the_chain_cannot_fork(connection, chain):
     """A second event after the same one is refused by the unique prev_hash."""
-    with pytest.raises(sa.exc.IntegrityError):
-        with connection.begin_nested():
-            connection.execute(
-                sa.text(
-                    "INSERT INTO ledger_event (occurred_at, kind, payload, prev_hash, hash) "
-                    "VALUES (now(), 'fork', '{}', :prev, :hash)"
-                ),
-                {"prev": chain[2].hash, "hash": "e" * 64},
-            )
+    with pytest.raises(sa.exc.IntegrityError), connection.begin_nested():
+        connection.execute(
+            sa.text(
+                "INSERT INTO ledger_event (occurred_at, kind, payload, prev_hash, hash) "
+                "VALUES (now(), 'fork', '{}', :prev, :hash)"
+            ),
+            {"prev": chain[2].hash, "hash": "e" * 64},
+        )
