@@ -14,7 +14,12 @@ from sqlmodel import col, select
 
 from factories import ledger
 from factories.ledger import EventKind
-from factories.models import Factory, LedgerEvent
+from factories.models import Factory, LedgerEvent, utcnow
+from factories.profile.reader import import_profile
+from factories.profile.schema import Credit
+from factories.profile.writer import export_profile
+
+NOW = utcnow()
 
 
 def events(db_session) -> list[LedgerEvent]:  # type: ignore[no-untyped-def]
@@ -158,3 +163,18 @@ def test_the_chain_cannot_fork(connection, chain):
             ),
             {"prev": chain[2].hash, "hash": "e" * 64},
         )
+
+
+def test_a_restored_profile_does_not_set_credit(db_session, delivered):
+    """Credit is earned: a restore from a file that claims a perfect score keeps the
+    score the factory's ledger events give, and so does an owner's import."""
+    factory = db_session.get_one(Factory, delivered.shops[0].id)
+    earned = factory.credit_score
+    profile = export_profile(db_session, factory)
+    claimed = profile.model_copy(update={"credit": Credit(score=1.0)})
+    import_profile(db_session, claimed, None, NOW.date(), NOW, restore=True)
+    db_session.flush()
+    assert db_session.get_one(Factory, factory.id).credit_score == earned != 1.0
+    factory.credit_score = 0.1  # a stale cache is put right by a restore, from the ledger
+    import_profile(db_session, claimed, None, NOW.date(), NOW, restore=True)
+    assert db_session.get_one(Factory, factory.id).credit_score == earned
