@@ -210,3 +210,14 @@ def standing(tally: Tally, now_month: int) -> Standing:
 
 def score_of(facts: Iterable[Fact], now: datetime) -> float:
     return standing(Tally.of(facts), month_index(now)).score
+
+
+# How much a missing point of credit adds to a factory's price when the engine compares
+# offers (docs/matching-problem.md): at credit 1 the price itself, at 0.7 six percent
+# more, at 0 half as much again. The buyer pays the real price.
+RISK_WEIGHT = 0.5
+
+
+def risk_adjusted(price_minor: int, credit: float, weight: float = RISK_WEIGHT) -> int:
+    """price x (1 + weight x (1 - credit)), in whole minor units."""
+    return round(price_minor * (1 + weight * (1 - min(max(credit, 0.0), 1.0))))

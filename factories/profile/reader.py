@@ -40,8 +40,8 @@ from factories.capacity.calendar import (
     set_capacity,
 )
 from factories.capacity.weeks import monday_of
-from factories.errors import N_, FactoryError, Problems
 from factories.credit.service import refresh
+from factories.errors import N_, FactoryError, Problems
 from factories.models import Capability, CapacityBucket, Factory, FactoryStatus, id_of
 from factories.onboarding import (
     CertificationDetails,

@@ -19,6 +19,7 @@ from collections import defaultdict
 from typing import Any
 
 import matching
+from factories.credit.score import RISK_WEIGHT
 from marketplace.accounts.service import Principal
 from marketplace.orders.models import Order, Proposal
 from marketplace.orders.runs.problem import BuiltProblem, job_id, parse_capacity_line
@@ -286,6 +287,9 @@ def explanation(
         "due_week": job_data.get("due_period"),
         "splittable": job_data.get("splittable", False),
         "checks": ["capability", "material", "envelope", "tolerance", "certifications", "credit"],
+        # Offers were compared at price x (1 + risk_weight x (1 - credit)); the price of
+        # the proposal is the real one (docs/matching-problem.md).
+        "risk_weight": RISK_WEIGHT,
     }
 
 
