@@ -40,7 +40,7 @@ def test_the_more_reliable_shop_wins_at_a_slightly_higher_price(
 ):
     reliable = make_shop(rate_minor=5000, credit=0.95)
     cheap_but_shaky = make_shop(rate_minor=4800, credit=0.4)
-    order, proposals = place(db_session, dispatcher, database, buyer)
+    _, proposals = place(db_session, dispatcher, database, buyer)
     [proposal] = proposals
     assert proposal.factory_id == reliable.id
     # The buyer pays the real price: 30 h at 50.00.
