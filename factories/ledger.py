@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -129,6 +129,50 @@ def last_hash(session: Session) -> str:
     return found or GENESIS
 
 
+def new_event(
+    kind: str,
+    payload: Mapping[str, Any] | None = None,
+    *,
+    factory_id: int | None = None,
+    order_id: int | None = None,
+    organization_id: int | None = None,
+    occurred_at: datetime | None = None,
+) -> LedgerEvent:
+    """An event not yet in the chain (no hashes): checked, so that appending it cannot
+    fail on its payload."""
+    document = dict(payload or {})
+    _check(document, "payload")
+    return LedgerEvent(
+        kind=kind,
+        occurred_at=(occurred_at or utcnow()).astimezone(UTC),
+        factory_id=factory_id,
+        order_id=order_id,
+        organization_id=organization_id,
+        payload=document,
+        prev_hash="",
+        hash="",
+    )
+
+
+def append_all(session: Session, events: Sequence[LedgerEvent]) -> list[LedgerEvent]:
+    """Chain the events, in their order, after the last one, in the session's
+    transaction (they commit or roll back with the change they record). The lock is
+    held from here to the end of the transaction: the marketplace appends just before it
+    commits (marketplace/credit/records.py), so that the lock is held only briefly."""
+    if not events:
+        return []
+    session.flush()
+    serialize_appends(session)
+    previous = last_hash(session)
+    for event in events:
+        event.prev_hash = previous
+        # Hashed as stored: the database keeps microseconds, not beyond.
+        event.hash = previous = hash_of(event)
+        session.add(event)
+    session.flush()
+    return list(events)
+
+
 def append(
     session: Session,
     kind: str,
@@ -139,27 +183,16 @@ def append(
     organization_id: int | None = None,
     occurred_at: datetime | None = None,
 ) -> LedgerEvent:
-    """Append one event in the session's transaction (it commits or rolls back with the
-    change it records)."""
-    document = dict(payload or {})
-    _check(document, "payload")
-    session.flush()
-    serialize_appends(session)
-    event = LedgerEvent(
-        kind=kind,
-        occurred_at=(occurred_at or utcnow()).astimezone(UTC),
+    """Append one event now."""
+    event = new_event(
+        kind,
+        payload,
         factory_id=factory_id,
         order_id=order_id,
         organization_id=organization_id,
-        payload=document,
-        prev_hash=last_hash(session),
-        hash="",
+        occurred_at=occurred_at,
     )
-    # Hashed as stored: the database keeps microseconds, not beyond.
-    event.hash = hash_of(event)
-    session.add(event)
-    session.flush()
-    return event
+    return append_all(session, [event])[0]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from factories.credit.score import Fact, Standing, Tally, counts, month_index, standing
+from factories.credit.score import Fact, Standing, Tally, month_index, standing
 from factories.models import Factory, LedgerEvent, id_column, utcnow
 
 
@@ -42,12 +42,6 @@ def refresh(session: Session, factory_id: int, now: datetime | None = None) -> f
         factory.credit_score = score
         session.add(factory)
     return score
-
-
-def refresh_after(session: Session, kind: str, factory_id: int | None) -> None:
-    """After an event of `kind` about the factory: its score again, if the kind counts."""
-    if factory_id is not None and counts(kind):
-        refresh(session, factory_id)
 
 
 def refresh_all(session: Session, now: datetime | None = None) -> int:

@@ -3,6 +3,12 @@ the service that makes the change, in its transaction (so the web, the API, the 
 workers and the simulation all record alike). A factory's credit score is refreshed in the
 same transaction when the event counts for it (factories/credit/score.py).
 
+The events of a transaction wait in the session and are chained when it commits (the
+session's `before_commit`), in the order they were recorded: the lock that serializes
+appends is then held for the commit alone, not for the whole unit of work, and each
+factory's score is computed once however many of its events the transaction wrote. A
+transaction rolled back drops them with everything else.
+
 Payloads hold strings and integers only (hours as decimal strings, money in minor
 units): docs/credit.md lists each kind.
 """
@@ -14,10 +20,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from factories import ledger
-from factories.credit.service import refresh_after
+from factories.credit.score import counts
+from factories.credit.service import refresh
 from factories.ledger import EventKind
 from factories.models import LedgerEvent
 
@@ -44,6 +54,9 @@ class ProposalLike(Protocol):
     currency: str
 
 
+PENDING = "marketplace.credit.pending_events"
+
+
 def record(
     session: Session,
     kind: EventKind,
@@ -53,16 +66,37 @@ def record(
     organization_id: int | None = None,
     **payload: Any,
 ) -> LedgerEvent:
-    event = ledger.append(
-        session,
+    """The event, appended to the ledger when the session commits."""
+    event = ledger.new_event(
         kind,
         payload,
         factory_id=factory_id,
         order_id=order_id,
         organization_id=organization_id,
     )
-    refresh_after(session, kind, factory_id)
+    session.info.setdefault(PENDING, []).append(event)
     return event
+
+
+def append_pending(session: OrmSession) -> list[LedgerEvent]:
+    """Chain the session's waiting events and refresh the scores they change."""
+    events: list[LedgerEvent] = session.info.pop(PENDING, [])
+    if not events or not isinstance(session, Session):
+        return []
+    ledger.append_all(session, events)
+    for factory_id in sorted({e.factory_id for e in events if counts(e.kind) and e.factory_id}):
+        refresh(session, factory_id)
+    return events
+
+
+def _drop_pending(session: OrmSession, previous: SessionTransaction) -> None:
+    if not previous.nested:
+        session.info.pop(PENDING, None)
+
+
+# Every session of the process: requests, commands, workers, tests alike.
+sa_event.listen(OrmSession, "before_commit", append_pending)
+sa_event.listen(OrmSession, "after_soft_rollback", _drop_pending)
 
 
 def order_submitted(session: Session, order: OrderLike, lines: int) -> None:
