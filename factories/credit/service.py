@@ -6,25 +6,36 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from factories.credit.score import Fact, Standing, Tally, month_index, standing
+from factories.credit.score import COUNTING_KINDS, Fact, Standing, Tally, month_index, standing
 from factories.models import Factory, LedgerEvent, id_column, utcnow
 
 
 def facts_of(session: Session, factory_id: int, up_to: int | None = None) -> list[Fact]:
-    query = select(LedgerEvent).where(LedgerEvent.factory_id == factory_id)
+    """The factory's events that count for its score (plain rows, not ORM objects: a
+    score is computed at every commit that records one)."""
+    query = sa.select(
+        id_column(LedgerEvent),
+        col(LedgerEvent.kind),
+        col(LedgerEvent.occurred_at),
+        col(LedgerEvent.order_id),
+        col(LedgerEvent.payload),
+    ).where(LedgerEvent.factory_id == factory_id, col(LedgerEvent.kind).in_(sorted(COUNTING_KINDS)))
     if up_to is not None:
         query = query.where(col(LedgerEvent.id) <= up_to)
     return [
         Fact(
-            event_id=event.id or 0,
-            kind=event.kind,
-            month=month_index(event.occurred_at),
-            order_id=event.order_id,
-            payload=event.payload,
+            event_id=event_id,
+            kind=kind,
+            month=month_index(occurred_at),
+            order_id=order_id,
+            payload=payload,
         )
-        for event in session.exec(query.order_by(col(LedgerEvent.id))).all()
+        for event_id, kind, occurred_at, order_id, payload in session.execute(
+            query.order_by(col(LedgerEvent.id))
+        ).all()
     ]
 
 

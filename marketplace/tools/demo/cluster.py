@@ -85,8 +85,6 @@ def insert_factories(
             if roll < 0.95
             else FactoryStatus.SUSPENDED
         )
-        # Once a made-up credit score; still drawn, so that a seed's cluster stays the same.
-        rng.betavariate(8, 2)
         factories.append(
             {
                 "name": " ".join(
@@ -106,6 +104,8 @@ def insert_factories(
                 "credit_score": PRIOR_MEAN,
             }
         )
+        # Once a made-up credit score; still drawn, so that a seed's cluster stays the same.
+        rng.betavariate(8, 2)
     org_ids = insert_rows(
         session,
         Organization,
