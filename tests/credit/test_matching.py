@@ -59,9 +59,7 @@ def test_a_much_cheaper_shop_still_wins(db_session, make_shop, buyer, dispatcher
     assert proposal.factory_id == cheap.id
 
 
-def test_the_minimum_credit_stays_a_hard_filter(
-    db_session, make_shop, buyer, dispatcher, database
-):
+def test_the_minimum_credit_stays_a_hard_filter(db_session, make_shop, buyer, dispatcher, database):
     make_shop(rate_minor=1000, credit=0.5)
     enough = make_shop(rate_minor=9000, credit=0.8)
     _, [proposal] = place(db_session, dispatcher, database, buyer, min_credit=0.75)

@@ -11,10 +11,12 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from sqlmodel import select
 
 from factories.credit import report as reports
 from factories.models import Factory
 from marketplace.accounts.models import OrganizationKind, Role
+from marketplace.orders.models import Proposal
 
 
 def write_report(app, factory: Factory, path) -> dict:  # type: ignore[no-untyped-def]
@@ -161,3 +163,20 @@ def test_a_buyer_sees_the_components_without_other_buyers_orders(
     competitor.login(make_member(OrganizationKind.FACTORY, Role.FACTORY_OWNER))
     assert competitor.get(f"/api/v1/factories/{shop.id}/credit").status_code == 404
     assert competitor.get(f"/factories/{shop.id}/credit").status_code == 404
+
+
+def test_the_buyer_follows_the_credit_of_its_proposals(browser, db_session, delivered):
+    browser.login(delivered.buyer)
+    shop = delivered.shops[0]
+    page = browser.get(f"/orders/{delivered.id}").get_data(as_text=True)
+    assert f'href="/factories/{shop.id}/credit"' in page
+    proposal = db_session.exec(
+        select(Proposal).where(Proposal.order_id == delivered.id, Proposal.factory_id == shop.id)
+    ).first()
+    detail = browser.get(f"/proposals/{proposal.id}").get_data(as_text=True)
+    assert f'href="/factories/{shop.id}/credit"' in detail
+    assert "the engine prefers the more reliable shop" in detail
+    credit = browser.get(f"/factories/{shop.id}/credit")
+    assert credit.status_code == 200
+    html = credit.get_data(as_text=True)
+    assert "On-time delivery" in html and f'href="/orders/{delivered.id}"' not in html
