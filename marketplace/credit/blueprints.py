@@ -9,7 +9,8 @@ from marketplace.api.errors import ErrorBody
 
 CREDIT = Tag(name="credit", description="Credit scores, their breakdown, signed credit reports")
 
-pages = Blueprint("credit", __name__)
+# Beside the factory's own pages (/supply/factories/ID).
+pages = Blueprint("credit", __name__, url_prefix="/supply")
 api = APIBlueprint(
     "credit_api",
     __name__,

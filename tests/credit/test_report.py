@@ -138,11 +138,11 @@ def test_the_factory_downloads_its_report_and_sees_its_breakdown(
 ):
     shop = delivered.shops[0]
     browser.login(shop.owner)
-    page = browser.get(f"/factories/{shop.id}/credit")
+    page = browser.get(f"/supply/factories/{shop.id}/credit")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "On-time delivery" in html and f'href="/orders/{delivered.id}"' in html
-    download = browser.get(f"/factories/{shop.id}/credit/report.json")
+    download = browser.get(f"/supply/factories/{shop.id}/credit/report.json")
     assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
     assert json.loads(download.get_data())["report"]["factory"]["id"] == shop.id
     api = browser.get(f"/api/v1/factories/{shop.id}/credit").get_json()
@@ -158,25 +158,25 @@ def test_a_buyer_sees_the_components_without_other_buyers_orders(
     other_buyer.login(make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER))
     api = other_buyer.get(f"/api/v1/factories/{shop.id}/credit").get_json()
     assert all("order_ids" not in c for c in api["components"])
-    assert other_buyer.get(f"/factories/{shop.id}/credit/report.json").status_code == 404
+    assert other_buyer.get(f"/supply/factories/{shop.id}/credit/report.json").status_code == 404
     competitor = new_browser()
     competitor.login(make_member(OrganizationKind.FACTORY, Role.FACTORY_OWNER))
     assert competitor.get(f"/api/v1/factories/{shop.id}/credit").status_code == 404
-    assert competitor.get(f"/factories/{shop.id}/credit").status_code == 404
+    assert competitor.get(f"/supply/factories/{shop.id}/credit").status_code == 404
 
 
 def test_the_buyer_follows_the_credit_of_its_proposals(browser, db_session, delivered):
     browser.login(delivered.buyer)
     shop = delivered.shops[0]
     page = browser.get(f"/orders/{delivered.id}").get_data(as_text=True)
-    assert f'href="/factories/{shop.id}/credit"' in page
+    assert f'href="/supply/factories/{shop.id}/credit"' in page
     proposal = db_session.exec(
         select(Proposal).where(Proposal.order_id == delivered.id, Proposal.factory_id == shop.id)
     ).first()
     detail = browser.get(f"/proposals/{proposal.id}").get_data(as_text=True)
-    assert f'href="/factories/{shop.id}/credit"' in detail
+    assert f'href="/supply/factories/{shop.id}/credit"' in detail
     assert "the engine prefers the more reliable shop" in detail
-    credit = browser.get(f"/factories/{shop.id}/credit")
+    credit = browser.get(f"/supply/factories/{shop.id}/credit")
     assert credit.status_code == 200
     html = credit.get_data(as_text=True)
     assert "On-time delivery" in html and f'href="/orders/{delivered.id}"' not in html
