@@ -4,6 +4,7 @@ and for everyone by `factoryweb credit refresh` (older events weigh less as mont
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -22,7 +23,10 @@ def facts_of(session: Session, factory_id: int, up_to: int | None = None) -> lis
         col(LedgerEvent.occurred_at),
         col(LedgerEvent.order_id),
         col(LedgerEvent.payload),
-    ).where(LedgerEvent.factory_id == factory_id, col(LedgerEvent.kind).in_(sorted(COUNTING_KINDS)))
+    ).where(
+        col(LedgerEvent.factory_id) == factory_id,
+        col(LedgerEvent.kind).in_(sorted(COUNTING_KINDS)),
+    )
     if up_to is not None:
         query = query.where(col(LedgerEvent.id) <= up_to)
     return [
@@ -39,16 +43,53 @@ def facts_of(session: Session, factory_id: int, up_to: int | None = None) -> lis
     ]
 
 
-def standing_of(session: Session, factory_id: int, now: datetime | None = None) -> Standing:
-    return standing(Tally.of(facts_of(session, factory_id)), month_index(now or utcnow()))
+def fact_of(event: LedgerEvent) -> Fact:
+    """An event as the score sees it (one not yet in the ledger has no id: 0)."""
+    return Fact(
+        event_id=event.id or 0,
+        kind=event.kind,
+        month=month_index(event.occurred_at),
+        order_id=event.order_id,
+        payload=event.payload,
+    )
 
 
-def refresh(session: Session, factory_id: int, now: datetime | None = None) -> float:
-    """Recompute the factory's score from its events and cache it on the factory."""
+def standing_of(
+    session: Session,
+    factory_id: int,
+    now: datetime | None = None,
+    waiting: Sequence[LedgerEvent] = (),
+) -> Standing:
+    """The factory's standing from its events in the ledger and those `waiting` to be
+    appended in this transaction."""
+    facts = facts_of(session, factory_id) + [fact_of(e) for e in waiting]
+    return standing(Tally.of(facts), month_index(now or utcnow()))
+
+
+def lock_factories(session: Session, factory_ids: Sequence[int]) -> None:
+    """Hold the factories' rows to the end of the transaction (in id order): two
+    transactions recording events of one factory compute its score one after the other,
+    the second from the first's events."""
+    session.exec(
+        select(id_column(Factory))
+        .where(col(Factory.id).in_(sorted(set(factory_ids))))
+        .order_by(col(Factory.id))
+        .with_for_update()
+    ).all()
+
+
+def refresh(
+    session: Session,
+    factory_id: int,
+    now: datetime | None = None,
+    waiting: Sequence[LedgerEvent] = (),
+) -> float:
+    """Recompute the factory's score from its events (and those waiting to be appended)
+    and cache it on the factory."""
     factory = session.get(Factory, factory_id)
     if factory is None:
         return 0.0
-    score = standing_of(session, factory_id, now).score
+    score = standing_of(session, factory_id, now, waiting).score
     if factory.credit_score != score:
         factory.credit_score = score
         session.add(factory)

@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from factories import ledger
 from factories.credit.score import counts
-from factories.credit.service import refresh
+from factories.credit.service import lock_factories, refresh
 from factories.ledger import EventKind
 from factories.models import LedgerEvent
 
@@ -79,13 +79,21 @@ def record(
 
 
 def append_pending(session: OrmSession) -> list[LedgerEvent]:
-    """Chain the session's waiting events and refresh the scores they change."""
+    """Refresh the scores the session's waiting events change, then chain the events.
+
+    The scores first, each factory's row held (`lock_factories`), outside the lock that
+    serializes appends: that lock is then held only to read the last hash and insert."""
     events: list[LedgerEvent] = session.info.pop(PENDING, [])
     if not events or not isinstance(session, Session):
         return []
+    session.flush()
+    factory_ids = sorted({e.factory_id for e in events if counts(e.kind) and e.factory_id})
+    if factory_ids:
+        lock_factories(session, factory_ids)
+        for factory_id in factory_ids:
+            refresh(session, factory_id, waiting=[e for e in events if e.factory_id == factory_id])
+        session.flush()
     ledger.append_all(session, events)
-    for factory_id in sorted({e.factory_id for e in events if counts(e.kind) and e.factory_id}):
-        refresh(session, factory_id)
     return events
 
 
