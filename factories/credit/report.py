@@ -16,15 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlmodel import Session, col, select
 
 from factories import ledger
-from factories.credit.score import PRIOR_MEAN, Standing
-from factories.credit.service import standing_of
-from factories.models import Factory, LedgerEvent, id_of, utcnow
+from factories.credit.score import PRIOR_MEAN, Standing, Tally, month_index
+from factories.credit.score import standing as score_standing
+from factories.credit.service import facts_of
+from factories.models import Factory, LedgerEvent, id_column, id_of, utcnow
 
 FORMAT = "factoryweb-credit-report/1"
 ALGORITHM = "Ed25519"
@@ -80,12 +82,14 @@ def build(session: Session, factory: Factory, now: datetime | None = None) -> di
     now = now or utcnow()
     factory_id = id_of(factory)
     head = session.exec(select(LedgerEvent).order_by(col(LedgerEvent.id).desc()).limit(1)).first()
-    standing = standing_of(session, factory_id, now)
-    own = select(LedgerEvent.occurred_at).where(LedgerEvent.factory_id == factory_id)
-    first = session.exec(own.order_by(col(LedgerEvent.id)).limit(1)).first()
-    count = len(
-        session.exec(select(LedgerEvent.id).where(LedgerEvent.factory_id == factory_id)).all()
-    )
+    # Everything below rests on the events up to the anchor, whatever is appended meanwhile.
+    up_to = head.id if head and head.id else 0
+    standing = score_standing(Tally.of(facts_of(session, factory_id, up_to)), month_index(now))
+    own = col(LedgerEvent.factory_id) == factory_id, col(LedgerEvent.id) <= up_to
+    first = session.exec(
+        select(LedgerEvent.occurred_at).where(*own).order_by(col(LedgerEvent.id)).limit(1)
+    ).first()
+    count = session.exec(select(sa.func.count(id_column(LedgerEvent))).where(*own)).one()
     return {
         "format": FORMAT,
         "factory": {
