@@ -122,6 +122,25 @@ def serialize_appends(session: Session) -> None:
         connection.execute(sa.delete(table).where(sa.false()))
 
 
+def hold_referenced_rows(session: Session, events: Sequence[LedgerEvent]) -> None:
+    """On PostgreSQL, take the key-share locks that inserting the events will need (the
+    factory, order and organization each names) before the append lock: an insert then
+    never waits, holding that lock, for a transaction that waits for it in turn."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    for key in table_of(LedgerEvent).foreign_keys:
+        ids = sorted({v for e in events if (v := getattr(e, key.parent.name)) is not None})
+        if ids:
+            target = key.column
+            connection.execute(
+                sa.select(target)
+                .where(target.in_(ids))
+                .order_by(target)
+                .with_for_update(read=True, key_share=True)
+            )
+
+
 def last_hash(session: Session) -> str:
     found = session.exec(
         select(LedgerEvent.hash).order_by(col(LedgerEvent.id).desc()).limit(1)
@@ -162,6 +181,7 @@ def append_all(session: Session, events: Sequence[LedgerEvent]) -> list[LedgerEv
     if not events:
         return []
     session.flush()
+    hold_referenced_rows(session, events)
     serialize_appends(session)
     previous = last_hash(session)
     for event in events:

@@ -74,7 +74,9 @@ def lock_factories(session: Session, factory_ids: Sequence[int]) -> None:
         select(id_column(Factory))
         .where(col(Factory.id).in_(sorted(set(factory_ids))))
         .order_by(col(Factory.id))
-        .with_for_update()
+        # FOR NO KEY UPDATE: it waits for another score's computation, never for (nor
+        # blocks) the key-share lock an insert referring to the factory takes.
+        .with_for_update(key_share=True)
     ).all()
 
 
