@@ -9,7 +9,7 @@ from flask_openapi3 import Info, OpenAPI, SecurityScheme, Tag
 from marketplace import db
 from marketplace.accounts.api import api as accounts_api
 from marketplace.accounts.setup import init_accounts
-from marketplace.api import system
+from marketplace.api import browse, system
 from marketplace.api.errors import ErrorBody, init_errors, validation_error_response
 from marketplace.commands import register_commands
 from marketplace.config import Settings
@@ -79,6 +79,7 @@ def create_app(
         system.healthz
     )
     app.register_blueprint(system.document)
+    app.register_blueprint(browse.pages)
     for blueprint in (system.v1, accounts_api, orders_api(), payments_api(), credit_api()):
         app.register_api(blueprint)
     app.register_api(supply_api())

@@ -21,6 +21,8 @@ from werkzeug.exceptions import Conflict as ConflictPage
 from werkzeug.exceptions import NotFound as NotFoundPage
 
 from factories.errors import Conflict, InputError, NotFound, field_path
+from marketplace.web.errors import error_page
+from marketplace.web.messages import say
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         if not wants_json():
-            return error
+            return error_page(error)
         response = error_response(
             error.code or 500,
             (error.name or "error").lower().replace(" ", "_"),
@@ -99,7 +101,7 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(InputError)
     def input_error(error: InputError):
         if not wants_json():
-            return http_error(BadRequest(str(error)))
+            return error_page(BadRequest(), " ".join(say(m) for _, m in error.problems))
         return problems_response(error.problems)
 
     @app.errorhandler(NotFound)
@@ -111,7 +113,7 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(Conflict)
     def conflict(error: Conflict):
         if not wants_json():
-            return http_error(ConflictPage(str(error)))
+            return error_page(ConflictPage(), say(error))
         return error_response(409, error.code, str(error), **error.details())
 
     # The database went away (restarted, connections terminated): nothing of the request

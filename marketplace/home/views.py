@@ -10,8 +10,15 @@ from factories.capacity.calendar import free_hours_by_process
 from factories.capacity.weeks import monday_of, week_label
 from factories.taxonomy import PROCESSES
 from marketplace import db
-from marketplace.accounts.access import current_principal, current_user
+from marketplace.accounts.access import (
+    current_principal,
+    current_user,
+    login_required,
+    require_principal,
+)
+from marketplace.home.attention import buyer_attention, factory_attention, operator_attention
 from marketplace.home.figures import marketplace_numbers
+from marketplace.payments.settings import current as current_payments
 from marketplace.web import LOCALE_COOKIE, LOCALES, labels
 from marketplace.web.navigation import same_site_path
 
@@ -33,6 +40,7 @@ def layout_context() -> dict[str, object]:
         "process_label": lambda code: labels.process_label(code, current),
         "material_label": lambda code: labels.material_label(code, current),
         "certification_label": lambda code: labels.certification_label(code, current),
+        "country_label": lambda code: labels.country_label(code, current),
     }
 
 
@@ -66,3 +74,19 @@ def switch_language(code: str) -> ResponseReturnValue:
     response = redirect(same_site_path(request.args.get("next")))
     response.set_cookie(LOCALE_COOKIE, code, max_age=ONE_YEAR_S, samesite="Lax", httponly=True)
     return response
+
+
+@blueprint.get("/home")
+@login_required
+def home() -> ResponseReturnValue:
+    """Where a person lands after signing in: what needs them, for their role."""
+    session, principal = db.session(), require_principal()
+    now = datetime.now(UTC)
+    context: dict[str, object] = {"hours": labels.hours}
+    if principal.is_buyer:
+        context["buyer"] = buyer_attention(session, principal, current_payments().settings)
+    if principal.is_factory:
+        context["factory"] = factory_attention(session, principal.organization_id)
+    if principal.is_operator:
+        context["operator"] = operator_attention(session, now.date())
+    return render_template("home/mine.html", **context)

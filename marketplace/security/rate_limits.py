@@ -7,11 +7,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from werkzeug.exceptions import TooManyRequests
 
 from marketplace.api.errors import error_response
+from marketplace.web.errors import error_page
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +117,7 @@ def init_rate_limits(app: Flask) -> None:
                 429, "too_many_requests", f"rate limit exceeded: {error.description}"
             )
         else:
-            response = Response(
-                render_template("accounts/too_many_requests.html", limit=error.description),
-                status=429,
-            )
+            response = error_page(TooManyRequests())
         if retry_after:
             response.headers["Retry-After"] = retry_after
         return response

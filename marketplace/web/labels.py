@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+from babel import Locale
 from babel.dates import format_interval
 from flask_babel import format_currency, format_decimal, get_locale
 from flask_babel import gettext as _
@@ -34,6 +35,11 @@ def certification_label(code: str, locale: str) -> str:
     if certification is None:
         return code
     return certification.zh if locale.startswith("zh") else certification.en
+
+
+def country_label(code: str, locale: str) -> str:
+    """A country's name in the reader's language (ISO 3166 code in, Babel's CLDR name out)."""
+    return Locale.parse(locale).territories.get(code.upper(), code)
 
 
 def hours(value: Decimal | float | int) -> str:

@@ -60,8 +60,11 @@ def test_login_attempts_are_limited_per_address_in_redis(
     limited_app, browser_for, redis_client, key_prefix
 ):
     browser = browser_for(limited_app)
-    statuses = [login(browser, f"user{i}@example.com").status_code for i in range(4)]
-    assert statuses == [400, 400, 400, 429]
+    answers = [login(browser, f"user{i}@example.com") for i in range(4)]
+    assert [a.status_code for a in answers] == [400, 400, 400, 429]
+    # The refusal is a page of the site, in its layout, that says what to do.
+    refusal = answers[-1].get_data(as_text=True)
+    assert 'class="error-page"' in refusal and "Please wait a moment" in refusal
     assert redis_client.keys(f"*{key_prefix}*"), "the counters live in Redis"
     # Another address is not held back by this one.
     assert login(browser, "user9@example.com", address="10.0.0.2").status_code == 400

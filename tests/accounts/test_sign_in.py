@@ -37,4 +37,5 @@ def test_login_redirects_only_within_the_site(browser, make_member):
         "/login",
         {"email": buyer.email, "password": buyer.password, "next": "https://evil.example/"},
     )
-    assert response.headers["Location"] == "/"
+    # Not elsewhere: to the person's own home on this site.
+    assert response.headers["Location"] == "/home"

@@ -96,7 +96,7 @@ def test_factory_signup_continues_to_onboarding_when_it_exists(mailing, inbox, a
 
 def test_buyer_signup_makes_a_buyer_member(mailing, inbox):
     response = sign_up(mailing, inbox, kind="buyer", email="buyer@example.com")
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/home"
     assert mailing.get("/api/v1/me").get_json()["role"] == "buyer_member"
 
 

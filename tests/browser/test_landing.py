@@ -62,7 +62,7 @@ def test_demo_login_works_in_a_real_browser(page, live_server, live_database):
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(live_server + "/")
+    page.wait_for_url(live_server + "/home")
     assert "Bruno Buyer" in page.locator(".account").inner_text()
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("link", name="Sign in")).to_have_count(1, timeout=30_000)

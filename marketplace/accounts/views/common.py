@@ -45,4 +45,4 @@ def landing_after_signup(organization: Organization) -> str:
         and "supply.onboarding" in current_app.view_functions
     ):
         return url_for("supply.onboarding")
-    return url_for("web.index")
+    return url_for("web.home")

@@ -192,7 +192,7 @@ def invitation(token: str) -> ResponseReturnValue:
                 account, membership = joined
                 sign_in(account, membership.organization_id)
                 flash(_("You are now a member of %(name)s.", name=organization.name))
-                return redirect(url_for("web.index"))
+                return redirect(url_for("web.home"))
         page = render_template("accounts/invitation.html", form=form, new_account=True, **context)
         return private(make_response(page, form_status(form)))
 
@@ -209,7 +209,7 @@ def invitation(token: str) -> ResponseReturnValue:
         if accepted is not None:
             sign_in(user, accepted.organization_id)
             flash(_("You are now a member of %(name)s.", name=organization.name))
-            return redirect(url_for("web.index"))
+            return redirect(url_for("web.home"))
     page = render_template("accounts/invitation.html", form=form, new_account=False, **context)
     return private(make_response(page, form_status(form)))
 

@@ -56,7 +56,7 @@ def login() -> ResponseReturnValue:
             sign_in(user)
             if current_principal() is None:
                 return redirect(url_for("accounts.welcome"))
-            return redirect(same_site_path(form.next.data))
+            return redirect(same_site_path(form.next.data, default=url_for("web.home")))
         form.password.errors.append(_("Unknown email address or wrong password."))
     elif not form.is_submitted():
         form.next.data = request.args.get("next", "")
@@ -79,7 +79,7 @@ def oidc_login() -> ResponseReturnValue:
     client = oidc_client()
     if client is None:
         abort(404)
-    session[OIDC_NEXT_KEY] = same_site_path(request.args.get("next"))
+    session[OIDC_NEXT_KEY] = same_site_path(request.args.get("next"), default="")
     try:
         return client.authorize_redirect(public_url_for("accounts.oidc_callback"))
     except (OAuthError, RequestException, ValueError):
@@ -93,7 +93,7 @@ def oidc_callback() -> ResponseReturnValue:
     client = oidc_client()
     if client is None:
         abort(404)
-    next_path = same_site_path(session.get(OIDC_NEXT_KEY))
+    next_path = same_site_path(session.get(OIDC_NEXT_KEY), default=url_for("web.home"))
     try:
         token = client.authorize_access_token()
         claims = token.get("userinfo") or client.userinfo(token=token)

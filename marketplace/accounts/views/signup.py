@@ -52,7 +52,7 @@ def signup() -> ResponseReturnValue:
     """The answer is the same whether the address has an account or not; the mail to it
     says which (a link to finish signing up, or a reminder of the account)."""
     if current_principal() is not None:
-        return redirect(url_for("web.index"))
+        return redirect(url_for("web.home"))
     form = SignupForm()
     if form.validate_on_submit():
         db_session = db.session()
@@ -117,7 +117,7 @@ def welcome() -> ResponseReturnValue:
     if user is None:
         return redirect(url_for("accounts.login", next=request.full_path))
     if current_principal() is not None:
-        return redirect(url_for("web.index"))
+        return redirect(url_for("web.home"))
     form = StartOrganizationForm()
     if form.validate_on_submit():
         organization = submit(

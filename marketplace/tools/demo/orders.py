@@ -20,6 +20,8 @@ from factories.models import (
 )
 from factories.taxonomy import TOLERANCE_CLASSES
 from marketplace.orders.models import (
+    Dispute,
+    DisputeState,
     MatchRun,
     MatchRunState,
     Order,
@@ -121,6 +123,7 @@ def insert_orders(
         draw(awaiting_rng, count + k, OrderState.AWAITING_PAYMENT, buyer_orgs[k % len(buyer_orgs)])
 
     order_ids = insert_rows(session, Order, orders)
+    insert_demo_disputes(session, orders, order_ids, now)
     for line in lines:
         line["order_id"] = order_ids[line.pop("order_index")]
     line_ids = insert_rows(session, OrderLine, lines)
@@ -211,6 +214,35 @@ def book_demo_proposals(
             )
             break
     return proposals
+
+
+DISPUTE_REASONS = (
+    "Two of the parts are outside the drawing's flatness tolerance.",
+    "The delivery arrived with 12 parts fewer than ordered.",
+    "The surface finish does not match the agreed Ra 0.8.",
+)
+
+
+def insert_demo_disputes(
+    session: Session,
+    orders: list[dict[str, Any]],
+    order_ids: list[int],
+    now: datetime,
+) -> None:
+    """A disputed demo order has the buyer's dispute, open, for an operator to settle."""
+    disputes = [
+        {
+            "order_id": order_id,
+            "opened_by_organization_id": order["buyer_organization_id"],
+            "reason": DISPUTE_REASONS[order_id % len(DISPUTE_REASONS)],
+            "state": DisputeState.OPEN,
+            "created_at": now,
+        }
+        for order, order_id in zip(orders, order_ids, strict=True)
+        if order["state"] == OrderState.DISPUTED
+    ]
+    if disputes:
+        insert_rows(session, Dispute, disputes)
 
 
 def insert_proposal_slots(session: Session, slots: list[dict[str, Any]]) -> None:

@@ -24,7 +24,7 @@ from factories.models import (
     id_column,
     table_of,
 )
-from marketplace.orders.models import Order
+from marketplace.orders.models import Order, Proposal, ProposalState
 from marketplace.tools.demo.cluster import (
     insert_capabilities,
     insert_demo_logins,
@@ -44,6 +44,28 @@ from marketplace.tools.demo.rows import insert_without_ids
 
 def has_factories(session: Session) -> bool:
     return session.exec(select(Factory.id).limit(1)).first() is not None
+
+
+def busiest_factory(
+    session: Session, factories: list[dict[str, Any]], order_ids: list[int]
+) -> dict[str, Any]:
+    """The factory the demo's factory login runs: the one with the most proposals waiting
+    for an answer (then the most work), so that its owner has something to do."""
+    if not order_ids:
+        return factories[0]
+    counts = {
+        factory_id: (pending, total)
+        for factory_id, pending, total in session.execute(
+            select(
+                col(Proposal.factory_id),
+                sa.func.count().filter(col(Proposal.state) == ProposalState.PENDING),
+                sa.func.count(),
+            )
+            .where(col(Proposal.order_id).in_(order_ids))
+            .group_by(col(Proposal.factory_id))
+        )
+    }
+    return max(factories, key=lambda f: (*counts.get(f["id"], (0, 0)), -f["id"]))
 
 
 def seed_marketplace(session: Session, spec: DemoSpec) -> DemoSummary:
@@ -98,7 +120,8 @@ def seed_marketplace(session: Session, spec: DemoSpec) -> DemoSummary:
     summary.capacity_buckets = len(buckets)
     summary.orders_by_state = {state.value: n for state, n in orders_by_state.items()}
     if spec.logins:
-        summary.logins = insert_demo_logins(session, operator_org, buyer_orgs[0], factories[0], now)
+        factory = busiest_factory(session, factories, order_ids)
+        summary.logins = insert_demo_logins(session, operator_org, buyer_orgs[0], factory, now)
     session.flush()
     summary.seconds = time.perf_counter() - started
     return summary
