@@ -97,14 +97,16 @@ def append_pending(session: OrmSession) -> list[LedgerEvent]:
     return events
 
 
-def _drop_pending(session: OrmSession, previous: SessionTransaction) -> None:
-    if not previous.nested:
+def _drop_pending(session: OrmSession, transaction: SessionTransaction) -> None:
+    """The session's transaction ended without a commit (rolled back, or the session
+    closed): its waiting events go with it."""
+    if transaction.parent is None:
         session.info.pop(PENDING, None)
 
 
 # Every session of the process: requests, commands, workers, tests alike.
 sa_event.listen(OrmSession, "before_commit", append_pending)
-sa_event.listen(OrmSession, "after_soft_rollback", _drop_pending)
+sa_event.listen(OrmSession, "after_transaction_end", _drop_pending)
 
 
 def order_submitted(session: Session, order: OrderLike, lines: int) -> None:

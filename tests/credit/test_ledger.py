@@ -18,6 +18,7 @@ from factories.models import Factory, LedgerEvent, utcnow
 from factories.profile.reader import import_profile
 from factories.profile.schema import Credit
 from factories.profile.writer import export_profile
+from marketplace.credit import records
 
 NOW = utcnow()
 
@@ -178,3 +179,15 @@ def test_a_restored_profile_does_not_set_credit(db_session, delivered):
     factory.credit_score = 0.1  # a stale cache is put right by a restore, from the ledger
     import_profile(db_session, claimed, None, NOW.date(), NOW, restore=True)
     assert db_session.get_one(Factory, factory.id).credit_score == earned
+
+
+def test_events_of_a_rolled_back_transaction_are_not_appended(db_session, make_shop):
+    shop = make_shop()
+    before = len(events(db_session))
+    records.record(db_session, EventKind.PROPOSAL_DECLINED, factory_id=shop.id, note="gone")
+    db_session.rollback()
+    records.record(db_session, EventKind.PROPOSAL_ACCEPTED, factory_id=shop.id)
+    db_session.commit()
+    after = events(db_session)[before:]
+    assert [e.kind for e in after] == [EventKind.PROPOSAL_ACCEPTED]
+    assert ledger.verify(db_session).intact
