@@ -251,7 +251,8 @@ class CapacityBucket(SQLModel, table=True):
 
 
 class LedgerEvent(SQLModel, table=True):
-    """One business event in the append-only, hash-chained ledger."""
+    """One business event in the append-only, hash-chained ledger (factories/ledger.py;
+    docs/credit.md). `prev_hash` is unique: the chain cannot fork."""
 
     __tablename__ = "ledger_event"
     id: int | None = Field(default=None, primary_key=True)
@@ -261,5 +262,5 @@ class LedgerEvent(SQLModel, table=True):
     factory_id: int | None = Field(default=None, foreign_key="factory.id", index=True)
     order_id: int | None = Field(default=None, foreign_key="purchase_order.id", index=True)
     payload: dict = Field(default_factory=dict, sa_type=JsonDocument)
-    prev_hash: str = Field(max_length=64)
+    prev_hash: str = Field(max_length=64, unique=True)
     hash: str = Field(max_length=64, unique=True)

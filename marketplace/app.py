@@ -13,6 +13,7 @@ from marketplace.api import browse, system
 from marketplace.api.errors import ErrorBody, init_errors, validation_error_response
 from marketplace.commands import register_commands
 from marketplace.config import Settings
+from marketplace.credit.setup import credit_api, init_credit
 from marketplace.home.views import blueprint as home_blueprint
 from marketplace.orders.setup import init_orders, orders_api
 from marketplace.payments.setup import init_payments, payments_api
@@ -67,6 +68,7 @@ def create_app(
     init_supply(app)
     init_orders(app, database)
     init_payments(app, database)
+    init_credit(app)
     # After the other pages: its protections (rate limits) wrap views registered so far.
     init_accounts(app, csrf)
 
@@ -78,7 +80,7 @@ def create_app(
     )
     app.register_blueprint(system.document)
     app.register_blueprint(browse.pages)
-    for blueprint in (system.v1, accounts_api, orders_api(), payments_api()):
+    for blueprint in (system.v1, accounts_api, orders_api(), payments_api(), credit_api()):
         app.register_api(blueprint)
     app.register_api(supply_api())
     # After every API: the answers each operation can give besides its own.

@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from marketplace import db, migrate
+from marketplace.credit.cli import credit_group, ledger_group
 from marketplace.orders.cli import orders_group
 from marketplace.payments.cli import payments_group
 from marketplace.supply.cli import factory_group
@@ -48,6 +49,8 @@ def register_commands(group: click.Group) -> None:
         factory_group,
         orders_group,
         payments_group,
+        ledger_group,
+        credit_group,
         *tool_commands,
         match_command,
     ):

@@ -31,6 +31,9 @@ class Settings:
     stripe_api_key: str | None
     stripe_api_base: str | None
     stripe_webhook_secret: str | None
+    # Ed25519 key that signs credit reports (base64 of the 32-byte private key); None in
+    # development and tests: a key kept in the instance folder (marketplace/credit/keys.py).
+    credit_signing_key: str | None = None
 
     @property
     def production(self) -> bool:
@@ -44,6 +47,11 @@ class Settings:
             if env == "production":
                 raise ConfigurationError("SECRET_KEY must be set when FACTORYWEB_ENV=production")
             secret_key = _development_secret_key()
+        credit_signing_key = environ.get("CREDIT_SIGNING_KEY") or None
+        if not credit_signing_key and env == "production":
+            raise ConfigurationError(
+                "CREDIT_SIGNING_KEY must be set when FACTORYWEB_ENV=production"
+            )
         database_url = environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'factoryweb.db'}"
         return cls(
             env=env,
@@ -53,6 +61,7 @@ class Settings:
             stripe_api_key=environ.get("STRIPE_API_KEY") or None,
             stripe_api_base=environ.get("STRIPE_API_BASE") or None,
             stripe_webhook_secret=environ.get("STRIPE_WEBHOOK_SECRET") or None,
+            credit_signing_key=credit_signing_key,
         )
 
 

@@ -8,7 +8,8 @@ canonical order (lists sorted as export writes them). Import has two modes:
   booked on them) and maximum/planned hours of the weeks it lists; status, credit and
   booked hours stay the marketplace's, and past weeks cannot be rewritten;
 - a restore (`restore=True`, the operator's command line) takes everything from the
-  file, including status, credit, booked hours and past weeks.
+  file, including status, booked hours and past weeks, except credit: that is earned on
+  the ledger, and a restore computes it from the factory's events (docs/credit.md).
 
 Every problem of the file is reported at once, named by its place in the profile,
 before anything is written. The rules are those of the services the import calls: the
@@ -39,6 +40,7 @@ from factories.capacity.calendar import (
     set_capacity,
 )
 from factories.capacity.weeks import monday_of
+from factories.credit.service import refresh
 from factories.errors import N_, FactoryError, Problems
 from factories.models import Capability, CapacityBucket, Factory, FactoryStatus, id_of
 from factories.onboarding import (
@@ -186,12 +188,14 @@ def _apply_profile(
         if restore:
             factory.status = profile.status
             factory.status_reason = profile.statusReason
-            if profile.credit is not None:
-                factory.credit_score = profile.credit.score
             if profile.status == FactoryStatus.VERIFIED and factory.verified_at is None:
                 factory.verified_at = now
         session.add(factory)
         session.flush()
+        if restore:
+            # Credit is earned on the ledger, never taken from a file: a restore keeps the
+            # score the factory's events give (docs/credit.md).
+            refresh(session, id_of(factory), now)
         replace_certifications(session, factory, certifications)
         _apply_capabilities(session, factory, capabilities, today)
         if restore:

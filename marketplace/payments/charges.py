@@ -20,8 +20,10 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from factories.errors import N_, Conflict
+from factories.ledger import EventKind
 from factories.models import id_of
 from marketplace.accounts.service import Principal
+from marketplace.credit import records
 from marketplace.db import Database
 from marketplace.orders import access
 from marketplace.orders.models import Order, OrderState
@@ -153,6 +155,7 @@ def apply_payment_result(
     if target == PaymentState.CAPTURED:
         payment.charge_id = result.charge_id
         payment.captured_at = now
+        records.money(session, EventKind.PAID, id_of(order), payment.amount_minor, payment.currency)
         if order.state == OrderState.AWAITING_PAYMENT:
             confirm_paid(session, order, now)
             return "captured; order confirmed"

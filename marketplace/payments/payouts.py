@@ -17,8 +17,10 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from factories.errors import N_, Conflict, NotFound
+from factories.ledger import EventKind
 from factories.models import Factory, id_of
 from marketplace.accounts.service import Principal
+from marketplace.credit import records
 from marketplace.db import Database
 from marketplace.orders.models import Order
 from marketplace.orders.notify import events
@@ -148,6 +150,14 @@ def mark_sent(session: Session, payout: Payout, transfer_id: str, now: datetime)
     payout.state = PayoutState.SENT
     payout.transfer_id = payout.transfer_id or transfer_id
     payout.sent_at = now
+    records.money(
+        session,
+        EventKind.PAID_OUT,
+        payout.order_id,
+        payout.amount_minor,
+        payout.currency,
+        factory_id=payout.factory_id,
+    )
     factory = session.get(Factory, payout.factory_id)
     order = session.get(Order, payout.order_id)
     if factory is not None and order is not None:

@@ -9,7 +9,9 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from factories.ledger import EventKind
 from factories.models import id_of
+from marketplace.credit import records
 from marketplace.db import Database
 from marketplace.payments import operations
 from marketplace.payments.gateways.base import Gateway
@@ -79,16 +81,25 @@ def _apply_refund(
     session: Session, operation: GatewayOperation, refund_id: str, now: datetime
 ) -> None:
     refund = session.get_one(Refund, operation.subject_id)
-    mark_refunded(refund, refund_id, now)
+    mark_refunded(session, refund, refund_id, now)
 
 
-def mark_refunded(refund: Refund, gateway_refund_id: str, now: datetime) -> None:
+def mark_refunded(session: Session, refund: Refund, gateway_refund_id: str, now: datetime) -> None:
     """The gateway made the refund (its answer, or its webhook: either, once)."""
     if refund.state == "succeeded":
         return
     refund.state = "succeeded"
     refund.gateway_refund_id = refund.gateway_refund_id or gateway_refund_id
     refund.succeeded_at = now
+    records.money(
+        session,
+        EventKind.REFUNDED,
+        refund.order_id,
+        refund.amount_minor,
+        refund.currency,
+        factory_id=refund.factory_id,
+        reason=refund.reason,
+    )
 
 
 operations.handles("refund", _refund_call, _apply_refund)

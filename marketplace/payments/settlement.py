@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from factories.errors import N_, Conflict
 from factories.models import Factory, id_of
 from marketplace.accounts.service import Principal
+from marketplace.credit import records
 from marketplace.orders import access
 from marketplace.orders.models import Dispute, DisputeState, Order, OrderState
 from marketplace.orders.posting.service import lock_orders
@@ -47,7 +48,7 @@ def deliver_after_window(session: Session, now: datetime, settings: PaymentSetti
     closed = 0
     for order in lock_orders(session, list(due)):  # type: ignore[arg-type]
         if order.state == OrderState.SHIPPED:
-            deliver(session, order)
+            deliver(session, order, how="window")
             close_by_window(session, order)
             closed += 1
     return closed
@@ -97,7 +98,11 @@ def resolve_with_refunds(
     if problems:
         raise PaymentError.of(problems)
     payment = captured_payment(session, id_of(order))
-    resolved = resolve_dispute(session, principal, dispute_id, resolution)
+    outcomes = {
+        factory_id: records.outcome_of(refunded.get(factory_id, 0), share)
+        for factory_id, share in shares.items()
+    }
+    resolved = resolve_dispute(session, principal, dispute_id, resolution, outcomes)
     if payment is None:
         return resolved
     session.refresh(payment, with_for_update=True)

@@ -90,7 +90,7 @@ def apply(session: Session, event: Event, now: datetime) -> str:
                 )
             ).first()
             if refund is not None:
-                mark_refunded(refund, entry["id"], now)
+                mark_refunded(session, refund, entry["id"], now)
                 applied += 1
         return f"{applied} refund(s) confirmed"
     if event.type == "account.updated":

@@ -1,8 +1,9 @@
 """`factoryweb factory export|import`: a factory in the standardized formats, for operators.
 
 Import on the command line is a restore: it takes everything from the file, including
-status, credit and booked hours. A factory the file names that does not exist yet goes
-to the organization given with --organization, or to a new factory organization.
+status and booked hours (not credit: that is earned on the ledger). A factory the file
+names that does not exist yet goes to the organization given with --organization, or to
+a new factory organization.
 """
 
 from __future__ import annotations

@@ -223,6 +223,8 @@ DERIVED_TABLES = {
     "gateway_operation",
     "gateway_event",
     "simulated_gateway_object",
+    # The ledger records what the other rows did.
+    "ledger_event",
 }
 
 

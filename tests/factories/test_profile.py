@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from factories.capacity.calendar import capacity_grid
+from factories.credit.score import PRIOR_MEAN
 from factories.errors import FactoryError
 from factories.profile.reader import import_profile
 from factories.profile.schema import (
@@ -54,7 +55,8 @@ def rich_factory(make_factory):
             certification_details("AS9100", valid_until=TODAY - timedelta(days=3)),
         ],
         hours={"milling_5axis": [(1, "72.25", "30.5")]},
-        credit=0.83,
+        # What a factory without ledger events has earned: a restore keeps it.
+        credit=PRIOR_MEAN,
     )
 
 
@@ -152,7 +154,7 @@ def test_owner_import_keeps_status_credit_and_booked_hours(db_session, rich_fact
     )
     after = export_profile(db_session, rich_factory)
     assert after.name == "Keller Präzision GmbH"
-    assert after.status == "pending" and after.credit.score == 0.83
+    assert after.status == "pending" and after.credit.score == PRIOR_MEAN
     booked = {(c.capabilityId, c.pointInTime): c.bookedCapacity for c in after.capacity.capacities}
     assert booked[("milling_5axis", week(1))] == Decimal("30.50")
 
@@ -319,7 +321,8 @@ def profiles(draw):
             certifications=certs,
             capabilities=caps,
             capacity=CapacityBlock(updatedAt=updated, capacities=capacities),
-            credit=Credit(score=draw(st.floats(0, 1))),
+            # Credit is earned on the ledger: a factory restored without events is at the prior.
+            credit=Credit(score=PRIOR_MEAN),
         )
     )
 

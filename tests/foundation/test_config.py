@@ -9,9 +9,16 @@ def test_production_requires_a_secret_key():
 
 
 def test_production_uses_the_given_secret_key():
-    settings = Settings.from_environ({"FACTORYWEB_ENV": "production", "SECRET_KEY": "s3cret"})
+    settings = Settings.from_environ(
+        {"FACTORYWEB_ENV": "production", "SECRET_KEY": "s3cret", "CREDIT_SIGNING_KEY": "k"}
+    )
     assert settings.production
     assert settings.secret_key == "s3cret"
+
+
+def test_production_requires_a_credit_signing_key():
+    with pytest.raises(ConfigurationError, match="CREDIT_SIGNING_KEY"):
+        Settings.from_environ({"FACTORYWEB_ENV": "production", "SECRET_KEY": "s3cret"})
 
 
 def test_development_generates_and_keeps_a_secret_key(tmp_path, monkeypatch):

@@ -87,7 +87,7 @@ def test_only_capable_verified_certified_factories_are_options(db_session, make_
     assert credits[low_credit_line] == 0.4 < job["min_credit"]
     assert options[capacity_line_id(far.id, "milling_3axis")]["lead_periods"] == 3
     assert options[capacity_line_id(fits.id, "milling_3axis")]["lead_periods"] == 0
-    assert options[capacity_line_id(fits.id, "milling_3axis")]["cost"] == 20 * 6000
+    assert options[capacity_line_id(fits.id, "milling_3axis")]["price"] == 20 * 6000
     assert job["resource"] == RESOURCE and job["min_credit"] == 0.5
     assert job["due_period"] == week_label(monday_of(order.due_date))
 

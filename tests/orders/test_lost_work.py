@@ -103,7 +103,8 @@ def test_each_losing_factory_sees_its_own_binding_reason(db_session, contest):
     assert 2 <= rank <= count and "extra_cost_minor" not in item.reason
     assert str(message) == (
         f"Your price ranked {rank} of {count}. "
-        "It was a tenth to three tenths above the price that got the work."
+        "It was a tenth to three tenths above the price that got the work. "
+        "Prices are compared after adjusting for credit: price × (1 + 0.5 × (1 − credit))."
     )
 
     # Credit below the buyer's minimum.

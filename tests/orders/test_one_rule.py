@@ -90,7 +90,7 @@ def test_a_price_is_the_same_on_the_proposal_in_the_problem_and_in_the_demo(
         for o in run.problem["jobs"][0]["options"]
         if o["factory"] == capacity_line_id(shop.id, "milling_3axis")
     ]
-    assert option["cost"] == proposal.price_minor
+    assert option["price"] == proposal.price_minor
 
     seed_marketplace(db_session, DemoSpec(factories=15, orders=40, weeks=4, seed=5, logins=False))
     demo = db_session.exec(

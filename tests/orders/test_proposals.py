@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
+from factories.credit.score import risk_adjusted
 from factories.errors import Conflict, NotFound
 from factories.models import CapacityBucket, utcnow
 from marketplace.cli import main
@@ -235,7 +236,9 @@ def test_factory_sees_its_proposals_with_reasons_and_nobody_elses(
     [chosen] = engine["chosen"]
     assert chosen["factory"] == own_line and chosen["reason"] == "chosen"
     assert chosen["hours"] == 12 and chosen["share"] == pytest.approx(12 / 30)
-    assert chosen["cost"] == pytest.approx(12 * 5000) and chosen["option_cost"] == 30 * 5000
+    assert chosen["price"] == pytest.approx(12 * 5000) and chosen["option_price"] == 30 * 5000
+    # The engine compared the risk-adjusted cost: price x (1 + 0.5 x (1 - credit)).
+    assert chosen["option_cost"] == risk_adjusted(30 * 5000, chosen["credit"])
     assert engine["not_chosen"] == [] and engine["hours"] == 30
     assert set(engine) == {"job", "hours", "chosen", "not_chosen"}
     everything = json.dumps(api) + page

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
+from factories import ledger
 from marketplace.cli import main
 
 KEYS = {
@@ -80,6 +81,9 @@ def test_simulate_runs_the_whole_flow_and_the_books_balance(committed_app, commi
             ).scalar()
             == 0
         )
+        # Every step went into the ledger, and the chain holds.
+        chain = ledger.verify(session)
+        assert chain.intact and chain.events > summary["orders"]
 
     # The same seed on the same database is refused, naming the option (exit 2).
     again = runner.invoke(
@@ -167,3 +171,5 @@ def test_simulate_finishes_on_sqlite_beside_demo_data(tmp_path):
     summary = json.loads(result.output)
     assert summary["booking_mismatches"] == 0 and summary["overbooked_buckets"] == 0
     assert summary["delivered"] > 0
+    verified = runner.invoke(main, ["ledger", "verify"], env=env, catch_exceptions=False)
+    assert verified.exit_code == 0 and "ledger intact" in verified.output, verified.output

@@ -28,6 +28,7 @@ from factories.taxonomy import (
     materials_for,
 )
 from marketplace.accounts.service import Principal
+from marketplace.credit import records
 from marketplace.orders import access
 from marketplace.orders.errors import OrderError
 from marketplace.orders.models import Order, OrderLine, OrderState
@@ -245,6 +246,7 @@ def create_order(
         )
     if submit:
         move(order, OrderState.OPEN)
+        records.order_submitted(session, order, len(data.lines))
     session.flush()
     return order
 
@@ -283,6 +285,7 @@ def submit(session: Session, principal: Principal, order_id: int) -> Order:
     """draft -> open."""
     order = buyer_step(session, principal, order_id)
     touch(order, OrderState.OPEN)
+    records.order_submitted(session, order, len(lines_of(session, order_id)))
     return order
 
 

@@ -3,7 +3,7 @@ settles it and the order closes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sqlmodel import Session, col, select
@@ -12,6 +12,7 @@ from factories.errors import N_, Conflict
 from factories.models import id_column, id_of, too_long, utcnow
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.accounts.service import Principal
+from marketplace.credit import records
 from marketplace.orders import access
 from marketplace.orders.errors import OrderError
 from marketplace.orders.models import (
@@ -62,6 +63,12 @@ def open_dispute(
     session.add(dispute)
     session.flush()
     documents.attach(session, principal, upload_folder, uploads, "evidence", dispute=dispute)
+    records.dispute_opened(
+        session,
+        order_id,
+        id_of(dispute),
+        [id_of(f) for f in access.participants(session, order_id)],
+    )
     events.notify(
         session,
         access.participant_organizations(session, order_id) + _operator_orgs(session),
@@ -74,9 +81,15 @@ def open_dispute(
 
 
 def resolve_dispute(
-    session: Session, principal: Principal, dispute_id: int, resolution: str
+    session: Session,
+    principal: Principal,
+    dispute_id: int,
+    resolution: str,
+    outcomes: Mapping[int, str] | None = None,
 ) -> Dispute:
-    """An operator settles a dispute; the order closes."""
+    """An operator settles a dispute; the order closes. `outcomes` says, per factory, who
+    won (`records.outcome_of`); a factory not named is `settled`, no money decided."""
+
     dispute = access.dispute_for_operator(session, principal, dispute_id)
     resolution = resolution.strip()
     if not resolution:
@@ -91,6 +104,16 @@ def resolve_dispute(
     dispute.state = DisputeState.RESOLVED
     dispute.resolution = resolution
     dispute.resolved_at = utcnow()
+    decided = dict(outcomes or {})
+    records.dispute_resolved(
+        session,
+        id_of(order),
+        id_of(dispute),
+        {
+            id_of(f): decided.get(id_of(f), "settled")
+            for f in access.participants(session, id_of(order))
+        },
+    )
     events.notify(
         session,
         [order.buyer_organization_id, *access.participant_organizations(session, id_of(order))],

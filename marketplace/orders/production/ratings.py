@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from factories.errors import N_, Conflict, NotFound
 from factories.models import too_long
 from marketplace.accounts.service import Principal
+from marketplace.credit import records
 from marketplace.orders import access
 from marketplace.orders.errors import OrderError
 from marketplace.orders.models import (
@@ -67,6 +68,7 @@ def rate(
         created_by_id=principal.user_id,
     )
     session.add(rating)
+    records.rating(session, order_id, rated_factory, to_organization, score)
     events.notify(
         session,
         [to_organization],

@@ -5,6 +5,7 @@ The order ships when every factory with accepted work shipped."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from sqlmodel import Session, col, select
@@ -12,6 +13,7 @@ from sqlmodel import Session, col, select
 from factories.errors import N_, Conflict, NotFound
 from factories.models import id_of, too_long, utcnow
 from marketplace.accounts.service import Principal
+from marketplace.credit import records
 from marketplace.orders import access, signals
 from marketplace.orders.errors import OrderError
 from marketplace.orders.models import (
@@ -100,6 +102,7 @@ def add_milestone(
     session.add(milestone)
     session.flush()
     documents.attach(session, principal, upload_folder, uploads, "documents", milestone=milestone)
+    records.milestone(session, order_id, factory_id, kind)
     if kind == MilestoneKind.STARTED and order.state == OrderState.CONFIRMED:
         touch(order, OrderState.IN_PRODUCTION)
     if kind == MilestoneKind.SHIPPED:
@@ -143,11 +146,12 @@ def confirm_delivery(session: Session, principal: Principal, order_id: int) -> O
     return deliver(session, buyer_step(session, principal, order_id))
 
 
-def deliver(session: Session, order: Order) -> Order:
+def deliver(session: Session, order: Order, how: str = "confirmed") -> Order:
     """The (locked, shipped) order is delivered: by the buyer's confirmation, or once the
-    dispute window closed without a dispute."""
+    dispute window closed without a dispute (`how`: confirmed or window)."""
     touch(order, OrderState.DELIVERED)
     order.delivered_at = now = utcnow()
+    records.delivered(session, order, shipped_on(session, id_of(order)), how)
     data = {
         "order_id": order.id,
         "state": order.state,
@@ -161,6 +165,15 @@ def deliver(session: Session, order: Order) -> Order:
         events.publish(session, organization_id, events.ORDER_DELIVERED, data)
     signals.order_delivered.send(order, session=session, now=now)
     return order
+
+
+def shipped_on(session: Session, order_id: int) -> dict[int, datetime]:
+    """When each factory of the order reported it shipped."""
+    return {
+        m.factory_id: m.created_at
+        for m in milestones_of(session, order_id)
+        if m.kind == MilestoneKind.SHIPPED
+    }
 
 
 def close(session: Session, principal: Principal, order_id: int) -> Order:

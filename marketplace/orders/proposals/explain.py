@@ -19,6 +19,7 @@ from collections import defaultdict
 from typing import Any
 
 import matching
+from factories.credit.score import RISK_WEIGHT
 from marketplace.accounts.service import Principal
 from marketplace.orders.models import Order, Proposal
 from marketplace.orders.runs.problem import BuiltProblem, job_id, parse_capacity_line
@@ -44,6 +45,8 @@ ENGINE_CHOSEN_FIELDS = (
     "share",
     "cost",
     "option_cost",
+    "price",
+    "option_price",
     "lead_periods",
     "credit",
     "detail",
@@ -286,6 +289,9 @@ def explanation(
         "due_week": job_data.get("due_period"),
         "splittable": job_data.get("splittable", False),
         "checks": ["capability", "material", "envelope", "tolerance", "certifications", "credit"],
+        # Offers were compared at price x (1 + risk_weight x (1 - credit)); the price of
+        # the proposal is the real one (docs/matching-problem.md).
+        "risk_weight": RISK_WEIGHT,
     }
 
 
@@ -306,12 +312,29 @@ def add_engine_explanations(
         job = job_id(proposal.order_line_id)
         if job not in cache:
             try:
-                cache[job] = explainer.explain(job)
+                cache[job] = with_prices(explainer.explain(job), built.job(job))
             except Exception:  # an engine that cannot explain its plan should not stop it
                 log.exception("run %s: no engine explanation of %s", proposal.match_run_id, job)
                 cache[job] = None
         if cache[job] is not None:
             proposal.explanation = {**proposal.explanation, "engine": cache[job]}
+
+
+def with_prices(engine: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """The engine's account with the real prices beside its costs: the engine compares
+    risk-adjusted costs (docs/matching-problem.md), the buyer pays `price`."""
+    prices = {o["factory"]: o.get("price", o["cost"]) for o in job.get("options", [])}
+    chosen = []
+    for entry in engine.get("chosen", []):
+        option_price = prices.get(entry.get("factory"))
+        if option_price is not None:
+            entry = {
+                **entry,
+                "option_price": option_price,
+                "price": option_price * float(entry.get("share", 0)),
+            }
+        chosen.append(entry)
+    return {**engine, "chosen": chosen}
 
 
 def explanation_for(principal: Principal, proposal: Proposal) -> dict[str, Any]:

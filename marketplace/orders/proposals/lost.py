@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 import matching
+from factories.credit.score import RISK_WEIGHT
 from factories.errors import N_, Message
 from factories.models import Factory, id_of
 from factories.paging import Page, check_paging, offset
@@ -265,7 +266,11 @@ def _price_message(reason: dict[str, Any]) -> Message:
         how = N_("It was a tenth to three tenths above the price that got the work.")
     else:
         how = N_("It was more than three tenths above the price that got the work.")
-    return N_("%(placed)s %(how)s", placed=placed, how=how)
+    adjusted = N_(
+        "Prices are compared after adjusting for credit: price × (1 + %(weight)s × (1 − credit)).",
+        weight=RISK_WEIGHT,
+    )
+    return N_("%(placed)s %(how)s %(adjusted)s", placed=placed, how=how, adjusted=adjusted)
 
 
 def _capacity_message(reason: dict[str, Any]) -> Message:

@@ -139,6 +139,7 @@ def give_back(session: Session, order: Order, now: datetime) -> list[Proposal]:
                 Proposal.order_id == order.id,
                 col(Proposal.state).in_((ProposalState.PENDING, ProposalState.ACCEPTED)),
             )
+            .order_by(col(Proposal.id))
             .execution_options(populate_existing=True)
         ).all()
     )

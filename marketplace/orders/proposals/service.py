@@ -21,8 +21,10 @@ from sqlmodel import Session, col, select
 
 from factories.capacity.booking import BucketChange, ChangeKind, apply_changes
 from factories.errors import N_, Conflict
+from factories.ledger import EventKind
 from factories.models import too_long, utcnow
 from marketplace.accounts.service import Principal
+from marketplace.credit import records
 from marketplace.orders import access, signals
 from marketplace.orders.errors import OrderError
 from marketplace.orders.models import (
@@ -80,6 +82,7 @@ def accept(
         slot.state = SlotState.CONFIRMED
     proposal.state = ProposalState.ACCEPTED
     proposal.decided_at = now
+    records.proposals(session, EventKind.PROPOSAL_ACCEPTED, [proposal])
     events.notify(
         session,
         [order.buyer_organization_id],
@@ -130,6 +133,13 @@ def _refuse(
         proposal.decided_at = now
         proposal.decision_note = note
     apply_changes(session, changes)
+    records.proposals(
+        session,
+        EventKind.PROPOSAL_DECLINED
+        if state == ProposalState.DECLINED
+        else EventKind.PROPOSAL_EXPIRED,
+        proposals,
+    )
     kind = "proposal.declined" if state == ProposalState.DECLINED else "proposal.expired"
     # The factory's reason for declining is for the buyer to read.
     said = {"note": note} if note else {}
@@ -204,6 +214,7 @@ def expire_due(
 def withdraw_all(session: Session, order: Order, now: datetime) -> int:
     """The buyer cancelled: give back every hour the order holds or booked."""
     proposals = give_back(session, order, now)
+    records.proposals(session, EventKind.PROPOSAL_WITHDRAWN, proposals, by="buyer", why="cancelled")
     factory_orgs = factory_organizations(session, {p.factory_id for p in proposals})
     events.notify(
         session, factory_orgs.values(), "order.cancelled", order_id=order.id, title=order.title
@@ -215,7 +226,9 @@ def cancel_order(session: Session, principal: Principal, order_id: int) -> Order
     """The buyer cancels before production: every held or booked hour goes back (and
     money paid goes back: `signals.order_cancelled`)."""
     order = buyer_step(session, principal, order_id)
+    state = order.state
     touch(order, OrderState.CANCELLED)
+    records.order_cancelled(session, order, state)
     now = utcnow()
     withdraw_all(session, order, now)
     signals.order_cancelled.send(order, session=session, now=now)

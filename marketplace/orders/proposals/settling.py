@@ -10,7 +10,9 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
+from factories.ledger import EventKind
 from factories.models import id_of, utcnow
+from marketplace.credit import records
 from marketplace.orders.coverage import coverage
 from marketplace.orders.models import (
     MatchRun,
@@ -21,6 +23,7 @@ from marketplace.orders.models import (
 from marketplace.orders.notify import events
 from marketplace.orders.proposals.parties import (
     accepted_proposals,
+    accepted_shares,
     factory_organizations,
     give_back,
     tell_parties,
@@ -104,6 +107,7 @@ def confirm_paid(session: Session, order: Order, now: datetime) -> None:
     move(order, OrderState.CONFIRMED)
     order.updated_at = order.confirmed_at = now
     proposals = accepted_proposals(session, id_of(order))
+    records.order_confirmed(session, order, accepted_shares(session, id_of(order)))
     tell_parties(
         session,
         order,
@@ -121,6 +125,7 @@ def release_unpaid(session: Session, order: Order, now: datetime) -> int:
     """The (locked) order was not paid by its deadline: every booked hour goes back to
     its factory, the factories and the buyer are told, and the order is open again."""
     proposals = give_back(session, order, now)
+    records.proposals(session, EventKind.PROPOSAL_WITHDRAWN, proposals, by="buyer", why="unpaid")
     move(order, OrderState.OPEN)
     order.updated_at = now
     order.payment_requested_at = None

@@ -66,7 +66,7 @@ def _buyer_text(entry: dict[str, Any], total_hours: float, currency: str, min_cr
             hours=hours(entry.get("hours", 0)),
             total=hours(total_hours),
             share=format_decimal(round(entry.get("share", 0) * 100), "0"),
-            price=money(round(entry.get("cost", 0)), currency),
+            price=money(round(entry.get("price", entry.get("cost", 0))), currency),
             ships=shipping(lead),
         )
     if reason == CREDIT_BELOW_MINIMUM:
@@ -83,7 +83,7 @@ def _buyer_text(entry: dict[str, Any], total_hours: float, currency: str, min_cr
         return _("Its free hours went to other work matched at the same time.")
     if reason == MORE_EXPENSIVE:
         return _(
-            "It would have cost %(extra)s more for the whole line.",
+            "Adjusted for credit, it would have cost %(extra)s more for the whole line.",
             extra=money(round(entry.get("extra_cost", 0)), currency),
         )
     if reason == NOT_NEEDED:

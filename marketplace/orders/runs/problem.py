@@ -16,9 +16,11 @@ Encoding in the problem (docs/matching-problem.md):
   week; every job and capacity entry uses the single resource `hours`, so a bucket is
   counted once however many processes it can serve (a 5-axis mill also does 3-axis work);
 * a job is the unplaced work of one order line, `line-34`; its options are the eligible
-  capacity lines, with `cost` = hours x the capability's hourly rate in minor units of the
-  order's currency (`factories.fit.price_minor`) and `lead_periods` from the great-circle
-  distance to the delivery place (`factories.fit.lead_weeks`);
+  capacity lines, with `price` = hours x the capability's hourly rate in minor units of
+  the order's currency (`factories.fit.price_minor`), the `cost` the engine minimizes =
+  that price risk-adjusted by the factory's credit, price x (1 + 0.5 x (1 - credit))
+  (`factories.credit.score.risk_adjusted`; the buyer pays the price), and `lead_periods`
+  from the great-circle distance to the delivery place (`factories.fit.lead_weeks`);
 * free hours are maximum - booked; hours held by the pending proposals of the orders
   being placed count as free, so that a re-match may keep or move them.
 """
@@ -38,6 +40,7 @@ from sqlmodel import Session, col, select
 from factories.capacity.hours import free_hours
 from factories.capacity.weeks import monday_of, week_count, week_label, weeks_from
 from factories.certifications import valid_certificate_types
+from factories.credit.score import risk_adjusted
 from factories.fit import Need, distance_km, fits, lead_weeks, price_minor
 from factories.models import (
     Capability,
@@ -257,7 +260,9 @@ def build_problem(
             options.append(
                 {
                     "factory": candidate.problem_id,
-                    "cost": cost,
+                    # Risk-adjusted: between comparable offers the more reliable shop wins.
+                    "cost": risk_adjusted(cost, candidate.credit),
+                    "price": cost,
                     "lead_periods": candidate.lead_periods,
                 }
             )

@@ -255,6 +255,7 @@ class DemoSummary:
     payout_accounts: int = 0
     payments: int = 0
     payouts: int = 0
+    ledger_events: int = 0
     orders_by_state: dict[str, int] = field(default_factory=dict)
     logins: dict[str, tuple[str, str]] = field(default_factory=dict)
     seconds: float = 0.0

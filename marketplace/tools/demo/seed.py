@@ -32,6 +32,7 @@ from marketplace.tools.demo.cluster import (
     insert_operator_and_buyers,
     plan_capacity,
 )
+from marketplace.tools.demo.credit import seed_credit
 from marketplace.tools.demo.data import (
     DemoSpec,
     DemoSummary,
@@ -106,6 +107,10 @@ def seed_marketplace(session: Session, spec: DemoSpec) -> DemoSummary:
         [f["id"] for f in factories] if spec.payout_accounts else [],
         order_ids,
         now,
+    )
+    # Its own generator: the history adds draws without changing the rest of a seed.
+    summary.ledger_events = seed_credit(
+        session, random.Random(f"{spec.seed}:credit"), factories, now
     )
     summary.payout_accounts, summary.payments, summary.payouts = (
         money.accounts,
