@@ -10,6 +10,7 @@ from marketplace import db, migrate
 from marketplace.orders.cli import orders_group
 from marketplace.payments.cli import payments_group
 from marketplace.supply.cli import factory_group
+from marketplace.telemetry.cli import telemetry_group
 from marketplace.tools.cli import COMMANDS as tool_commands
 from matching.cli import match_command
 
@@ -48,6 +49,7 @@ def register_commands(group: click.Group) -> None:
         factory_group,
         orders_group,
         payments_group,
+        telemetry_group,
         *tool_commands,
         match_command,
     ):

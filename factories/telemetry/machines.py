@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from sqlmodel import Session, col, select
 
 from factories.capacity.calendar import factory_resources
+from factories.capacity.floor import Shortfall
 from factories.errors import N_, Problems
 from factories.models import Factory, id_of, too_long
 from factories.taxonomy import PROCESSES
@@ -94,8 +95,9 @@ def check_machine(
 
 def register_machine(
     session: Session, factory: Factory, details: MachineDetails, today: date, now: datetime
-) -> Machine:
-    """Register a machine; its process's weeks are from now on the sum of its machines'."""
+) -> tuple[Machine, list[Shortfall]]:
+    """Register a machine; its process's weeks are from now on the sum of its machines'
+    (never below the booked hours: the cells that would be come back as shortfalls)."""
     clean, hours = check_machine(session, factory, details)
     machine = Machine(
         factory_id=id_of(factory),
@@ -108,19 +110,18 @@ def register_machine(
     )
     session.add(machine)
     session.flush()
-    recompute_process(session, factory, clean.process_code, today, now)
-    return machine
+    return machine, recompute_process(session, factory, clean.process_code, today, now)
 
 
 def remove_machine(
     session: Session, factory: Factory, machine: Machine, today: date, now: datetime
-) -> None:
+) -> list[Shortfall]:
     """Forget a machine and what it said; its process follows the machines left (with
     none left, the calendar is the owner's again, as it stands)."""
     process = machine.process_code
     session.delete(machine)
     session.flush()
-    recompute_process(session, factory, process, today, now)
+    return recompute_process(session, factory, process, today, now)
 
 
 def machines_of(session: Session, factory_id: int) -> list[Machine]:

@@ -39,7 +39,8 @@ class Machine(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    factory_id: int = Field(foreign_key="factory.id", index=True, ondelete="CASCADE")
+    # No index of its own: the unique constraint's index leads with it.
+    factory_id: int = Field(foreign_key="factory.id", ondelete="CASCADE")
     machine_id: str = Field(max_length=64, description="the factory's own name, e.g. M-07")
     process_code: str = Field(max_length=40)
     nominal_hours: Decimal = Field(sa_type=Hours, description="hours per week")
