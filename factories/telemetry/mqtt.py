@@ -67,8 +67,16 @@ class MqttSource:
         self.client.loop_start()
 
     def stop(self) -> None:
+        self.connected = False
         self.client.disconnect()
         self.client.loop_stop()
+        # paho closes the socket pair that wakes its loop only when the client is
+        # collected; a worker stopped and started in one process closes it now.
+        for name in ("_sockpairR", "_sockpairW"):
+            wake = getattr(self.client, name, None)
+            if wake is not None:
+                wake.close()
+                setattr(self.client, name, None)
 
     def _connected(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if getattr(reason, "is_failure", False):

@@ -96,9 +96,12 @@ def run_command(seconds: float | None, as_json: bool, no_opcua: bool) -> None:
     url = mqtt_url()
     worker = build_worker(db.database(), url, opcua=not no_opcua)
     stop = threading.Event()
-    for number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, lambda *_: stop.set())
+    previous = {n: signal.signal(n, lambda *_: stop.set()) for n in (signal.SIGTERM, signal.SIGINT)}
     click.echo(f"taking machine reports from {url}", err=True)
-    stats = worker.run(seconds, stop)
+    try:
+        stats = worker.run(seconds, stop)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     if as_json:
         click.echo(json.dumps(stats.summary()))

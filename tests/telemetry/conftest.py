@@ -111,7 +111,9 @@ def book(session: Session, factory: Factory, monday: date, hours: str, title: st
     session.flush()
     cell = bucket(session, factory, "milling_5axis", monday)
     assert hold(session, id_of(cell), Decimal(hours))
-    session.add(ProposalSlot(proposal_id=id_of(proposal), bucket_id=id_of(cell), hours=Decimal(hours)))
+    session.add(
+        ProposalSlot(proposal_id=id_of(proposal), bucket_id=id_of(cell), hours=Decimal(hours))
+    )
     session.flush()
     return buyer, order, proposal
 

@@ -60,7 +60,13 @@ def test_registration_checks_every_field(db_session, shop):
             NOW,
         )
     fields = {f for f, _ in caught.value.problems}
-    assert fields == {"machine_id", "process_code", "nominal_hours", "opcua_endpoint", "opcua_state_node"}
+    assert fields == {
+        "machine_id",
+        "process_code",
+        "nominal_hours",
+        "opcua_endpoint",
+        "opcua_state_node",
+    }
 
 
 def test_out_of_service_takes_this_week_pro_rata_and_running_restores_it(db_session, shop):
@@ -99,7 +105,7 @@ def test_an_older_report_is_recorded_but_not_applied(db_session, shop):
 def test_never_below_booked_and_the_work_there_is_at_risk(db_session, shop):
     operators = create_organization(db_session, OrganizationKind.OPERATOR, "Park operators", "DE")
     m1 = add_machine(db_session, shop, "M-01", "40")
-    buyer, order, proposal = book(db_session, shop, week(0), "30")
+    buyer, _order, proposal = book(db_session, shop, week(0), "30")
     outcome = observe(db_session, m1, "OutOfService")
     cell = bucket(db_session, shop, "milling_5axis", week(0))
     # 14.29 h wanted, 30 h booked: the maximum stays at the booked hours.
@@ -115,5 +121,8 @@ def test_never_below_booked_and_the_work_there_is_at_risk(db_session, shop):
     # Told once: the next report that is still short marks nothing again.
     again = observe(db_session, m1, "OutOfService", at=NOW + timedelta(minutes=1))
     assert tell_shortfalls(db_session, shop, again.shortfalls.get(id_of(shop), []), NOW) is None
-    assert len(db_session.exec(select(Notification).where(Notification.kind == "order.at_risk")).all()) == 2
+    assert (
+        len(db_session.exec(select(Notification).where(Notification.kind == "order.at_risk")).all())
+        == 2
+    )
     assert db_session.get(Proposal, proposal.id).at_risk_at == NOW
