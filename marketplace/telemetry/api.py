@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import abort
 from pydantic import BaseModel, ConfigDict, Field
 
 from factories.models import id_of
-from factories.telemetry.machines import MachineDetails, machine_of, machines_of
-from factories.telemetry.messages import MACHINE_ID_MAX
+from factories.telemetry.machines import MachineDetails, machines_of
 from marketplace import db
 from marketplace.accounts.access import login_required, scope_required, shared_across_organizations
 from marketplace.accounts.models import Role
@@ -19,6 +17,7 @@ from marketplace.api.errors import api_field_names
 from marketplace.supply.access import load_factory, require_capacity_editor
 from marketplace.supply.clock import today_and_now
 from marketplace.supply.schemas import FactoryPath
+from marketplace.telemetry.access import load_machine
 from marketplace.telemetry.blueprints import MACHINES, SECURITY, api
 from marketplace.telemetry.presenters import MachineOut, machine_out
 from marketplace.telemetry.service import add_machine, delete_machine
@@ -36,7 +35,7 @@ NAMES = {
 
 class MachinePath(BaseModel):
     factory_id: int
-    machine_id: str = Field(max_length=MACHINE_ID_MAX)
+    machine_id: int = Field(description="the machine's `id` in this API (not its machineId)")
 
 
 class MachineIn(BaseModel):
@@ -96,7 +95,7 @@ def post_machine(path: FactoryPath, body: MachineIn) -> ApiAnswer:
 
 
 @api.delete(
-    "/factories/<int:factory_id>/machines/<machine_id>",
+    "/factories/<int:factory_id>/machines/<int:machine_id>",
     tags=[MACHINES],
     responses={204: None},
     security=SECURITY,
@@ -105,9 +104,7 @@ def post_machine(path: FactoryPath, body: MachineIn) -> ApiAnswer:
 def delete_machine_api(path: MachinePath) -> ApiAnswer:
     factory = load_factory(path.factory_id, write=True)
     require_capacity_editor()
-    machine = machine_of(db.session(), factory, path.machine_id)
-    if machine is None:
-        abort(404)
+    machine = load_machine(factory, path.machine_id)
     today, now = today_and_now()
     delete_machine(db.session(), factory, machine, today, now)
     return "", 204

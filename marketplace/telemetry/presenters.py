@@ -6,13 +6,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from factories.models import Factory
+from factories.models import Factory, id_of
 from factories.telemetry.machines import is_silent
 from factories.telemetry.messages import topic_for
 from factories.telemetry.models import Machine
 
 
 class MachineOut(BaseModel):
+    id: int = Field(description="this API's id of the registration")
     machineId: str
     process: str = Field(description="process code (taxonomy)")
     nominalHoursPerWeek: float
@@ -30,6 +31,7 @@ class MachineOut(BaseModel):
 
 def machine_out(factory: Factory, machine: Machine, now: datetime) -> MachineOut:
     return MachineOut(
+        id=id_of(machine),
         machineId=machine.machine_id,
         process=machine.process_code,
         nominalHoursPerWeek=float(machine.nominal_hours),

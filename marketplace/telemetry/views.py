@@ -3,13 +3,13 @@ people with the `capacity:write` right register and remove them."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from factories.capacity.calendar import factory_resources
 from factories.models import Factory, id_of
-from factories.telemetry.machines import MachineDetails, machine_of, machines_of
+from factories.telemetry.machines import MachineDetails, machines_of
 from factories.telemetry.messages import topic_for
 from marketplace import db
 from marketplace.accounts.access import (
@@ -21,6 +21,7 @@ from marketplace.accounts.models import Role
 from marketplace.supply.access import can_edit_capacity, load_factory, require_capacity_editor
 from marketplace.supply.clock import today_and_now
 from marketplace.supply.forms import choices
+from marketplace.telemetry.access import load_machine
 from marketplace.telemetry.blueprints import pages
 from marketplace.telemetry.forms import MachineForm
 from marketplace.telemetry.presenters import machine_out
@@ -92,18 +93,16 @@ def add_machine_view(factory_id: int) -> ResponseReturnValue:
     return redirect(url_for("telemetry.machines", factory_id=factory.id), code=303)
 
 
-@pages.post("/factories/<int:factory_id>/machines/<path:machine_id>/delete")
+@pages.post("/factories/<int:factory_id>/machines/<int:machine_id>/delete")
 @login_required
-def delete_machine_view(factory_id: int, machine_id: str) -> ResponseReturnValue:
+def delete_machine_view(factory_id: int, machine_id: int) -> ResponseReturnValue:
     factory = load_factory(factory_id, write=True)
     require_capacity_editor()
+    machine = load_machine(factory, machine_id)
     require_valid(ActionForm())
-    machine = machine_of(db.session(), factory, machine_id)
-    if machine is None:
-        abort(404)
     today, now = today_and_now()
     perform(
         lambda: delete_machine(db.session(), factory, machine, today, now),
-        _("Machine %(id)s removed.", id=machine_id),
+        _("Machine %(id)s removed.", id=machine.machine_id),
     )
     return redirect(url_for("telemetry.machines", factory_id=factory.id), code=303)

@@ -63,7 +63,8 @@ def test_the_factory_registers_machines_on_its_pages(browser, owner, own_factory
     assert 'id="machines-turning"' not in calendar
     zh = browser.get(url, headers={"Accept-Language": "zh"}).get_data(as_text=True)
     assert "机器" in zh
-    gone = browser.form(f"{url}/M-07/delete", {})
+    machine = db_session.exec(select(Machine)).one()
+    gone = browser.form(f"{url}/{machine.id}/delete", {})
     assert gone.status_code == 303
     assert db_session.exec(select(Machine)).all() == []
 
