@@ -58,7 +58,7 @@ def test_the_factory_registers_machines_on_its_pages(browser, owner, own_factory
     page = browser.get(url).get_data(as_text=True)
     assert "M-07" in page and "never" in page
     calendar = browser.get(f"/supply/factories/{own_factory.id}/capacity").get_data(as_text=True)
-    assert 'id="machines-milling_5axis"' in calendar and "M-07" in calendar
+    assert 'id="machines-milling_5axis"' in calendar and "<code>M-07</code>" in calendar
     assert "never spoke" in calendar
     assert 'id="machines-turning"' not in calendar
     zh = browser.get(url, headers={"Accept-Language": "zh"}).get_data(as_text=True)
