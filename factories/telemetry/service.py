@@ -27,7 +27,7 @@ from factories.capacity.floor import Shortfall, set_capacity_not_below_booked
 from factories.capacity.weeks import monday_of, monday_of_week_label, week_label
 from factories.models import CapacityBucket, Factory, get_by_id, id_of
 from factories.telemetry.messages import Reading
-from factories.telemetry.models import Machine, Observation
+from factories.telemetry.models import DOWN_STATES, Machine, Observation
 from factories.telemetry.rule import down_since_after, machine_contribution, weeks_ahead
 
 
@@ -82,6 +82,19 @@ def _lock_machines(session: Session, groups: set[tuple[int, str]]) -> list[Machi
     )
 
 
+def _contribution_key(machine: Machine) -> tuple[object, ...]:
+    """What a machine's contributions depend on besides its nominal hours and the day."""
+    return (machine.state in DOWN_STATES, machine.down_since, machine.forecast or {})
+
+
+def _may_change(machine: Machine, reading: Reading) -> bool:
+    """Whether `reading` can change the machine's contributions: most reports repeat the
+    state of the last one, and the rule need not be worked out again for them."""
+    if reading.available_hours:
+        return True
+    return (reading.state in DOWN_STATES) != (machine.state in DOWN_STATES)
+
+
 def _apply(machine: Machine, reading: Reading) -> None:
     machine.down_since = down_since_after(
         machine.state, machine.down_since, reading.state, reading.at
@@ -121,15 +134,17 @@ def observe_batch(
         applied = machine.observed_at is None or reading.at >= machine.observed_at
         changes: dict[str, list[str]] = {}
         if applied:
-            weeks = weeks_of(machine, today)
-            before = contributions(machine, weeks)
+            key = _contribution_key(machine)
+            may_change = _may_change(machine, reading)
+            before = contributions(machine, weeks_of(machine, today)) if may_change else None
             _apply(machine, reading)
-            after = contributions(machine, weeks_of(machine, today))
-            changes = {
-                w: [before.get(w, ""), hours]
-                for w, hours in after.items()
-                if before.get(w) != hours
-            }
+            if before is not None and _contribution_key(machine) != key:
+                after = contributions(machine, weeks_of(machine, today))
+                changes = {
+                    w: [before.get(w, ""), hours]
+                    for w, hours in after.items()
+                    if before.get(w) != hours
+                }
             if changes:
                 changed.add((machine.factory_id, machine.process_code))
             outcome.applied += 1
@@ -148,7 +163,7 @@ def observe_batch(
                 "changes": changes,
             }
         )
-    if rows:
+    if rows:  # one executemany (pipelined by psycopg), not a statement per observation
         session.execute(sa.insert(Observation), rows)
     session.flush()
     for factory_id, process in sorted(changed):
