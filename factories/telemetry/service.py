@@ -7,9 +7,10 @@ the calendar's own service, never below the hours booked or held
 (`factories.capacity.floor`). The cells that would have fallen below come back as
 shortfalls, for the marketplace to tell the people whose work is there.
 
-Observations are taken in batches (one transaction for many messages): the machines of
-the processes touched are locked in id order first, so that two workers (or a worker and
-a registration) never sum a process from different pictures of it.
+Observations are taken in batches (one transaction for many messages; `store` writes
+them in two statements): the machines reporting are locked in id order first, and every
+machine of a process is locked again before its sum is set, so that two workers (or a
+worker and a registration) never sum a process from different pictures of it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from factories.models import CapacityBucket, Factory, get_by_id, id_of
 from factories.telemetry.messages import Reading
 from factories.telemetry.models import DOWN_STATES, Machine, Observation
 from factories.telemetry.rule import down_since_after, machine_contribution, weeks_ahead
+from factories.telemetry.store import insert_observations, write_machines
 
 
 @dataclass(frozen=True)
@@ -116,19 +118,27 @@ def observe_batch(
     if not items:
         return outcome
     pks = sorted({item.machine_pk for item in items})
-    groups = {
-        (factory_id, process)
-        for factory_id, process in session.exec(
-            select(Machine.factory_id, Machine.process_code).where(col(Machine.id).in_(pks))
+    machines = {
+        id_of(m): m
+        for m in session.exec(
+            select(Machine)
+            .where(col(Machine.id).in_(pks))
+            .order_by(col(Machine.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).all()
     }
-    machines = {id_of(m): m for m in _lock_machines(session, groups)}
+    # Changed here, written by `store` in two statements rather than one per machine.
+    for locked in machines.values():
+        session.expunge(locked)
+    touched: dict[int, Machine] = {}
     changed: set[tuple[int, str]] = set()
     rows = []
     for item in items:
         machine = machines.get(item.machine_pk)
         if machine is None:  # removed meanwhile
             continue
+        touched[item.machine_pk] = machine
         machine.last_seen_at = max(machine.last_seen_at or item.received_at, item.received_at)
         reading = item.reading
         applied = machine.observed_at is None or reading.at >= machine.observed_at
@@ -163,17 +173,15 @@ def observe_batch(
                 "changes": changes,
             }
         )
-    if rows:  # one executemany (pipelined by psycopg), not a statement per observation
-        session.execute(sa.insert(Observation), rows)
-    session.flush()
+    write_machines(session, list(touched.values()))
+    insert_observations(session, rows)
     for factory_id, process in sorted(changed):
         factory = outcome.factories.get(factory_id) or get_by_id(session, Factory, factory_id)
         if factory is None:
             continue
         outcome.factories[factory_id] = factory
-        group = [
-            m for m in machines.values() if (m.factory_id, m.process_code) == (factory_id, process)
-        ]
+        # Every machine of the process, as just written, locked while its sum is set.
+        group = _lock_machines(session, {(factory_id, process)})
         shortfalls = _set_weeks(session, factory, process, group, today, now)
         if shortfalls:
             outcome.shortfalls.setdefault(factory_id, []).extend(shortfalls)
