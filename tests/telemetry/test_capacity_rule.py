@@ -20,6 +20,7 @@ from factories.telemetry.service import Item, observe_batch
 from marketplace.accounts.models import OrganizationKind
 from marketplace.accounts.service import create_organization
 from marketplace.orders.models import Notification, Proposal
+from marketplace.orders.notify.texts import notification_text
 from marketplace.telemetry.service import tell_shortfalls
 from tests.telemetry.conftest import NOW, THIS_WEEK, TODAY, add_machine, book, bucket, week
 
@@ -102,7 +103,7 @@ def test_an_older_report_is_recorded_but_not_applied(db_session, shop):
     assert [(r.state, r.applied) for r in rows] == [("Executing", True), ("OutOfService", False)]
 
 
-def test_never_below_booked_and_the_work_there_is_at_risk(db_session, shop):
+def test_never_below_booked_and_the_work_there_is_at_risk(app, db_session, shop):
     operators = create_organization(db_session, OrganizationKind.OPERATOR, "Park operators", "DE")
     m1 = add_machine(db_session, shop, "M-01", "40")
     buyer, _order, proposal = book(db_session, shop, week(0), "30")
@@ -118,6 +119,10 @@ def test_never_below_booked_and_the_work_there_is_at_risk(db_session, shop):
     told = db_session.exec(select(Notification).where(Notification.kind == "order.at_risk")).all()
     assert {n.organization_id for n in told} == {id_of(buyer), id_of(operators)}
     assert told[0].params["short_hours"] == "15.71"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        text = notification_text(told[0])
+    assert text.startswith("“Brackets” is at risk: a machine of Keller Präzision reported 15.71 h")
+    assert "5-axis" in text and week_label(week(0)) in text
     # Told once: the next report that is still short marks nothing again.
     again = observe(db_session, m1, "OutOfService", at=NOW + timedelta(minutes=1))
     assert tell_shortfalls(db_session, shop, again.shortfalls.get(id_of(shop), []), NOW) is None
