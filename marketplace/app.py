@@ -19,6 +19,7 @@ from marketplace.orders.setup import init_orders, orders_api
 from marketplace.payments.setup import init_payments, payments_api
 from marketplace.security.answers import document_answers
 from marketplace.supply.setup import init_supply, supply_api
+from marketplace.telemetry.setup import init_telemetry, telemetry_api
 from marketplace.web import csrf, init_web
 
 SYSTEM = Tag(name="system", description="Health of the service")
@@ -69,6 +70,7 @@ def create_app(
     init_orders(app, database)
     init_payments(app, database)
     init_credit(app)
+    init_telemetry(app)
     # After the other pages: its protections (rate limits) wrap views registered so far.
     init_accounts(app, csrf)
 
@@ -83,6 +85,7 @@ def create_app(
     for blueprint in (system.v1, accounts_api, orders_api(), payments_api(), credit_api()):
         app.register_api(blueprint)
     app.register_api(supply_api())
+    app.register_api(telemetry_api())
     # After every API: the answers each operation can give besides its own.
     document_answers(app)
     # The cookie the application really sets: __Host-session in production.

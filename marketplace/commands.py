@@ -11,6 +11,7 @@ from marketplace.credit.cli import credit_group, ledger_group
 from marketplace.orders.cli import orders_group
 from marketplace.payments.cli import payments_group
 from marketplace.supply.cli import factory_group
+from marketplace.telemetry.cli import telemetry_group
 from marketplace.tools.cli import COMMANDS as tool_commands
 from matching.cli import match_command
 
@@ -51,6 +52,7 @@ def register_commands(group: click.Group) -> None:
         payments_group,
         ledger_group,
         credit_group,
+        telemetry_group,
         *tool_commands,
         match_command,
     ):

@@ -8,6 +8,7 @@ from factories.models import (
     Factory,
     LedgerEvent,
 )
+from factories.telemetry.models import Machine, Observation
 from marketplace.accounts.models import (
     ExternalIdentity,
     Invitation,
@@ -59,6 +60,7 @@ __all__ = [
     "GatewayOperation",
     "Invitation",
     "LedgerEvent",
+    "Machine",
     "MatchRun",
     "MatchRunOrder",
     "Membership",
@@ -66,6 +68,7 @@ __all__ = [
     "Notification",
     "OAuthClient",
     "OAuthToken",
+    "Observation",
     "Order",
     "OrderLine",
     "Organization",

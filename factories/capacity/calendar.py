@@ -272,7 +272,7 @@ def set_capacity(
     """
     resources = factory_resources(session, id_of(factory))
     check_changes(changes, resources, today, allow_past=allow_past).raise_if_any()
-    existing = _lock_buckets(session, id_of(factory), [(c.resource, c.week) for c in changes])
+    existing = lock_buckets(session, id_of(factory), [(c.resource, c.week) for c in changes])
     stored = {key: Decimal(bucket.booked_hours) for key, bucket in existing.items()}
     check_not_below_booked(changes, {**stored, **(booked or {})}).raise_if_any()
 
@@ -302,7 +302,7 @@ def set_capacity(
     return written
 
 
-def _lock_buckets(
+def lock_buckets(
     session: Session, factory_id: int, keys: list[tuple[str, date]]
 ) -> dict[tuple[str, date], CapacityBucket]:
     """The existing rows for `keys`, locked so that no booking slips in meanwhile."""
@@ -425,7 +425,7 @@ def close_week(
     problems = Problems()
     chosen = _chosen_resources(session, factory, resources, problems)
     problems.raise_if_any()
-    existing = _lock_buckets(session, id_of(factory), [(r, week) for r in chosen])
+    existing = lock_buckets(session, id_of(factory), [(r, week) for r in chosen])
     changes = []
     kept = Decimal(0)
     for resource in chosen:

@@ -188,6 +188,9 @@ class Proposal(SQLModel, table=True):
     created_at: datetime = timestamp_field()
     decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     decision_note: str = Field(default="", max_length=500)
+    # Machine telemetry took the factory's capacity below the hours this proposal holds
+    # (docs/telemetry.md): the work may be late; the buyer and the operator were told.
+    at_risk_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class SlotState(StrEnum):

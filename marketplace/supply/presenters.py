@@ -15,6 +15,7 @@ from factories.capacity.calendar import CapacityGrid, days_since_capacity_update
 from factories.capacity.weeks import week_label
 from factories.certifications import certifications_of, is_valid_on
 from factories.models import Capability, Certification, Factory, id_of
+from factories.telemetry.machines import is_silent, machines_of
 from marketplace import db
 from marketplace.supply.clock import today_and_now
 from marketplace.supply.schemas import (
@@ -174,3 +175,28 @@ def grid_out(factory: Factory, grid: CapacityGrid) -> dict[str, Any]:
         weeks=[week_label(w) for w in grid.weeks],
         capacities=cells,
     ).model_dump(mode="json")
+
+
+# Machines -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MachineLine:
+    """A machine as the calendar shows it beside its process's row."""
+
+    machine_id: str
+    state: str | None
+    last_seen_at: datetime | None
+    silent: bool
+
+
+def machines_by_process(
+    session: Session, factory: Factory, now: datetime
+) -> dict[str, list[MachineLine]]:
+    """The processes whose hours come from machines, with their machines."""
+    found: dict[str, list[MachineLine]] = {}
+    for m in machines_of(session, id_of(factory)):
+        found.setdefault(m.process_code, []).append(
+            MachineLine(m.machine_id, m.state, m.last_seen_at, is_silent(m, now))
+        )
+    return found

@@ -124,6 +124,11 @@ def state_label(state: str) -> str:
         "canceled": _("cancelled"),
         "waiting": _("waiting for the factory's payout account"),
         "sent": _("sent"),
+        # machines (MachineryItemState)
+        "NotAvailable": _("not available"),
+        "OutOfService": _("out of service"),
+        "NotExecuting": _("ready, not executing"),
+        "Executing": _("executing"),
     }.get(state, state)
 
 

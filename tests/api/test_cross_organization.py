@@ -70,6 +70,9 @@ OWNER_CANNOT: dict[str, str] = {
     "made from the schema names none (the web form offers them)",
     "POST supply.import_view": "the form takes a profile file; the matrix sends a PDF",
     "POST supply.verify": "every factory of the seeded world is verified already",
+    "POST telemetry.add_machine_view": "a machine needs an id, which the form leaves empty",
+    "POST telemetry_api.post_machine": "a body made from the schema names no process code "
+    "of the taxonomy",
     "GET payments.onboarding_return": "where the payment provider sends the owner back: it "
     "looks at the account again and redirects to the payouts page",
 }

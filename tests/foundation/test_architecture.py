@@ -25,6 +25,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("application", ("marketplace.app", "marketplace.commands", "marketplace.models")),
     ("tools and home", ("marketplace.tools", "marketplace.home")),
     ("payments", ("marketplace.payments",)),
+    # Machines' reports change capacity (supply) and put work at risk (orders).
+    ("telemetry", ("marketplace.telemetry",)),
     ("orders", ("marketplace.orders",)),
     ("supply", ("marketplace.supply",)),
     ("accounts", ("marketplace.accounts",)),

@@ -8,7 +8,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from marketplace.web.labels import money, state_label
+from marketplace.web.labels import current_locale, money, process_label, state_label
 
 
 def notification_text(n: Any) -> str:
@@ -83,6 +83,16 @@ def notification_text(n: Any) -> str:
             "“%(title)s” closed by itself: the time to report a problem is over and the "
             "factories are paid.",
             title=title,
+        ),
+        "order.at_risk": lambda: _(
+            "“%(title)s” is at risk: a machine of %(factory)s reported %(hours)s h less "
+            "%(process)s in week %(week)s than is booked. The booked hours stay booked; "
+            "the order can be matched again if the factory cannot make up for it.",
+            title=title,
+            factory=p.get("factory", ""),
+            hours=p.get("short_hours", "?"),
+            process=process_label(p.get("process", ""), current_locale()),
+            week=p.get("week", ""),
         ),
         "order.cancelled": lambda: _("The buyer cancelled “%(title)s”.", title=title),
         "milestone.added": lambda: _(

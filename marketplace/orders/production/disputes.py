@@ -26,7 +26,8 @@ from marketplace.orders.posting.service import buyer_step, lock_orders, touch
 from marketplace.orders.production import documents
 
 
-def _operator_orgs(session: Session) -> list[int]:
+def operator_organizations(session: Session) -> list[int]:
+    """Every operator organization: they hear of disputes and of work at risk."""
     return list(
         session.exec(
             select(id_column(Organization)).where(Organization.kind == OrganizationKind.OPERATOR)
@@ -71,7 +72,7 @@ def open_dispute(
     )
     events.notify(
         session,
-        access.participant_organizations(session, order_id) + _operator_orgs(session),
+        access.participant_organizations(session, order_id) + operator_organizations(session),
         "dispute.opened",
         order_id=order_id,
         title=order.title,

@@ -37,7 +37,7 @@ from marketplace.supply.blueprints import pages
 from marketplace.supply.capacity.forms import CloseWeekForm, CopyWeekForm, FillForm, week_choices
 from marketplace.supply.clock import today_and_now
 from marketplace.supply.forms import choices
-from marketplace.supply.presenters import capacity_freshness
+from marketplace.supply.presenters import capacity_freshness, machines_by_process
 from marketplace.web import labels
 from marketplace.web.forms import ActionForm, field_errors
 from marketplace.web.labels import current_locale
@@ -101,6 +101,8 @@ def _calendar(
         days_since_update=capacity_freshness(factory, now).days_since_update,
         hours=labels.hours,
         process_label=lambda code: labels.process_label(code, current_locale()),
+        machines=machines_by_process(db.session(), factory, now),
+        state_label=labels.state_label,
     ), status
 
 

@@ -1,0 +1,96 @@
+"""MQTT in (paho-mqtt): subscribe to every machine's state topic and hand each message,
+as it arrives, to the worker's queue. The broker's address is `MQTT_URL`
+(`mqtt://[user:password@]host[:port]`, `mqtts://` for TLS; docs/telemetry.md).
+
+The client reconnects by itself with a growing delay (1 s up to 30 s), also when the
+broker is not there at the start, and subscribes again after every connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import uuid
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from factories.telemetry.ingest import Received, Stats
+from factories.telemetry.messages import SUBSCRIPTION
+
+log = logging.getLogger("factoryweb.telemetry")
+
+DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 30
+
+
+class MqttSource:
+    """The subscription, on paho's own network thread."""
+
+    def __init__(
+        self,
+        url: str,
+        inbox: queue.Queue[Received],
+        stats: Stats,
+        client_id: str | None = None,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError(f"MQTT_URL must look like mqtt://host:port, not {url!r}")
+        self.host = parts.hostname
+        self.port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        self.inbox = inbox
+        self.stats = stats
+        # A fixed client id keeps the broker's session (and QoS 1 messages queued while the
+        # worker was away); without one, every start is a clean session.
+        persistent = client_id is not None
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"factoryweb-telemetry-{uuid.uuid4().hex[:12]}",
+            clean_session=not persistent,
+        )
+        if parts.username:
+            self.client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
+        if parts.scheme == "mqtts":
+            self.client.tls_set()
+        self.client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        self.client.on_connect = self._connected
+        self.client.on_disconnect = self._disconnected
+        self.client.on_message = self._message
+        self.connected = False
+
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.connected = False
+        self.client.disconnect()
+        self.client.loop_stop()
+        # paho closes the socket pair that wakes its loop only when the client is
+        # collected; a worker stopped and started in one process closes it now.
+        for name in ("_sockpairR", "_sockpairW"):
+            wake = getattr(self.client, name, None)
+            if wake is not None:
+                wake.close()
+                setattr(self.client, name, None)
+
+    def _connected(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if getattr(reason, "is_failure", False):
+            log.warning("MQTT %s:%s refused the connection: %s", self.host, self.port, reason)
+            return
+        self.connected = True
+        self.stats.connections += 1
+        client.subscribe(SUBSCRIPTION, qos=1)
+        log.info("connected to MQTT broker %s:%s, subscribed", self.host, self.port)
+
+    def _disconnected(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if self.connected:
+            log.warning("MQTT %s:%s went away (%s); reconnecting", self.host, self.port, reason)
+        self.connected = False
+
+    def _message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        self.inbox.put(Received(topic=message.topic, payload=bytes(message.payload)))
