@@ -14,6 +14,7 @@ from marketplace.api.errors import ErrorBody, init_errors, validation_error_resp
 from marketplace.commands import register_commands
 from marketplace.config import Settings
 from marketplace.home.views import blueprint as home_blueprint
+from marketplace.operator.setup import init_operator
 from marketplace.orders.setup import init_orders, orders_api
 from marketplace.payments.setup import init_payments, payments_api
 from marketplace.security.answers import document_answers
@@ -67,6 +68,7 @@ def create_app(
     init_supply(app)
     init_orders(app, database)
     init_payments(app, database)
+    init_operator(app)
     # After the other pages: its protections (rate limits) wrap views registered so far.
     init_accounts(app, csrf)
 

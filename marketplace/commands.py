@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from marketplace import db, migrate
+from marketplace.operator.cli import COMMANDS as operator_commands
 from marketplace.orders.cli import orders_group
 from marketplace.payments.cli import payments_group
 from marketplace.supply.cli import factory_group
@@ -49,6 +50,7 @@ def register_commands(group: click.Group) -> None:
         orders_group,
         payments_group,
         *tool_commands,
+        *operator_commands,
         match_command,
     ):
         group.add_command(command)
