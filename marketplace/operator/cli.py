@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from factories.errors import InputError
 from factories.models import utcnow
@@ -41,6 +41,7 @@ def _refuse(error: InputError) -> None:
 )
 @click.option("--workers", type=click.IntRange(min=1, max=64), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@with_appcontext
 def whatif_command(
     factory: str | None,
     region: str | None,

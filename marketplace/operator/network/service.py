@@ -157,9 +157,10 @@ def network(session: Session, today: date) -> Network:
             if line.process_code == process
             and len({c.factory_id for c in candidates.get(id_of(line), [])}) == 1
         }
+        risk.critical |= sole
         for factory_id, hours in risk.by_factory.items():
             others_free = risk.free_hours - free_by_factory[process].get(factory_id, NO_HOURS)
-            if factory_id in sole or hours > others_free:
+            if hours > others_free:
                 risk.critical.add(factory_id)
     processes = sorted(risks.values(), key=lambda r: (-r.demanded_hours, r.process))
     demanded = sum((r.demanded_hours for r in processes), NO_HOURS)
