@@ -26,6 +26,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 import matching
@@ -43,7 +44,12 @@ from marketplace.orders.models import (
     ProposalState,
     SlotState,
 )
-from marketplace.orders.runs.problem import build_problem, line_id_of, parse_capacity_line
+from marketplace.orders.runs.problem import (
+    build_problem,
+    capacity_line_id,
+    line_id_of,
+    parse_capacity_line,
+)
 
 REPLANNED = (OrderState.PROPOSED, OrderState.AWAITING_PAYMENT, OrderState.CONFIRMED)
 IN_PRODUCTION = (OrderState.IN_PRODUCTION,)
@@ -221,8 +227,18 @@ def what_if(
             session, replanned, today, time_limit_s=time_limit_s, workers=workers, seed=seed,
             reopened=reopened,
         )  # fmt: skip
-        problem = _without_lost_capacity(built.problem, outage)
-        previous = built.previous_plan or EMPTY_PLAN
+        hit_lines = {p.order_line_id for oid in ids for p in hit.proposals[oid]}
+        problem, previous = _only_hit_lines(
+            _without_lost_capacity(built.problem, outage),
+            built.previous_plan or EMPTY_PLAN,
+            hit_lines,
+            _held_by_other_lines(session, proposals, reopened, hit_lines),
+        )
+        # Lines the outage does not hit stay as they are.
+        for p in proposals:
+            if p.state == ProposalState.PENDING and p.order_line_id not in hit_lines:
+                after[p.order_id] += p.hours
+                cost_after[p.currency] += p.price_minor
         if problem["jobs"]:
             solved = matching.rematch(
                 matching.load_problem(problem),
@@ -334,6 +350,58 @@ def _without_lost_capacity(problem: dict[str, Any], outage: Outage) -> dict[str,
             }
         factories.append(entry)
     return {**problem, "factories": factories}
+
+
+def _only_hit_lines(
+    problem: dict[str, Any],
+    previous: dict[str, Any],
+    hit_lines: set[int],
+    held_elsewhere: dict[tuple[str, str], float],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The problem and previous plan of the hit lines alone: the affected orders' other
+    lines keep their proposals, so the hours those hold are not free for the re-plan."""
+    jobs = [j for j in problem["jobs"] if line_id_of(j["id"]) in hit_lines]
+    factories = []
+    for entry in problem["factories"]:
+        capacity = []
+        for c in entry["capacity"]:
+            hours = c["hours"] - held_elsewhere.get((entry["id"], c["period"]), 0.0)
+            if hours > 1e-6:
+                capacity.append({**c, "hours": round(hours, 2)})
+        factories.append({**entry, "capacity": capacity})
+    kept = [a for a in previous["assignments"] if line_id_of(a["job"]) in hit_lines]
+    return {**problem, "jobs": jobs, "factories": factories}, {**previous, "assignments": kept}
+
+
+def _held_by_other_lines(
+    session: Session, proposals: list[Proposal], reopened: set[int], hit_lines: set[int]
+) -> dict[tuple[str, str], float]:
+    """Hours of (capacity line, week) held by pending proposals of lines not hit (build_problem
+    counted them as free, since a re-match of the whole order may move them)."""
+    ids = [
+        id_of(p)
+        for p in proposals
+        if p.order_line_id not in hit_lines
+        and (p.state == ProposalState.PENDING or id_of(p) in reopened)
+    ]
+    held: dict[tuple[str, str], float] = defaultdict(float)
+    if not ids:
+        return held
+    for factory_id, resource, week, hours in session.execute(
+        sa.select(
+            col(CapacityBucket.factory_id),
+            col(CapacityBucket.resource),
+            col(CapacityBucket.point_in_time),
+            col(ProposalSlot.hours),
+        )
+        .join(ProposalSlot, col(ProposalSlot.bucket_id) == col(CapacityBucket.id))
+        .where(
+            col(ProposalSlot.proposal_id).in_(ids),
+            col(ProposalSlot.state).in_((SlotState.HELD, SlotState.CONFIRMED)),
+        )
+    ).all():
+        held[(capacity_line_id(factory_id, resource), week_label(week))] += float(hours)
+    return held
 
 
 def _pickup(previous: dict[str, Any], plan: dict[str, Any]) -> dict[int, Decimal]:
