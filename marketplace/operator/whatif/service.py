@@ -26,7 +26,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 import matching
@@ -34,6 +33,12 @@ from factories.capacity.hours import quantize_hours
 from factories.capacity.weeks import week_label
 from factories.fit import price_minor
 from factories.models import CapacityBucket, Factory, id_of
+from marketplace.operator.whatif.problem import (
+    held_by_other_lines,
+    only_hit_lines,
+    pickup_of,
+    without_lost_capacity,
+)
 from marketplace.operator.whatif.target import Outage
 from marketplace.orders.models import (
     Order,
@@ -46,9 +51,7 @@ from marketplace.orders.models import (
 )
 from marketplace.orders.runs.problem import (
     build_problem,
-    capacity_line_id,
     line_id_of,
-    parse_capacity_line,
 )
 
 REPLANNED = (OrderState.PROPOSED, OrderState.AWAITING_PAYMENT, OrderState.CONFIRMED)
@@ -212,7 +215,7 @@ def what_if(
     proposals = _standing(session, ids)
     lines = _lines(session, ids)
     before = _placed(proposals)
-    cost_before = _prices(proposals, orders)
+    cost_before = _prices(proposals)
     plan: dict[str, Any] | None = None
     solve_s = 0.0
     after = {oid: Decimal(0) for oid in ids}
@@ -228,11 +231,11 @@ def what_if(
             reopened=reopened,
         )  # fmt: skip
         hit_lines = {p.order_line_id for oid in ids for p in hit.proposals[oid]}
-        problem, previous = _only_hit_lines(
-            _without_lost_capacity(built.problem, outage),
+        problem, previous = only_hit_lines(
+            without_lost_capacity(built.problem, outage),
             built.previous_plan or EMPTY_PLAN,
             hit_lines,
-            _held_by_other_lines(session, proposals, reopened, hit_lines),
+            held_by_other_lines(session, proposals, reopened, hit_lines),
         )
         # Lines the outage does not hit stay as they are.
         for p in proposals:
@@ -260,7 +263,7 @@ def what_if(
                     cost_after[orders[oid].currency] += price_minor(
                         hours, candidate.hourly_rate_minor
                     )
-            pickup = _pickup(previous, plan)
+            pickup = pickup_of(previous, plan)
     outcomes = [
         OrderOutcome(
             id_of(o), o.title, o.state, o.currency, _ordered(lines, id_of(o)),
@@ -330,95 +333,11 @@ def _placed(proposals: list[Proposal]) -> dict[int, Decimal]:
     return placed
 
 
-def _prices(proposals: list[Proposal], orders: dict[int, Order]) -> dict[str, int]:
+def _prices(proposals: list[Proposal]) -> dict[str, int]:
     prices: dict[str, int] = defaultdict(int)
     for p in proposals:
         prices[p.currency] += p.price_minor
     return prices
-
-
-def _without_lost_capacity(problem: dict[str, Any], outage: Outage) -> dict[str, Any]:
-    """The problem with the lost factories' capacity in the lost weeks taken out."""
-    lost, periods = set(outage.factory_ids), outage.periods
-    factories = []
-    for entry in problem["factories"]:
-        factory_id, _ = parse_capacity_line(entry["id"])
-        if factory_id in lost:
-            entry = {
-                **entry,
-                "capacity": [c for c in entry["capacity"] if c["period"] not in periods],
-            }
-        factories.append(entry)
-    return {**problem, "factories": factories}
-
-
-def _only_hit_lines(
-    problem: dict[str, Any],
-    previous: dict[str, Any],
-    hit_lines: set[int],
-    held_elsewhere: dict[tuple[str, str], float],
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The problem and previous plan of the hit lines alone: the affected orders' other
-    lines keep their proposals, so the hours those hold are not free for the re-plan."""
-    jobs = [j for j in problem["jobs"] if line_id_of(j["id"]) in hit_lines]
-    factories = []
-    for entry in problem["factories"]:
-        capacity = []
-        for c in entry["capacity"]:
-            hours = c["hours"] - held_elsewhere.get((entry["id"], c["period"]), 0.0)
-            if hours > 1e-6:
-                capacity.append({**c, "hours": round(hours, 2)})
-        factories.append({**entry, "capacity": capacity})
-    kept = [a for a in previous["assignments"] if line_id_of(a["job"]) in hit_lines]
-    return {**problem, "jobs": jobs, "factories": factories}, {**previous, "assignments": kept}
-
-
-def _held_by_other_lines(
-    session: Session, proposals: list[Proposal], reopened: set[int], hit_lines: set[int]
-) -> dict[tuple[str, str], float]:
-    """Hours of (capacity line, week) held by pending proposals of lines not hit (build_problem
-    counted them as free, since a re-match of the whole order may move them)."""
-    ids = [
-        id_of(p)
-        for p in proposals
-        if p.order_line_id not in hit_lines
-        and (p.state == ProposalState.PENDING or id_of(p) in reopened)
-    ]
-    held: dict[tuple[str, str], float] = defaultdict(float)
-    if not ids:
-        return held
-    for factory_id, resource, week, hours in session.execute(
-        sa.select(
-            col(CapacityBucket.factory_id),
-            col(CapacityBucket.resource),
-            col(CapacityBucket.point_in_time),
-            col(ProposalSlot.hours),
-        )
-        .join(ProposalSlot, col(ProposalSlot.bucket_id) == col(CapacityBucket.id))
-        .where(
-            col(ProposalSlot.proposal_id).in_(ids),
-            col(ProposalSlot.state).in_((SlotState.HELD, SlotState.CONFIRMED)),
-        )
-    ).all():
-        held[(capacity_line_id(factory_id, resource), week_label(week))] += float(hours)
-    return held
-
-
-def _pickup(previous: dict[str, Any], plan: dict[str, Any]) -> dict[int, Decimal]:
-    """Hours each real factory gets in the plan beyond what it had for the same job."""
-    had: dict[tuple[str, str], float] = defaultdict(float)
-    for a in previous["assignments"]:
-        had[(a["job"], a["factory"])] += a["hours"]
-    gets: dict[tuple[str, str], float] = defaultdict(float)
-    for a in plan["assignments"]:
-        gets[(a["job"], a["factory"])] += a["hours"]
-    pickup: dict[int, Decimal] = defaultdict(Decimal)
-    for key, hours in gets.items():
-        more = hours - had.get(key, 0.0)
-        if more > 0.005:
-            factory_id, _ = parse_capacity_line(key[1])
-            pickup[factory_id] += quantize_hours(more)
-    return pickup
 
 
 def _names(session: Session, factory_ids: set[int]) -> dict[int, str]:
