@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 PLOTLY_JS = "plotly.min.js"
+# plotly.js (v3, v4) adds MapLibre's stylesheet as a <style> element unless an element with
+# this id is on the page; the operator pages draw no maps.
+PLOTLY_MAP_STYLE_ID = "9f215cf04c5486422605d13261cb87401f4e7763b6296af81e98efbc0130da53"
 
 
 def plotly_js_path() -> Path:
@@ -36,19 +39,20 @@ def heatmap(
                 "zmin": 0,
                 "zmax": 1,
                 "colorscale": "YlOrRd",
+                "reversescale": True,
                 "hoverongaps": False,
                 "hovertemplate": hover + "<extra></extra>",
                 "colorbar": {"tickformat": ".0%"},
             }
         ],
-        "layout": _layout(title, height=max(220, 60 + 22 * len(y)), left=160),
+        "layout": _layout(title, height=max(220, 60 + 22 * len(y)), left=120),
     }
 
 
 def bars(x: list[str], y: list[float | None], title: str, percent: bool = True) -> dict[str, Any]:
     layout = _layout(title, height=260, left=60)
     if percent:
-        layout["yaxis"] = {"tickformat": ".0%", "range": [0, 1]}
+        layout["yaxis"] = {"tickformat": ".0%", "range": [0, 1], "automargin": True}
     return {
         "data": [{"type": "bar", "x": x, "y": y, "marker": {"color": "#1d5fa8"}}],
         "layout": layout,
@@ -58,6 +62,7 @@ def bars(x: list[str], y: list[float | None], title: str, percent: bool = True) 
 def _layout(title: str, *, height: int, left: int) -> dict[str, Any]:
     return {
         "title": {"text": title, "font": {"size": 14}},
+        "yaxis": {"automargin": True},
         "height": height,
         "margin": {"l": left, "r": 20, "t": 40, "b": 50},
         "font": {"family": "system-ui, sans-serif", "size": 11},

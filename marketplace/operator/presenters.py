@@ -8,6 +8,7 @@ from typing import Any
 from flask_babel import format_percent
 
 from marketplace.operator.blueprints import pages
+from marketplace.operator.charts import PLOTLY_MAP_STYLE_ID
 from marketplace.web import labels
 
 
@@ -28,4 +29,5 @@ def operator_context() -> dict[str, Any]:
         "percent": percent,
         "share": share,
         "money": labels.money,
+        "plotly_map_style_id": PLOTLY_MAP_STYLE_ID,
     }
