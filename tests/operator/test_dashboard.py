@@ -83,7 +83,10 @@ def test_dashboard_page_shows_every_table_in_both_languages(browser, make_member
     chinese = browser.get("/operator").get_data(as_text=True)
     assert "集群利用率" in chinese and "下载 CSV" in chinese
     js = browser.get("/operator/static/plotly.min.js")
-    assert js.status_code == 200 and b"plotly.js" in js.get_data()[:200]
+    body = js.get_data()
+    js.close()
+    assert js.status_code == 200 and js.mimetype == "text/javascript"
+    assert b"plotly.js" in body[:200]
 
 
 @pytest.mark.parametrize(

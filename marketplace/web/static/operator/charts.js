@@ -11,8 +11,7 @@
       element.dataset.drawn = "1";
       Plotly.newPlot(element, figure.data, figure.layout, {
         displayModeBar: false,
-        responsive: true,
-        locale: document.documentElement.lang === "en" ? "en" : "en"
+        responsive: true
       });
     });
   }
