@@ -20,6 +20,7 @@ from marketplace.accounts.models import (
     User,
     UserSession,
 )
+from marketplace.operator.models import NetworkReport
 from marketplace.orders.models import (
     Dispute,
     Document,
@@ -63,6 +64,7 @@ __all__ = [
     "MatchRunOrder",
     "Membership",
     "Milestone",
+    "NetworkReport",
     "Notification",
     "OAuthClient",
     "OAuthToken",

@@ -11,8 +11,8 @@ from flask.cli import AppGroup, with_appcontext
 from factories.errors import InputError
 from factories.models import utcnow
 from marketplace import db
-from marketplace.operator.network.presenters import report
-from marketplace.operator.network.service import RECOVERY_TIME_LIMIT_S, network, recovery
+from marketplace.operator.network.reports import compute_report
+from marketplace.operator.network.service import RECOVERY_TIME_LIMIT_S
 from marketplace.operator.whatif.apply import apply_outage
 from marketplace.operator.whatif.service import DEFAULT_TIME_LIMIT_S, what_if
 from marketplace.operator.whatif.target import outage_of
@@ -113,13 +113,12 @@ def _pct(value: float | None) -> str:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def network_report(time_limit: float, as_json: bool) -> None:
-    """The four resilience properties and the per-process risk table."""
-    today = utcnow().date()
+    """Compute the four resilience properties and the per-process risk table (and keep
+    the report for the network page)."""
+    now = utcnow()
     with db.database().session() as session:
-        net = network(session, today)
-        value, _ = recovery(session, net, time_limit_s=time_limit)
-        answer = report(net, value)
-        session.rollback()
+        row = compute_report(session, now.date(), now, time_limit_s=time_limit)
+        answer = {k: v for k, v in row.report.items() if k != "drawing"}
     if as_json:
         click.echo(json.dumps(answer))
         return
@@ -127,12 +126,12 @@ def network_report(time_limit: float, as_json: bool) -> None:
         click.echo(f"{key:13} {answer[key]:.2f}")
     click.echo(f"{'process':24} {'demand h':>10} {'qualified':>9} {'free h':>10} {'HHI':>5} "
                f"{'single':>6} critical")  # fmt: skip
-    for row in answer["processes"]:
-        hhi = "-" if row["hhi"] is None else f"{row['hhi']:.2f}"
-        critical = ", ".join(str(c["factory"]) for c in row["critical_factories"]) or "-"
+    for r in answer["processes"]:
+        hhi = "-" if r["hhi"] is None else f"{r['hhi']:.2f}"
+        critical = ", ".join(str(c["factory"]) for c in r["critical_factories"]) or "-"
         click.echo(
-            f"{row['process']:24} {row['demanded_hours']:10.1f} {row['qualified_factories']:9d} "
-            f"{row['free_hours']:10.1f} {hhi:>5} {len(row['single_sourced_orders']):6d} {critical}"
+            f"{r['process']:24} {r['demanded_hours']:10.1f} {r['qualified_factories']:9d} "
+            f"{r['free_hours']:10.1f} {hhi:>5} {len(r['single_sourced_orders']):6d} {critical}"
         )
 
 

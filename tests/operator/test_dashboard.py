@@ -24,7 +24,6 @@ OPERATOR_PAGES = [
     "/operator/pending-factories.csv",
     "/operator/expiring-certifications.csv",
     "/operator/network",
-    "/operator/network/recovery",
     "/operator/network.csv",
     "/operator/whatif",
 ]

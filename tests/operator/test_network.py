@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlmodel import col, select
 
 from factories.models import utcnow
+from marketplace import db
 from marketplace.accounts.models import OrganizationKind, Role
-from marketplace.operator.network.presenters import report
+from marketplace.operator.models import NetworkReport
+from marketplace.operator.network.reports import compute_report, is_outdated, report, sweep
 from marketplace.operator.network.service import DEMAND_STATES, hhi, network
 from marketplace.orders.models import Order, OrderLine, Proposal, ProposalState
 
@@ -64,21 +67,33 @@ def test_concentration_and_properties_from_the_proposals(cluster):
     assert answer["recovery"] == 0.5
 
 
-def test_network_page_and_recovery_panel(browser, make_member, cluster):
+def test_network_page_reads_the_latest_report(browser, make_member, cluster):
     operator = make_member(OrganizationKind.OPERATOR, Role.OPERATOR)
     browser.login(operator)
+    assert cluster.exec(select(NetworkReport)).first() is None
     page = browser.get("/operator/network").get_data(as_text=True)
-    for element in (
-        'id="network-map"',
-        'id="risk-table"',
-        'id="completeness"',
-        'id="recovery-panel"',
-    ):
+    for element in ('id="network-map"', 'id="risk-table"', 'id="completeness"', 'id="recovery"'):
         assert element in page, element
     assert '<rect class="factory' in page and '<line class="edge supply"' in page
-    panel = browser.get("/operator/network/recovery")
-    assert panel.status_code == 200
-    value = float(panel.get_data(as_text=True).split('id="recovery">')[1].split("<")[0])
-    assert 0 <= value <= 1
+    # The first visit computed a report; the next visits read it.
+    [first] = cluster.exec(select(NetworkReport)).all()
+    value = float(page.split('id="recovery">')[1].split("<")[0])
+    assert value == pytest.approx(first.report["recovery"], abs=0.005) and 0 <= value <= 1
+    browser.get("/operator/network")
+    assert len(cluster.exec(select(NetworkReport)).all()) == 1
+    assert browser.form("/operator/network/refresh", {}).status_code == 303
+    assert len(cluster.exec(select(NetworkReport)).all()) == 2
     csv_text = browser.get("/operator/network.csv").get_data(as_text=True)
     assert csv_text.startswith("process,demanded_hours")
+    assert len(csv_text.strip().splitlines()) == len(first.report["processes"]) + 1
+
+
+def test_housekeeping_refreshes_an_outdated_report(app, cluster):
+    now = utcnow()
+    row = compute_report(cluster, now.date(), now - timedelta(minutes=11))
+    cluster.commit()
+    assert is_outdated(row, now)
+    with app.app_context():
+        database = db.database()
+    assert sweep(database)["network_report"] is not None
+    assert sweep(database)["network_report"] is None  # the new one is fresh

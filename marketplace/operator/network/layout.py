@@ -1,13 +1,12 @@
-"""How the network is shown: the graph drawn by coordinates (an SVG of our own, no map
-tiles), the risk table and the report as JSON."""
+"""The network laid out by coordinates: an equirectangular projection of buyers, orders
+and factories into a box, drawn as an SVG of our own (no map tiles)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
-from marketplace.operator.network.service import Network, ProcessRisk
+from marketplace.operator.network.service import Network
 
 WIDTH, HEIGHT, PAD = 900, 520, 30
 MAX_EDGE_PX = 8.0
@@ -81,31 +80,3 @@ def drawing(net: Network) -> Drawing:
             )
         )  # fmt: skip
     return Drawing(WIDTH, HEIGHT, points, lines)
-
-
-def risk_row(risk: ProcessRisk, names: dict[int, str]) -> dict[str, Any]:
-    return {
-        "process": risk.process,
-        "demanded_hours": float(risk.demanded_hours),
-        "allocated_hours": float(risk.allocated_hours),
-        "qualified_factories": len(risk.qualified),
-        "free_hours": float(risk.free_hours),
-        "hhi": risk.concentration,
-        "single_sourced_orders": sorted(risk.single_sourced),
-        "unserved_lines": risk.unserved_lines,
-        "critical_factories": [
-            {"factory": f, "name": names.get(f, "")} for f in sorted(risk.critical)
-        ],
-    }
-
-
-def report(net: Network, recovery: float) -> dict[str, Any]:
-    return {
-        "completeness": round(net.completeness, 4),
-        "smoothness": round(net.smoothness, 4),
-        "control": round(net.control, 4),
-        "recovery": round(recovery, 4),
-        "most_critical_factory": net.most_critical,
-        "critical_factories": [{"factory": f, "name": n} for f, n in net.critical.items()],
-        "processes": [risk_row(r, net.critical) for r in net.processes],
-    }
