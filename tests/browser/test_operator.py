@@ -90,7 +90,9 @@ def test_buyers_and_factories_are_kept_out(page, live_server, live_database):
             session, DemoSpec(factories=5, orders=3, start=monday_of(datetime.now(UTC).date()))
         )
     paths = ["/operator", "/operator/utilization.csv", "/operator/runs.csv", "/operator/network",
-             "/operator/network.csv", "/operator/network/recovery", "/operator/whatif"]  # fmt: skip
+             "/operator/network.csv", "/operator/whatif", "/operator/fill.csv",
+             "/operator/stale-factories.csv", "/operator/pending-factories.csv",
+             "/operator/expiring-certifications.csv", "/operator/utilization-by-region.csv"]  # fmt: skip
     for role in ("buyer_member", "factory_owner"):
         sign_in(page, live_server, role)
         for path in paths:

@@ -103,6 +103,7 @@ def test_only_operators_see_operator_pages(browser, make_member, kind, role):
         assert browser.get(path).status_code == 403, path
     token_form = {"factory": "1"}
     assert browser.form("/operator/whatif/apply", token_form).status_code == 403
+    assert browser.form("/operator/network/refresh", {}).status_code == 403
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client):
