@@ -5,13 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
+from sqlmodel import Session
 
 from factories.capacity.weeks import week_label
 from marketplace.operator import charts
-from marketplace.operator.dashboard.service import CapacityRow, Dashboard, FillRow
+from marketplace.operator.dashboard.service import (
+    CapacityRow,
+    Dashboard,
+    FactoryRow,
+    FillRow,
+    capacity_rows,
+    expiring_certifications,
+    fill_rows,
+    pending_factories,
+    run_rows,
+    stale_factories,
+)
 from marketplace.web.labels import current_locale, process_label
 
 
@@ -57,13 +70,19 @@ def figures(board: Dashboard) -> dict[str, dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Table:
+    """A CSV file: its header, and its rows from the one part of the dashboard it needs."""
+
     header: Sequence[str]
-    rows: Callable[[Dashboard], Iterable[Sequence[object]]]
+    rows: Callable[[Session, date, datetime], Iterable[Sequence[object]]]
 
 
 def _capacity(rows: list[CapacityRow]) -> Iterable[Sequence[object]]:
     for r in rows:
         yield (r.key, week_label(r.week), r.maximum, r.booked, r.held, r.free, r.utilization)
+
+
+def _factories(rows: list[FactoryRow]) -> Iterable[Sequence[object]]:
+    return ((r.id, r.name, r.region, r.since.isoformat() if r.since else None) for r in rows)
 
 
 CAPACITY_HEADER = (
@@ -76,11 +95,19 @@ CAPACITY_HEADER = (
 )
 
 TABLES: dict[str, Table] = {
-    "utilization": Table(("process", *CAPACITY_HEADER), lambda b: _capacity(b.by_process)),
-    "utilization-by-region": Table(("region", *CAPACITY_HEADER), lambda b: _capacity(b.by_region)),
+    "utilization": Table(
+        ("process", *CAPACITY_HEADER), lambda s, today, _: _capacity(capacity_rows(s, today))
+    ),
+    "utilization-by-region": Table(
+        ("region", *CAPACITY_HEADER),
+        lambda s, today, _: _capacity(capacity_rows(s, today, "region")),
+    ),
     "fill": Table(
         ("week", "orders", "ordered_hours", "accepted_hours", "fill"),
-        lambda b: ((week_label(r.week), r.orders, r.ordered, r.accepted, r.fill) for r in b.fill),
+        lambda s, today, _: (
+            (week_label(r.week), r.orders, r.ordered, r.accepted, r.fill)
+            for r in fill_rows(s, today)
+        ),
     ),
     "runs": Table(
         (
@@ -95,7 +122,7 @@ TABLES: dict[str, Table] = {
             "bound",
             "cost_over_bound",
         ),
-        lambda b: (
+        lambda s, *_: (
             (
                 r.id,
                 r.kind,
@@ -108,24 +135,20 @@ TABLES: dict[str, Table] = {
                 r.bound,
                 r.cost_over_bound,
             )
-            for r in b.runs
+            for r in run_rows(s)
         ),
     ),
     "stale-factories": Table(
         ("factory", "name", "region", "capacity_updated_at"),
-        lambda b: (
-            (r.id, r.name, r.region, r.since.isoformat() if r.since else None) for r in b.stale
-        ),
+        lambda s, _, now: _factories(stale_factories(s, now)),
     ),
     "pending-factories": Table(
         ("factory", "name", "region", "registered_at"),
-        lambda b: (
-            (r.id, r.name, r.region, r.since.isoformat() if r.since else None) for r in b.pending
-        ),
+        lambda s, *_: _factories(pending_factories(s)),
     ),
     "expiring-certifications": Table(
         ("factory", "name", "certificate_type", "registration_number", "valid_until"),
-        lambda b: (
+        lambda s, today, _: (
             (
                 r.factory_id,
                 r.factory_name,
@@ -133,7 +156,7 @@ TABLES: dict[str, Table] = {
                 r.registration_number,
                 r.valid_until.isoformat(),
             )
-            for r in b.expiring
+            for r in expiring_certifications(s, today)
         ),
     ),
 }

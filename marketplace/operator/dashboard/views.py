@@ -31,6 +31,5 @@ def dashboard_csv(table: str) -> ResponseReturnValue:
     if table not in TABLES:
         raise NotFound()
     today, now = today_and_now()
-    board = dashboard(db.session(), today, now)
     chosen = TABLES[table]
-    return csv_response(f"{table}.csv", chosen.header, chosen.rows(board))
+    return csv_response(f"{table}.csv", chosen.header, chosen.rows(db.session(), today, now))
