@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ from sqlmodel import select
 from factories.capacity.weeks import monday_of, week_label
 from factories.models import CapacityBucket, Factory, FactoryStatus, utcnow
 from marketplace.accounts.models import OrganizationKind, Role
+from marketplace.orders.models import MatchRun, MatchRunOrder, MatchRunState, Order
 
 OPERATOR_PAGES = [
     "/operator",
@@ -110,3 +112,30 @@ def test_signed_out_visitors_are_sent_to_sign_in(client):
     for path in OPERATOR_PAGES:
         response = client.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"], path
+
+
+def test_runs_show_fill_and_cost_against_the_bound(browser, make_member, cluster):
+    order = cluster.exec(select(Order).order_by(Order.id)).first()
+    finished = utcnow()
+    run = MatchRun(
+        state=MatchRunState.SUCCEEDED,
+        started_at=finished - timedelta(seconds=4),
+        finished_at=finished,
+        plan={"status": "FEASIBLE", "objective": 125000, "bound": 100000, "assignments": [],
+              "unassigned": [], "solve_s": 3.9, "fill": 0.875},
+    )  # fmt: skip
+    cluster.add(run)
+    cluster.flush()
+    cluster.add(MatchRunOrder(match_run_id=run.id, order_id=order.id))
+    cluster.commit()
+    operator = make_member(OrganizationKind.OPERATOR, Role.OPERATOR)
+    browser.login(operator)
+    rows = list(
+        csv.DictReader(io.StringIO(browser.get("/operator/runs.csv").get_data(as_text=True)))
+    )
+    row = next(r for r in rows if r["run"] == str(run.id))
+    assert row["fill"] == "0.8750" and row["cost_over_bound"] == "1.2500"
+    assert float(row["duration_s"]) == 4.0 and row["orders"] == "1"
+    assert row["currency"] == order.currency
+    page = browser.get("/operator").get_data(as_text=True)
+    assert "€1,250.00" in page and "€1,000.00" in page

@@ -159,6 +159,7 @@ class RunRow:
     finished_at: datetime
     duration_s: float | None
     orders: int
+    currency: str | None
     fill: float | None
     cost: float | None
     bound: float | None
@@ -179,6 +180,13 @@ def run_rows(session: Session, limit: int = RUNS_SHOWN) -> list[RunRow]:
         .where(col(MatchRunOrder.match_run_id) == col(MatchRun.id))
         .scalar_subquery()
     )
+    # The engine's costs are in minor units of the orders' currency (one per order).
+    currency = (
+        select(sa.func.min(Order.currency))
+        .join(MatchRunOrder, col(MatchRunOrder.order_id) == col(Order.id))
+        .where(col(MatchRunOrder.match_run_id) == col(MatchRun.id))
+        .scalar_subquery()
+    )
     rows = session.execute(
         sa.select(
             col(MatchRun.id),
@@ -187,6 +195,7 @@ def run_rows(session: Session, limit: int = RUNS_SHOWN) -> list[RunRow]:
             col(MatchRun.started_at),
             col(MatchRun.finished_at),
             orders,
+            currency,
             plan["fill"].as_float(),
             plan["objective"].as_float(),
             plan["bound"].as_float(),
@@ -204,11 +213,12 @@ def run_rows(session: Session, limit: int = RUNS_SHOWN) -> list[RunRow]:
             finished_at=finished,
             duration_s=(finished - started).total_seconds() if started else None,
             orders=int(count),
+            currency=currency_code,
             fill=fill,
             cost=cost,
             bound=bound,
         )
-        for run_id, kind, state, started, finished, count, fill, cost, bound in rows
+        for run_id, kind, state, started, finished, count, currency_code, fill, cost, bound in rows
     ]
 
 
