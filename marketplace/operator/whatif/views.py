@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -13,13 +15,24 @@ from marketplace.operator.blueprints import pages
 from marketplace.operator.whatif.apply import apply_outage
 from marketplace.operator.whatif.forms import ApplyForm, WhatIfForm
 from marketplace.operator.whatif.service import DEFAULT_TIME_LIMIT_S, what_if
-from marketplace.operator.whatif.target import outage_of, regions
+from marketplace.operator.whatif.target import Outage, outage_of, regions
 from marketplace.supply.clock import today_and_now
 from marketplace.web.forms import field_errors, refused, require_valid
 
 
 def _time_limit() -> float:
     return float(current_app.config.get("WHATIF_TIME_LIMIT_S", DEFAULT_TIME_LIMIT_S))
+
+
+def _outage(form: WhatIfForm | ApplyForm, today: date) -> Outage:
+    return outage_of(
+        db.session(),
+        today,
+        factory=form.factory.data,
+        region=form.region.data,
+        from_week=form.from_week.data,
+        to_week=form.to_week.data,
+    )
 
 
 @pages.get("/operator/whatif")
@@ -34,14 +47,7 @@ def whatif_page() -> ResponseReturnValue:
     if asked and form.validate():
         today, _now = today_and_now()
         try:
-            outage = outage_of(
-                session,
-                today,
-                factory=form.factory.data,
-                region=form.region.data,
-                from_week=form.from_week.data,
-                to_week=form.to_week.data,
-            )
+            outage = _outage(form, today)
             result = what_if(session, outage, today, time_limit_s=_time_limit())
         except InputError as error:
             field_errors(form, error)
@@ -67,14 +73,7 @@ def whatif_apply() -> ResponseReturnValue:
         **{k: v for k, v in form.data.items() if k != "csrf_token" and v},
     )
     try:
-        outage = outage_of(
-            session,
-            today,
-            factory=form.factory.data,
-            region=form.region.data,
-            from_week=form.from_week.data,
-            to_week=form.to_week.data,
-        )
+        outage = _outage(form, today)
         applied = apply_outage(session, outage, today, now)
     except InputError as error:
         refused(error)
