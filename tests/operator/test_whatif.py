@@ -20,9 +20,11 @@ from marketplace.operator.whatif.target import outage_of
 from marketplace.orders.models import (
     MatchRun,
     MatchRunKind,
+    MatchRunOrder,
     Order,
     OrderState,
     Proposal,
+    ProposalSlot,
     ProposalState,
 )
 
@@ -115,22 +117,51 @@ def test_bad_input_names_the_field(browser, make_member, cluster, query, field, 
     assert raised.value.field == field or field in {f for f, _ in raised.value.problems}
 
 
-def test_applying_closes_the_weeks_and_rematches_the_pending_work(browser, make_member, cluster):
-    operator = make_member(OrganizationKind.OPERATOR, Role.OPERATOR)
-    browser.login(operator)
-    factory_id = busiest_factory(cluster)
-    this_week = monday_of(utcnow().date())
-    last = this_week + timedelta(weeks=7)
-    hit = cluster.exec(
-        select(Proposal)
+def hit_proposals(session: Session, factory_id: int, first, last) -> list[tuple[Proposal, str]]:
+    rows = session.exec(
+        select(Proposal, Order.state)
         .join(Order, col(Order.id) == col(Proposal.order_id))
+        .join(ProposalSlot, col(ProposalSlot.proposal_id) == col(Proposal.id))
+        .join(CapacityBucket, col(CapacityBucket.id) == col(ProposalSlot.bucket_id))
         .where(
-            Proposal.factory_id == factory_id,
-            Proposal.state == ProposalState.PENDING,
-            Order.state == OrderState.PROPOSED,
+            CapacityBucket.factory_id == factory_id,
+            CapacityBucket.point_in_time >= first,
+            CapacityBucket.point_in_time <= last,
+            col(Proposal.state).in_((ProposalState.PENDING, ProposalState.ACCEPTED)),
         )
     ).all()
+    return list({p.id: (p, state) for p, state in rows}.values())
+
+
+def test_applying_closes_the_weeks_and_rematches_the_work(browser, make_member, cluster):
+    operator = make_member(OrganizationKind.OPERATOR, Role.OPERATOR)
+    browser.login(operator)
+    this_week = monday_of(utcnow().date())
+    last = this_week + timedelta(weeks=7)
+
+    def kinds(factory_id: int) -> set[str]:
+        return {s for _, s in hit_proposals(cluster, factory_id, this_week, last)}
+
+    # The factory whose loss hits orders of the most kinds, proposed and unpaid among them.
+    factory_id = max(
+        {p.factory_id for p in cluster.exec(select(Proposal)).all()},
+        key=lambda f: (
+            kinds(f) >= {OrderState.PROPOSED, OrderState.AWAITING_PAYMENT},
+            len(kinds(f)),
+            -f,
+        ),
+    )
+    hit = hit_proposals(cluster, factory_id, this_week, last)
+    states = {s for _, s in hit}
+    assert {OrderState.PROPOSED, OrderState.AWAITING_PAYMENT} <= states, states
     runs_before = cluster.exec(select(sa.func.max(MatchRun.id))).one() or 0
+    booked_before = cluster.exec(
+        select(sa.func.sum(CapacityBucket.booked_hours)).where(
+            CapacityBucket.factory_id == factory_id,
+            CapacityBucket.point_in_time >= this_week,
+            CapacityBucket.point_in_time <= last,
+        )
+    ).one()
     response = browser.form(
         "/operator/whatif/apply",
         {
@@ -141,9 +172,17 @@ def test_applying_closes_the_weeks_and_rematches_the_pending_work(browser, make_
     )
     assert response.status_code == 303
     cluster.expire_all()
-    for proposal in hit:
+    moved = set()
+    for proposal, state in hit:
         cluster.refresh(proposal)
-        assert proposal.state == ProposalState.SUPERSEDED
+        order = cluster.get(Order, proposal.order_id)
+        if state in (OrderState.PROPOSED, OrderState.AWAITING_PAYMENT):
+            assert proposal.state == ProposalState.SUPERSEDED
+            assert order.state == OrderState.MATCHING
+            moved.add(order.id)
+        else:  # paid, or in production: left for the operator
+            assert proposal.state == ProposalState.ACCEPTED
+            assert order.state == state
     buckets = cluster.exec(
         select(CapacityBucket).where(
             CapacityBucket.factory_id == factory_id,
@@ -153,8 +192,31 @@ def test_applying_closes_the_weeks_and_rematches_the_pending_work(browser, make_
     ).all()
     assert buckets and all(b.maximum_hours == b.booked_hours for b in buckets)
     assert all(b.held_hours == Decimal(0) for b in buckets)
+    # The booked hours fell by exactly the hours of the work taken off.
+    taken_off = sum(
+        (
+            slot.hours
+            for slot, bucket in cluster.exec(
+                select(ProposalSlot, CapacityBucket)
+                .join(CapacityBucket, col(CapacityBucket.id) == col(ProposalSlot.bucket_id))
+                .where(col(ProposalSlot.proposal_id).in_([p.id for p, _ in hit]))
+            ).all()
+            if bucket.factory_id == factory_id
+            and this_week <= bucket.point_in_time <= last
+            and cluster.get(Proposal, slot.proposal_id).state == ProposalState.SUPERSEDED
+        ),
+        Decimal(0),
+    )
+    assert taken_off > 0
+    assert booked_before - sum((b.booked_hours for b in buckets), Decimal(0)) == taken_off
     run = cluster.exec(select(MatchRun).where(col(MatchRun.id) > runs_before)).one()
     assert run.kind == MatchRunKind.REMATCH
+    assert (
+        set(
+            cluster.exec(select(MatchRunOrder.order_id).where(MatchRunOrder.match_run_id == run.id))
+        )
+        == moved
+    )
 
 
 def test_the_command_line(app, cluster):
