@@ -91,7 +91,8 @@ def whatif_apply() -> ResponseReturnValue:
     if applied.to_handle:
         flash(
             _(
-                "Paid orders, orders in production and orders with a payment or a run in flight keep their work on the closed capacity: %(orders)s",
+                "Paid orders, orders in production and orders with a payment or a run in flight "
+                "keep their work on the closed capacity: %(orders)s",
                 orders=", ".join(f"#{o}" for o in applied.to_handle),
             ),
             "error",
