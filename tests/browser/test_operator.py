@@ -14,12 +14,14 @@ from playwright.sync_api import expect
 from sqlmodel import col, select
 
 from factories.capacity.weeks import monday_of
+from marketplace.operator.dashboard.presenters import TABLES as CSV_TABLES
 from marketplace.orders.models import Order, OrderState, Proposal, ProposalState
 from marketplace.tools.demo.cluster import demo_logins
 from marketplace.tools.demo.data import DemoSpec
 from marketplace.tools.demo.seed import seed_marketplace
 
 ARTIFACTS = Path(os.environ.get("FACTORYWEB_ARTIFACTS", "test-artifacts")) / "operator"
+TABLES_CSV = tuple(CSV_TABLES)
 TABLES = ("capacity_bucket", "proposal", "proposal_slot", "purchase_order", "match_run")
 
 
@@ -89,10 +91,13 @@ def test_buyers_and_factories_are_kept_out(page, live_server, live_database):
         seed_marketplace(
             session, DemoSpec(factories=5, orders=3, start=monday_of(datetime.now(UTC).date()))
         )
-    paths = ["/operator", "/operator/utilization.csv", "/operator/runs.csv", "/operator/network",
-             "/operator/network.csv", "/operator/whatif", "/operator/fill.csv",
-             "/operator/stale-factories.csv", "/operator/pending-factories.csv",
-             "/operator/expiring-certifications.csv", "/operator/utilization-by-region.csv"]  # fmt: skip
+    paths = [
+        "/operator",
+        "/operator/network",
+        "/operator/whatif",
+        "/operator/network.csv",
+        *(f"/operator/{table}.csv" for table in TABLES_CSV),
+    ]
     for role in ("buyer_member", "factory_owner"):
         sign_in(page, live_server, role)
         for path in paths:
