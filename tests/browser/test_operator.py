@@ -83,6 +83,10 @@ def test_operator_dashboard_network_and_what_if(page, live_server, live_database
     assert page.locator("#affected-orders tbody tr").count() >= 1
     expect(page.locator("#apply-whatif")).to_be_visible()
     shot(page, "whatif-en")
+    page.context.add_cookies([{"name": "lang", "value": "zh", "url": live_server}])
+    page.reload()
+    expect(page.locator("#whatif-result h2")).to_contain_text("停产", timeout=60_000)
+    shot(page, "whatif-zh")
     assert snapshot(live_database) == before
 
 
