@@ -15,6 +15,7 @@ from marketplace.commands import register_commands
 from marketplace.config import Settings
 from marketplace.credit.setup import credit_api, init_credit
 from marketplace.home.views import blueprint as home_blueprint
+from marketplace.operator.setup import init_operator
 from marketplace.orders.setup import init_orders, orders_api
 from marketplace.payments.setup import init_payments, payments_api
 from marketplace.security.answers import document_answers
@@ -71,6 +72,7 @@ def create_app(
     init_payments(app, database)
     init_credit(app)
     init_telemetry(app)
+    init_operator(app)
     # After the other pages: its protections (rate limits) wrap views registered so far.
     init_accounts(app, csrf)
 

@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from marketplace import db, migrate
 from marketplace.credit.cli import credit_group, ledger_group
+from marketplace.operator.cli import COMMANDS as operator_commands
 from marketplace.orders.cli import orders_group
 from marketplace.payments.cli import payments_group
 from marketplace.supply.cli import factory_group
@@ -54,6 +55,7 @@ def register_commands(group: click.Group) -> None:
         credit_group,
         telemetry_group,
         *tool_commands,
+        *operator_commands,
         match_command,
     ):
         group.add_command(command)

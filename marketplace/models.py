@@ -21,6 +21,7 @@ from marketplace.accounts.models import (
     User,
     UserSession,
 )
+from marketplace.operator.models import NetworkReport
 from marketplace.orders.models import (
     Dispute,
     Document,
@@ -65,6 +66,7 @@ __all__ = [
     "MatchRunOrder",
     "Membership",
     "Milestone",
+    "NetworkReport",
     "Notification",
     "OAuthClient",
     "OAuthToken",

@@ -19,6 +19,7 @@ from typing import Any
 from factories.models import utcnow
 from marketplace.config import Settings
 from marketplace.db import Database
+from marketplace.operator.network.reports import sweep as network_report_sweep
 from marketplace.orders.notify.webhooks import attempt_delivery
 from marketplace.orders.notify.webhooks import deliver_due as deliver_due_webhooks
 from marketplace.orders.settings import (
@@ -47,8 +48,15 @@ from marketplace.payments.upkeep import sweep as payments_sweep
 # `celery --app marketplace.tasks` finds the application under this name.
 app = celery_app
 PAYMENTS_SWEEP = "payments.sweep"
+NETWORK_REPORT = "operator.network-report"
 app.conf.beat_schedule["payments-sweep"] = {
     "task": PAYMENTS_SWEEP,
+    "schedule": app.conf.beat_schedule["expire-proposals"]["schedule"],
+}
+
+
+app.conf.beat_schedule[NETWORK_REPORT] = {
+    "task": NETWORK_REPORT,
     "schedule": app.conf.beat_schedule["expire-proposals"]["schedule"],
 }
 
@@ -123,3 +131,9 @@ def gateway_call(operation_id: int) -> str:
 def sweep_payments() -> dict[str, int]:
     """Unpaid orders past their deadline, dispute windows over, gateway calls due."""
     return payments_sweep(database(), CeleryDispatcher(), settings=payments().settings)
+
+
+@app.task(name=NETWORK_REPORT)
+def network_report() -> dict[str, object]:
+    """A new network report when the latest is older than its maximum age."""
+    return network_report_sweep(database())

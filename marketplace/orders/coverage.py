@@ -4,7 +4,7 @@ what matching places next, and where an order stands."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -18,9 +18,12 @@ PendingWork = dict[int, list[tuple[Proposal, list[ProposalSlot]]]]
 
 
 def work_of_lines(
-    session: Session, order_ids: Sequence[int]
+    session: Session, order_ids: Sequence[int], reopened: Collection[int] = ()
 ) -> tuple[dict[int, Decimal], PendingWork]:
-    """Accepted hours per line, and each line's pending proposals with their held slots."""
+    """Accepted hours per line, and each line's pending proposals with their held slots.
+
+    `reopened`: ids of accepted proposals to count as pending instead, with their booked
+    slots (an operator's what-if outage re-plans accepted work not yet in production)."""
     accepted: dict[int, Decimal] = defaultdict(Decimal)
     pending: PendingWork = defaultdict(list)
     if not order_ids:
@@ -34,19 +37,19 @@ def work_of_lines(
         .order_by(col(Proposal.id))
     ).all()
     slots: dict[int, list[ProposalSlot]] = defaultdict(list)
-    pending_ids = [p.id for p in proposals if p.state == ProposalState.PENDING]
+    pending_ids = [p.id for p in proposals if p.state == ProposalState.PENDING or p.id in reopened]
     if pending_ids:
         for slot in session.exec(
             select(ProposalSlot)
             .where(
                 col(ProposalSlot.proposal_id).in_(pending_ids),
-                ProposalSlot.state == SlotState.HELD,
+                col(ProposalSlot.state).in_((SlotState.HELD, SlotState.CONFIRMED)),
             )
             .order_by(col(ProposalSlot.id))
         ).all():
             slots[slot.proposal_id].append(slot)
     for proposal in proposals:
-        if proposal.state == ProposalState.ACCEPTED:
+        if proposal.state == ProposalState.ACCEPTED and proposal.id not in reopened:
             accepted[proposal.order_line_id] += proposal.hours
         else:
             pending[proposal.order_line_id].append((proposal, slots[id_of(proposal)]))

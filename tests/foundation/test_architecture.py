@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("entry points", ("marketplace.cli", "marketplace.tasks")),
     ("application", ("marketplace.app", "marketplace.commands", "marketplace.models")),
     ("tools and home", ("marketplace.tools", "marketplace.home")),
+    ("operator", ("marketplace.operator",)),
     ("payments", ("marketplace.payments",)),
     # Machines' reports change capacity (supply) and put work at risk (orders).
     ("telemetry", ("marketplace.telemetry",)),

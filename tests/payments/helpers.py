@@ -132,3 +132,9 @@ def ship(db_session: Session, order: Accepted, upload_folder: Path) -> None:
     db_session.commit()
     db_session.expire_all()
     assert db_session.get_one(Order, order.id).state == OrderState.SHIPPED
+
+
+def payments_sweep(dispatcher: ManualDispatcher, database: Database) -> dict[str, int]:
+    """One round of the sweeps; what the payments area's sweep did (other areas sweep too)."""
+    results = dispatcher.run_sweeps(database)
+    return next(r for r in results if isinstance(r, dict) and "unpaid_orders" in r)

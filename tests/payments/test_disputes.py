@@ -19,7 +19,7 @@ from marketplace.payments.books import books_of_orders, mismatches
 from marketplace.payments.models import Payout, PayoutState, Refund
 from marketplace.payments.money import fee_minor
 from tests.orders.conftest import pay_order, principal
-from tests.payments.helpers import onboard, ship, work_off
+from tests.payments.helpers import onboard, payments_sweep, ship, work_off
 
 
 @pytest.fixture
@@ -178,11 +178,11 @@ def test_an_undisputed_order_closes_when_the_window_is_over_and_pays_out(
         onboard(new_browser, db_session, dispatcher, database, shop)
     pay_order(db_session, dispatcher, database, order.buyer, order.id)
     ship(db_session, order, tmp_path)
-    [result] = dispatcher.run_sweeps(database)
+    result = payments_sweep(dispatcher, database)
     assert result["closed_by_window"] == 0  # shipped just now
     db_session.get_one(Order, order.id).shipped_at = utcnow() - timedelta(days=7, minutes=1)
     db_session.commit()
-    [result] = dispatcher.run_sweeps(database)
+    result = payments_sweep(dispatcher, database)
     assert result["closed_by_window"] == 1
     work_off(db_session, dispatcher, database)
     assert db_session.get_one(Order, order.id).state == OrderState.CLOSED

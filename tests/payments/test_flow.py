@@ -19,7 +19,7 @@ from marketplace.payments.models import Payment, PaymentState, Payout, PayoutSta
 from marketplace.payments.money import fee_minor
 from marketplace.payments.settings import PaymentSettings
 from tests.orders.conftest import pay_order, principal
-from tests.payments.helpers import accepted_order, onboard, ship, work_off
+from tests.payments.helpers import accepted_order, onboard, payments_sweep, ship, work_off
 
 
 def euros(minor: int) -> str:
@@ -144,7 +144,7 @@ def test_unpaid_at_the_deadline_the_hours_go_back_and_the_order_opens_again(
     assert booked_hours(db_session, shop) == 30
     db_session.get_one(Order, order.id).payment_requested_at = utcnow() - timedelta(hours=73)
     db_session.commit()
-    [result] = dispatcher.run_sweeps(database)
+    result = payments_sweep(dispatcher, database)
     assert result["unpaid_orders"] == 1
     assert state_of(db_session, order.id) == OrderState.OPEN
     assert booked_hours(db_session, shop) == 0
@@ -170,7 +170,7 @@ def test_a_payment_that_succeeds_after_the_deadline_is_given_back_in_full(
     # The deadline passes while the payment is with the gateway: the order keeps waiting.
     db_session.get_one(Order, order.id).payment_requested_at = utcnow() - timedelta(hours=73)
     db_session.commit()
-    [result] = dispatcher.run_sweeps(database)
+    result = payments_sweep(dispatcher, database)
     assert result["unpaid_orders"] == 0
     work_off(db_session, dispatcher, database)
     assert state_of(db_session, order.id) == OrderState.CONFIRMED

@@ -28,7 +28,7 @@ Encoding in the problem (docs/matching-problem.md):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -214,8 +214,10 @@ def build_problem(
     time_limit_s: float,
     workers: int | None = None,
     seed: int | None = None,
+    reopened: Collection[int] = (),
 ) -> BuiltProblem:
-    """The problem placing the unaccepted work of `orders`; pending proposals are its hint."""
+    """The problem placing the unaccepted work of `orders`; pending proposals are its hint.
+    `reopened` accepted proposals count as pending (`coverage.work_of_lines`)."""
     order_ids = [id_of(o) for o in orders]
     by_id = {id_of(o): o for o in orders}
     lines = session.exec(
@@ -223,7 +225,7 @@ def build_problem(
         .where(col(OrderLine.order_id).in_(order_ids))
         .order_by(col(OrderLine.order_id), col(OrderLine.line_no))
     ).all()
-    accepted, pending = work_of_lines(session, order_ids)
+    accepted, pending = work_of_lines(session, order_ids, reopened)
     refused = _refusals(session, [id_of(line) for line in lines])
 
     first_week = monday_of(today)

@@ -1,0 +1,1 @@
+"""The utilization dashboard: capacity, fill, runs and the factories needing attention."""

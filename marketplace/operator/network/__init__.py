@@ -1,0 +1,1 @@
+"""The supply network: who supplies whom, concentration and the resilience properties."""
