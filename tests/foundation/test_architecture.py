@@ -29,6 +29,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Machines' reports change capacity (supply) and put work at risk (orders).
     ("telemetry", ("marketplace.telemetry",)),
     ("orders", ("marketplace.orders",)),
+    # Every area's services append to the ledger through credit's records.
+    ("credit", ("marketplace.credit",)),
     ("supply", ("marketplace.supply",)),
     ("accounts", ("marketplace.accounts",)),
     (
