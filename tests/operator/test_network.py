@@ -13,7 +13,7 @@ from factories.models import utcnow
 from marketplace import db
 from marketplace.accounts.models import OrganizationKind, Role
 from marketplace.operator.models import NetworkReport
-from marketplace.operator.network.reports import compute_report, is_outdated, report, sweep
+from marketplace.operator.network.reports import KEPT, compute_report, is_outdated, report, sweep
 from marketplace.operator.network.service import DEMAND_STATES, hhi, network
 from marketplace.orders.models import Order, OrderLine, Proposal, ProposalState
 
@@ -97,3 +97,10 @@ def test_housekeeping_refreshes_an_outdated_report(app, cluster):
         database = db.database()
     assert sweep(database)["network_report"] is not None
     assert sweep(database)["network_report"] is None  # the new one is fresh
+
+
+def test_only_the_latest_reports_are_kept(cluster):
+    now = utcnow()
+    ids = [compute_report(cluster, now.date(), now, time_limit_s=1).id for _ in range(KEPT + 2)]
+    kept = sorted(r.id for r in cluster.exec(select(NetworkReport)).all())
+    assert kept == sorted(ids)[-KEPT:]

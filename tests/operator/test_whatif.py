@@ -262,3 +262,22 @@ def test_the_command_line(app, cluster):
     for key in ("completeness", "smoothness", "control", "recovery"):
         assert 0 <= data[key] <= 1
     assert data["processes"]
+
+
+def test_a_region_takes_all_its_factories_offline(cluster):
+    today = utcnow().date()
+    region = cluster.exec(select(Factory.region).order_by(Factory.region)).first()
+    outage = outage_of(cluster, today, region=region, from_week=week_label(monday_of(today)))
+    expected = cluster.exec(
+        select(Factory.id).where(Factory.region == region, Factory.status != "suspended")
+    ).all()
+    assert sorted(outage.factory_ids) == sorted(expected) and len(outage.weeks) == 12
+    before = snapshot(cluster)
+    result = what_if(cluster, outage, today, time_limit_s=2, workers=1)
+    assert snapshot(cluster) == before
+    answer = result.as_json()
+    for currency, change in answer["cost_change"].items():
+        assert change == answer["cost_after"].get(currency, 0) - answer["cost_before"].get(
+            currency, 0
+        )
+    assert not set(result.pickup) & set(outage.factory_ids)

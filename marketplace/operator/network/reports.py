@@ -31,7 +31,7 @@ from marketplace.operator.network.service import (
 )
 
 MAX_AGE = timedelta(minutes=10)
-KEPT = 48
+KEPT = 6
 
 
 def compute_report(
