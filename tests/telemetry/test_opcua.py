@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -26,7 +25,7 @@ from marketplace.db import Database
 from marketplace.telemetry.service import tell_shortfalls
 from tests.conftest import savepoint_sessions
 from tests.factories.conftest import capability_details
-from tests.telemetry.conftest import bucket, free_port
+from tests.telemetry.conftest import bucket, free_port, wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -91,15 +90,6 @@ def opc_server() -> Iterator[MachineServer]:
     server.start()
     yield server
     server.stop()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def test_state_changes_on_an_opc_ua_server_become_observations(
