@@ -56,6 +56,8 @@ class Worker:
                 batch = self._next_batch(deadline)
                 if batch:
                     self._safely(lambda b=batch: self.ingestor.handle(b))  # type: ignore[misc]
+                else:  # quiet: still follow the calendar into a new week
+                    self._safely(lambda: self.ingestor.new_week(self.ingestor.clock()))
         finally:
             for source in (self.mqtt, self.opcua):
                 if source is not None:

@@ -39,7 +39,7 @@ def sign_in(page, live_server: str, role: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(live_server + "/")
+    page.wait_for_url(live_server + "/home")
 
 
 def shot(page, name: str) -> None:

@@ -7,7 +7,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,7 +24,7 @@ from marketplace.db import Database
 from marketplace.telemetry.service import build_worker
 from tests.conftest import savepoint_sessions, service_reachable
 from tests.factories.conftest import capability_details
-from tests.telemetry.conftest import bucket
+from tests.telemetry.conftest import bucket, wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -65,15 +64,6 @@ def send(client: mqtt.Client, topic: str, payload: object) -> None:
 
 def at(seconds: float = 0) -> str:
     return (utcnow() + timedelta(seconds=seconds)).isoformat()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 class Running:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from asyncua import Server, ua
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from factories.capacity.weeks import monday_of, week_label
 from factories.models import id_of, utcnow
@@ -25,9 +25,11 @@ from marketplace.db import Database
 from marketplace.telemetry.service import tell_shortfalls
 from tests.conftest import savepoint_sessions
 from tests.factories.conftest import capability_details
-from tests.telemetry.conftest import bucket, free_port
+from tests.telemetry.conftest import bucket, free_port, wait_until
 
 pytestmark = pytest.mark.postgres
+
+SHARED = threading.Lock()
 
 
 class MachineServer:
@@ -90,15 +92,6 @@ def opc_server() -> Iterator[MachineServer]:
     server.stop()
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
 def test_state_changes_on_an_opc_ua_server_become_observations(
     engine, connection, db_session, make_factory, opc_server
 ):
@@ -121,7 +114,14 @@ def test_state_changes_on_an_opc_ua_server_become_observations(
     )
     this_week = week_label(monday_of(now.date()))
     database = Database(engine, savepoint_sessions(connection))
-    worker = Worker(Ingestor(database.session, tell_shortfalls), None, lambda: [watched])
+
+    # The worker and this test share one connection: never both at once.
+    @contextmanager
+    def sessions() -> Iterator[Session]:
+        with SHARED, database.session() as session:
+            yield session
+
+    worker = Worker(Ingestor(sessions, tell_shortfalls), None, lambda: [watched])
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, kwargs={"stop": stop})
     thread.start()
@@ -147,16 +147,16 @@ def test_state_changes_on_an_opc_ua_server_become_observations(
 
 
 def _kept(session, machine) -> list[Observation]:  # type: ignore[no-untyped-def]
-    """What the machine said so far (read on the worker's own connection: the worker
-    waits for its queue meanwhile)."""
-    session.expire_all()
-    return list(
-        session.exec(
-            select(Observation)
-            .where(Observation.machine_id == machine.id, Observation.source == "opcua")
-            .order_by(Observation.id)
-        ).all()
-    )
+    """What the machine said so far (on the worker's connection, while it is not using it)."""
+    with SHARED:
+        session.expire_all()
+        return list(
+            session.exec(
+                select(Observation)
+                .where(Observation.machine_id == machine.id, Observation.source == "opcua")
+                .order_by(Observation.id)
+            ).all()
+        )
 
 
 def _states(session, machine) -> list[str]:  # type: ignore[no-untyped-def]
