@@ -18,7 +18,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from factories.models import Factory, FactoryStatus
+from factories.models import CapacityBucket, Factory, FactoryStatus
 from marketplace.accounts.service import Principal
 from marketplace.orders.access import visible_orders
 from marketplace.orders.models import (
@@ -28,8 +28,10 @@ from marketplace.orders.models import (
     OrderLine,
     OrderState,
     Proposal,
+    ProposalSlot,
     ProposalState,
     Rating,
+    SlotState,
 )
 from marketplace.orders.proposals.parties import accepted_shares
 from marketplace.payments.charges import payment_deadline
@@ -113,11 +115,24 @@ class FactoryItem:
     registered_at: datetime
 
 
+@dataclass(frozen=True)
+class MachineRiskItem:
+    """Work a factory's machines no longer cover: the order, the factory and the week,
+    for the operator to re-plan (the what-if of that factory and week)."""
+
+    order_id: int
+    order_title: str
+    factory_id: int
+    factory_name: str
+    week: date
+
+
 @dataclass
 class OperatorAttention:
     to_verify: list[FactoryItem] = field(default_factory=list)
     disputes: list[DisputeItem] = field(default_factory=list)
     at_risk: list[OrderItem] = field(default_factory=list)
+    machines_at_risk: list[MachineRiskItem] = field(default_factory=list)
 
 
 def _item(
@@ -253,7 +268,26 @@ def operator_attention(session: Session, today: date) -> OperatorAttention:
         .order_by(col(Order.due_date), col(Order.id))
         .limit(SHOWN)
     ).all()
+    machines_at_risk = session.exec(
+        select(Order, Factory, sa.func.min(col(CapacityBucket.point_in_time)))
+        .join(Proposal, col(Proposal.order_id) == Order.id)
+        .join(Factory, col(Factory.id) == Proposal.factory_id)
+        .join(ProposalSlot, col(ProposalSlot.proposal_id) == Proposal.id)
+        .join(CapacityBucket, col(CapacityBucket.id) == ProposalSlot.bucket_id)
+        .where(
+            col(Proposal.at_risk_at).is_not(None),
+            col(Proposal.state).in_((ProposalState.PENDING, ProposalState.ACCEPTED)),
+            col(ProposalSlot.state).in_((SlotState.HELD, SlotState.CONFIRMED)),
+        )
+        .group_by(col(Order.id), col(Factory.id))
+        .order_by(sa.func.min(col(CapacityBucket.point_in_time)), col(Order.id))
+        .limit(SHOWN)
+    ).all()
     return OperatorAttention(
+        machines_at_risk=[
+            MachineRiskItem(o.id or 0, o.title, f.id or 0, f.name, week)
+            for o, f, week in machines_at_risk
+        ],
         to_verify=[FactoryItem(f.id or 0, f.name, f.country, f.created_at) for f in factories],
         disputes=[
             DisputeItem(d.id or 0, o.id or 0, o.title, d.reason, d.created_at) for d, o in disputes

@@ -83,7 +83,7 @@ def home() -> ResponseReturnValue:
     """Where a person lands after signing in: what needs them, for their role."""
     session, principal = db.session(), require_principal()
     now = datetime.now(UTC)
-    context: dict[str, object] = {"hours": labels.hours}
+    context: dict[str, object] = {"hours": labels.hours, "week": labels.week}
     if principal.is_buyer:
         context["buyer"] = buyer_attention(session, principal, current_payments().settings)
     if principal.is_factory:

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from factories.capacity.weeks import monday_of
-from factories.models import Factory, FactoryStatus
+from factories.models import CapacityBucket, Factory, FactoryStatus, utcnow
 from marketplace.accounts.models import Membership, User
 from marketplace.orders.models import (
     Dispute,
@@ -16,6 +16,7 @@ from marketplace.orders.models import (
     Order,
     OrderState,
     Proposal,
+    ProposalSlot,
     ProposalState,
 )
 from marketplace.orders.proposals.parties import accepted_shares
@@ -117,3 +118,26 @@ def test_the_operator_lands_on_verifications_disputes_and_orders_at_risk(client,
 def test_home_is_for_people_who_are_signed_in(client):
     response = client.get("/home")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_the_operator_is_offered_a_re_plan_of_work_machines_put_at_risk(client, db_session, demo):
+    proposal, bucket = db_session.exec(
+        select(Proposal, CapacityBucket)
+        .join(ProposalSlot, ProposalSlot.proposal_id == Proposal.id)
+        .join(CapacityBucket, CapacityBucket.id == ProposalSlot.bucket_id)
+        .where(Proposal.state == ProposalState.ACCEPTED)
+        .order_by(Proposal.id)
+    ).first()
+    # What the observation service does when machines report less than is booked.
+    proposal.at_risk_at = utcnow()
+    db_session.add(proposal)
+    db_session.commit()
+    email, password = demo["operator"]
+    sign_in(client, email, password)
+    page = client.get("/home").get_data(as_text=True)
+    table = page.split('id="machines-at-risk"')[1].split("</table>")[0]
+    week = bucket.point_in_time.strftime("%G-W%V")
+    link = f"/operator/whatif?factory={proposal.factory_id}&amp;from_week={week}&amp;to_week={week}"
+    assert f'href="/orders/{proposal.order_id}"' in table and link in table
+    replan = client.get(link.replace("&amp;", "&"))
+    assert replan.status_code == 200
