@@ -34,6 +34,7 @@ class Database:
         engine = sa.create_engine(url, **engine_options)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
             # SQLite keeps Numeric as float; two decimal places of hours survive that fine.
             warnings.filterwarnings(
                 "ignore", r".*does \*not\* support Decimal objects natively", exc.SAWarning
@@ -63,11 +64,20 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
+    # The driver would start a transaction only at the first write, so the reads before
+    # it could see rows another thread changes meanwhile (a slot released twice). The
+    # transaction starts here instead, at its first statement, holding SQLite's one
+    # write lock: units of work on SQLite (the embedded mode) run one after another.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_begin(connection: sa.Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def init_app(app: Flask, database: Database) -> None:
