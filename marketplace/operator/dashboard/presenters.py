@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from factories.capacity.weeks import week_label
 from marketplace.operator import charts
+from marketplace.operator.dashboard.machines import machine_rows
 from marketplace.operator.dashboard.service import (
     CapacityRow,
     Dashboard,
@@ -159,6 +160,31 @@ TABLES: dict[str, Table] = {
                 r.valid_until.isoformat(),
             )
             for r in expiring_certifications(s, today)
+        ),
+    ),
+    "machines": Table(
+        (
+            "process",
+            "machines",
+            "executing",
+            "not_executing",
+            "down",
+            "silent",
+            "nominal_hours",
+            "utilization",
+        ),
+        lambda s, _, now: (
+            (
+                r.process,
+                r.machines,
+                r.executing,
+                r.not_executing,
+                r.down,
+                r.silent,
+                f"{r.nominal_hours:.2f}",
+                "" if r.utilization is None else f"{r.utilization:.4f}",
+            )
+            for r in machine_rows(s, now)
         ),
     ),
 }

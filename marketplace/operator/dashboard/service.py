@@ -21,6 +21,7 @@ from factories.capacity.calendar import CALENDAR_WEEKS, STALE_AFTER
 from factories.capacity.hours import NO_HOURS, free_hours
 from factories.capacity.weeks import monday_of, weeks_from
 from factories.models import CapacityBucket, Certification, Factory, FactoryStatus, id_of
+from marketplace.operator.dashboard.machines import MachineRow, machine_rows
 from marketplace.orders.models import (
     MatchRun,
     MatchRunOrder,
@@ -294,6 +295,7 @@ class Dashboard:
     stale: list[FactoryRow]
     pending: list[FactoryRow]
     expiring: list[ExpiringRow]
+    machines: list[MachineRow]
 
 
 def dashboard(session: Session, today: date, now: datetime) -> Dashboard:
@@ -308,4 +310,5 @@ def dashboard(session: Session, today: date, now: datetime) -> Dashboard:
         stale=stale_factories(session, now),
         pending=pending_factories(session),
         expiring=expiring_certifications(session, today),
+        machines=machine_rows(session, now),
     )
