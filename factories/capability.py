@@ -24,6 +24,7 @@ from factories.models import (
     CapabilityMaterial,
     CapacityBucket,
     Factory,
+    FactoryStatus,
     get_by_id,
     id_of,
     utcnow,
@@ -188,6 +189,20 @@ def _is_int(value: object) -> bool:
 
 
 # Reading -------------------------------------------------------------------------------
+
+
+def quoted_currencies(session: Session) -> list[str]:
+    """The currencies verified factories quote their rates in: the only ones an order can
+    be placed in (the engine offers a line only to factories quoting its currency)."""
+    return list(
+        session.exec(
+            select(Capability.currency)
+            .join(Factory, col(Factory.id) == Capability.factory_id)
+            .where(Factory.status == FactoryStatus.VERIFIED)
+            .distinct()
+            .order_by(col(Capability.currency))
+        ).all()
+    )
 
 
 def capabilities_of(session: Session, factory_id: int) -> list[CapabilityView]:

@@ -325,3 +325,27 @@ def test_factories_and_other_buyers_cannot_post_or_see(browser, new_browser, mak
     assert factory.api("POST", "/api/v1/orders", json=order_json()).status_code == 404
     assert factory.get(f"/api/v1/orders/{order['id']}").status_code == 404
     assert factory.get("/orders/new").status_code == 403
+
+
+def test_an_order_goes_out_only_in_a_currency_factories_quote_in(
+    browser, make_member, make_shop, db_session
+):
+    make_shop()  # a verified factory quoting in euros
+    browser.login(make_member(OrganizationKind.BUYER, Role.BUYER_MEMBER))
+    page = browser.get("/orders/new").get_data(as_text=True)
+    select = page.split('name="currency"')[1].split("</select>")[0]
+    assert '<option selected value="EUR">EUR — Euro</option>' in select
+    assert 'value="CNY"' not in select
+    refused = browser.api("POST", "/api/v1/orders", json={**order_json(currency="CNY")})
+    if refused.status_code == 201:  # posted as a draft: submitting it is what is refused
+        order_id = refused.get_json()["id"]
+        refused = browser.api("POST", f"/api/v1/orders/{order_id}/submit")
+    assert refused.status_code == 422
+    [problem] = refused.get_json()["fields"]
+    assert problem["field"] == "currency"
+    assert problem["message"] == (
+        "no verified factory quotes in CNY; the factories here quote in EUR"
+    )
+    response = browser.form("/orders/new", form_data(currency="CNY", post="1"))
+    assert response.status_code == 400
+    assert "no verified factory quotes in CNY" in response.get_data(as_text=True)

@@ -65,7 +65,8 @@ class OrderForm(FlaskForm):
     delivery_latitude = FloatField(_l("Latitude"), validators=[InputRequired()])
     delivery_longitude = FloatField(_l("Longitude"), validators=[InputRequired()])
     budget = DecimalField(_l("Budget"), places=2, validators=[Optional(), NumberRange(min=0)])
-    currency = StringField(_l("Currency"), default="EUR", validators=[Length(min=3, max=3)])
+    # The currencies factories quote in (the page fills them); the service names any other.
+    currency = SelectField(_l("Currency"), default="EUR", choices=[], validate_choice=False)
     min_credit = DecimalField(
         _l("Minimum credit score (0 to 1)"), places=2, default=0, validators=[Optional()]
     )

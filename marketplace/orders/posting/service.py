@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlmodel import Session, col, select
 
-from factories.capability import Amount
+from factories.capability import Amount, quoted_currencies
 from factories.capacity.hours import quantize_hours
 from factories.errors import N_
 from factories.models import id_of, too_long, utcnow
@@ -245,10 +245,28 @@ def create_order(
             )
         )
     if submit:
+        require_quoted_currency(session, order.currency)
         move(order, OrderState.OPEN)
         records.order_submitted(session, order, len(data.lines))
     session.flush()
     return order
+
+
+def require_quoted_currency(session: Session, currency: str) -> None:
+    """An order goes to the market only in a currency some verified factory quotes in:
+    in any other, no factory could be offered its work. (A marketplace with no verified
+    factory yet refuses nothing: there is nothing to compare with.)"""
+    quoted = quoted_currencies(session)
+    if quoted and currency not in quoted:
+        raise OrderError(
+            "currency",
+            N_(
+                "no verified factory quotes in %(currency)s; the factories here quote in "
+                "%(currencies)s",
+                currency=currency,
+                currencies=", ".join(quoted),
+            ),
+        )
 
 
 def lock_orders(session: Session, order_ids: Sequence[int]) -> list[Order]:
@@ -284,9 +302,15 @@ def buyer_step(session: Session, principal: Principal, order_id: int) -> Order:
 def submit(session: Session, principal: Principal, order_id: int) -> Order:
     """draft -> open."""
     order = buyer_step(session, principal, order_id)
-    touch(order, OrderState.OPEN)
-    records.order_submitted(session, order, len(lines_of(session, order_id)))
+    open_draft(session, order)
     return order
+
+
+def open_draft(session: Session, order: Order) -> None:
+    """draft -> open, for the (locked) order: submitted, or matched straight away."""
+    require_quoted_currency(session, order.currency)
+    touch(order, OrderState.OPEN)
+    records.order_submitted(session, order, len(lines_of(session, id_of(order))))
 
 
 def orders_of(

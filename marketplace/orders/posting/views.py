@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.numbers import get_currency_name
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from factories.capability import minor_units
+from factories.capability import minor_units, quoted_currencies
 from factories.errors import InputError
 from factories.models import id_of
 from factories.taxonomy import MATERIALS, PROCESSES
@@ -41,6 +42,13 @@ from marketplace.web.labels import current_locale
 from marketplace.web.messages import say
 
 ORDER_STATES = [s.value for s in OrderState]
+
+
+def currency_choices(quoted: list[str], locale: str) -> list[tuple[str, str]]:
+    """EUR — Euro, for each currency factories quote in (EUR alone before any does)."""
+    return [
+        (code, f"{code} — {get_currency_name(code, locale=locale)}") for code in quoted or ["EUR"]
+    ]
 
 
 def order_page_url(order_id: int) -> str:
@@ -93,6 +101,7 @@ def new() -> ResponseReturnValue:
         abort(403)
     form = OrderForm()
     form.fill_choices(current_locale())
+    form.currency.choices = currency_choices(quoted_currencies(session), current_locale())
     if request.method == "POST" and form.add_line.data:
         if len(form.lines.entries) < MAX_FORM_LINES:
             form.lines.append_entry()

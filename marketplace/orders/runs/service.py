@@ -23,7 +23,7 @@ from marketplace.orders.models import (
     Order,
     OrderState,
 )
-from marketplace.orders.posting.service import buyer_step, touch
+from marketplace.orders.posting.service import buyer_step, open_draft
 from marketplace.orders.transitions import move
 
 DEFAULT_TIME_LIMIT_S = 5.0
@@ -82,7 +82,7 @@ def request_matching(
         )
     order = buyer_step(session, principal, order_id)
     if order.state == OrderState.DRAFT:
-        touch(order, OrderState.OPEN)
+        open_draft(session, order)
     return start_run(
         session,
         [order],
