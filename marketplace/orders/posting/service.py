@@ -245,9 +245,7 @@ def create_order(
             )
         )
     if submit:
-        require_quoted_currency(session, order.currency)
-        move(order, OrderState.OPEN)
-        records.order_submitted(session, order, len(data.lines))
+        open_draft(session, order)
     session.flush()
     return order
 
