@@ -88,16 +88,17 @@ def _usable_options(problem: Problem) -> _Usable:
     for i, factory in enumerate(problem.factories):
         for entry in factory.capacity:
             if entry.hours > 0:
-                line = free.setdefault((i, entry.resource), [False] * len(periods))
-                line[periods[entry.period]] = True
+                free.setdefault((i, entry.resource), [False] * len(periods))[
+                    periods[entry.period]
+                ] = True
     options: list[list[tuple[int, LineKey, int, float]]] = []
     for job in problem.jobs:
         release = periods[job.release_period] if job.release_period else 0
         due = periods[job.due_period] if job.due_period else len(periods) - 1
-        mine = []
+        mine: list[tuple[int, LineKey, int, float]] = []
         for o, option in enumerate(job.options):
             f = factory_index[option.factory]
-            line = (f, job.resource)
+            line: LineKey = (f, job.resource)
             if problem.factories[f].credit < job.min_credit or line not in free:
                 continue
             terms = sum(free[line][release : due - option.lead_periods + 1])
