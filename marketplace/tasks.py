@@ -24,11 +24,13 @@ from marketplace.orders.notify.webhooks import attempt_delivery
 from marketplace.orders.notify.webhooks import deliver_due as deliver_due_webhooks
 from marketplace.orders.settings import (
     deadline,
+    fanout_settings,
     liveness_settings,
     settings_from,
     webhook_settings,
 )
 from marketplace.orders.workers.dispatchers import CeleryDispatcher
+from marketplace.orders.workers.fanout import solve_run_part
 from marketplace.orders.workers.housekeeping import run_housekeeping
 from marketplace.orders.workers.matching import execute_run
 from marketplace.orders.workers.queue import (
@@ -37,6 +39,7 @@ from marketplace.orders.workers.queue import (
     HOUSEKEEPING,
     RECOVER_RUNS,
     RUN_MATCH,
+    SOLVE_PART,
     celery_app,
 )
 from marketplace.orders.workers.recovery import recover_runs
@@ -79,8 +82,26 @@ def orders_settings() -> dict[str, Any]:
 
 @app.task(name=RUN_MATCH)
 def run_match(run_id: int) -> dict[str, Any] | None:
+    settings = orders_settings()
     run = execute_run(
-        database(), run_id, dispatcher=CeleryDispatcher(), deadline=deadline(orders_settings())
+        database(),
+        run_id,
+        dispatcher=CeleryDispatcher(),
+        deadline=deadline(settings),
+        fanout=fanout_settings(settings),
+    )
+    return None if run is None else {"run": run.id, "state": run.state}
+
+
+@app.task(name=SOLVE_PART)
+def solve_part(run_id: int, part_no: int) -> dict[str, Any] | None:
+    """One part of a run solved in parts; the last part merges and applies the plan."""
+    run = solve_run_part(
+        database(),
+        run_id,
+        part_no,
+        dispatcher=CeleryDispatcher(),
+        deadline=deadline(orders_settings()),
     )
     return None if run is None else {"run": run.id, "state": run.state}
 

@@ -11,7 +11,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from factories.models import Hours, JsonDocument, UtcDateTime, timestamp_field
+from factories.models import CompressedJson, Hours, JsonDocument, UtcDateTime, timestamp_field
 
 
 class OrderState(StrEnum):
@@ -124,7 +124,8 @@ class MatchRun(SQLModel, table=True):
     organization_id: int | None = Field(default=None, foreign_key="organization.id", index=True)
     created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
     time_limit_s: float = Field(default=10.0)
-    problem: dict = Field(default_factory=dict, sa_type=JsonDocument)
+    # Compressed: a national run's problem is hundreds of megabytes of JSON.
+    problem: dict = Field(default_factory=dict, sa_type=CompressedJson)
     # The standing proposals the run started from (a contract-v1 plan), for rematch replays.
     previous_plan: dict | None = Field(default=None, sa_type=JsonDocument)
     plan: dict | None = Field(default=None, sa_type=JsonDocument)
@@ -143,6 +144,41 @@ class MatchRun(SQLModel, table=True):
     heartbeat_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # When it was last handed to the dispatcher (None: not yet, e.g. the broker was down).
     dispatched_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class MatchRunFanout(SQLModel, table=True):
+    """A run solved in parts, one Celery task each (`marketplace.orders.workers.fanout`):
+    which attempt of the run fanned out, what the last part needs to merge and apply."""
+
+    __tablename__ = "match_run_fanout"
+    match_run_id: int = Field(foreign_key="match_run.id", primary_key=True, ondelete="CASCADE")
+    attempt: int
+    parts: int
+    # Regions' boundaries to reconcile, eligible candidates and skipped lines.
+    context: dict = Field(default_factory=dict, sa_type=CompressedJson)
+    created_at: datetime = timestamp_field()
+    merged_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class MatchRunPart(SQLModel, table=True):
+    """One part of a fanned-out run: its sub-problem, and its plan once solved."""
+
+    __tablename__ = "match_run_part"
+    match_run_id: int = Field(
+        foreign_key="match_run_fanout.match_run_id", primary_key=True, ondelete="CASCADE"
+    )
+    part_no: int = Field(primary_key=True)
+    key: str = Field(max_length=32)
+    jobs: int
+    terms: int
+    time_limit_s: float
+    problem: dict = Field(default_factory=dict, sa_type=CompressedJson)
+    plan: dict | None = Field(default=None, sa_type=CompressedJson)
+    fill: float | None = None  # the plan's, kept apart for the run's progress
+    cost: float | None = None
+    solve_s: float | None = None
+    peak_rss_kb: int | None = None
+    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class MatchRunOrder(SQLModel, table=True):

@@ -38,6 +38,13 @@ DEFAULTS: dict[str, Any] = {
     "RUN_REDISPATCH_S": 45.0,
     # How often lost and stuck runs are looked for (Celery beat, or the web process).
     "RUN_RECOVERY_INTERVAL_S": 10.0,
+    # A run whose problem has at least this many (job, option, period) terms and falls
+    # apart into independent groups is solved in parts, one Celery task each (without
+    # Celery, in a pool of processes); a group bigger than MATCH_PART_MAX_TERMS is cut
+    # into regions. MATCH_FANOUT_SLOTS: how many workers the parts' time limits assume.
+    "MATCH_FANOUT_MIN_TERMS": 200_000,
+    "MATCH_PART_MAX_TERMS": 400_000,
+    "MATCH_FANOUT_SLOTS": 2,
 }
 OTHER_KEYS = ("WEBHOOK_ALLOW_PRIVATE", "ORDERS_UPLOAD_FOLDER")
 
@@ -76,6 +83,14 @@ def liveness_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         "silence": timedelta(seconds=settings["RUN_SILENCE_S"]),
         "max_attempts": settings["RUN_MAX_ATTEMPTS"],
         "redispatch_after": timedelta(seconds=settings["RUN_REDISPATCH_S"]),
+    }
+
+
+def fanout_settings(settings: Mapping[str, Any]) -> dict[str, int]:
+    return {
+        "min_terms": settings["MATCH_FANOUT_MIN_TERMS"],
+        "max_part_terms": settings["MATCH_PART_MAX_TERMS"],
+        "slots": settings["MATCH_FANOUT_SLOTS"],
     }
 
 

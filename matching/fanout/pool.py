@@ -18,7 +18,7 @@ from typing import Any
 
 from matching.fanout.check import infeasibilities
 from matching.fanout.merge import merged_status, plan_of, reconcile
-from matching.fanout.split import DEFAULT_MAX_PART_TERMS, FanOut, Part, fan_out
+from matching.fanout.split import DEFAULT_MAX_PART_TERMS, Cut, FanOut, Part, fan_out
 from matching.problem import Plan, Problem
 from matching.solver import DEFAULT_TIME_LIMIT_S, solve
 
@@ -83,7 +83,8 @@ def solve_part(
 
 
 def finish(
-    fanned: FanOut,
+    problem: Problem,
+    cuts: list[Cut],
     results: list[PartResult],
     *,
     time_limit_s: float,
@@ -93,10 +94,9 @@ def finish(
 ) -> FannedPlan:
     """The parts' plans merged, each cut group's boundary reconciled, the whole checked;
     raises MergedPlanInfeasible if the merged plan breaks a constraint."""
-    problem = fanned.problem
     assignments = [a for result in results for a in result.plan.assignments]
     reconcile_started = time.perf_counter()
-    for cut in fanned.cuts:
+    for cut in cuts:
         assignments = reconcile(
             problem,
             cut,
@@ -106,7 +106,7 @@ def finish(
             seed=seed,
         )
     merge_started = time.perf_counter()
-    status, bound = merged_status((r.plan for r in results), cut=bool(fanned.cuts))
+    status, bound = merged_status((r.plan for r in results), cut=bool(cuts))
     plan = plan_of(
         problem, assignments, status=status, bound=bound, solve_s=time.perf_counter() - started
     )
@@ -171,7 +171,15 @@ def solve_fanned(
             for future in futures:
                 results.append(future.result())
                 _report(on_progress, problem, results, len(arguments), started)
-    return finish(fanned, results, time_limit_s=limit, seed=seed, started=started, workers=workers)
+    return finish(
+        problem,
+        fanned.cuts,
+        results,
+        time_limit_s=limit,
+        seed=seed,
+        started=started,
+        workers=workers,
+    )
 
 
 def progress_of(

@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
+from celery import group
 from sqlmodel import col
 
 from factories.models import utcnow
@@ -32,6 +33,7 @@ from marketplace.orders.workers.queue import (
     PUBLISH_RETRY,
     QUEUE,
     RUN_MATCH,
+    SOLVE_PART,
     celery_app,
     use_broker,
 )
@@ -330,6 +332,14 @@ class CeleryDispatcher:
         # Other areas' jobs: the Celery task of each kind bears its name.
         for kind, job_id in work.jobs:
             self._send(kind, (job_id,), {})
+
+    def submit_parts(self, run_id: int, parts: int) -> None:
+        """One `orders.solve_part` task per part of a run solved in parts, as a Celery
+        group (`marketplace.orders.workers.fanout`); the parts are committed already."""
+        group(
+            celery_app.signature(SOLVE_PART, args=(run_id, part_no), queue=self.queue)
+            for part_no in range(parts)
+        ).apply_async(retry=True, retry_policy=PUBLISH_RETRY)
 
     def register(self, kind: str, executor: JobExecutor) -> None:
         """Workers run `kind` as the Celery task of that name (`marketplace.tasks`)."""

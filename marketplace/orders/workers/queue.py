@@ -15,6 +15,7 @@ QUEUE = os.environ.get("CELERY_QUEUE", "factoryweb")
 HOUSEKEEPING_INTERVAL_S = settings_from(os.environ)["ORDERS_HOUSEKEEPING_INTERVAL_S"]
 
 RUN_MATCH = "orders.run_match"
+SOLVE_PART = "orders.solve_part"  # one part of a run solved in parts
 DELIVER_WEBHOOK = "orders.deliver_webhook"
 HOUSEKEEPING = "orders.housekeeping"
 RECOVER_RUNS = "orders.recover_runs"

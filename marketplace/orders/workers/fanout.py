@@ -1,0 +1,280 @@
+"""A run solved in parts on Celery: one task per independent group of its problem
+(`matching.fanout`), the last part to finish merges the plans and applies them.
+
+`execute_run` builds the problem as for any run; when it is big and falls apart into
+groups, `store_parts` keeps each part's sub-problem (compressed) on `match_run_part`
+and the dispatcher sends one `orders.solve_part` task per part as a Celery group. A
+part task solves its part with a heartbeat on the run, stores its plan and the run's
+progress, and whoever stores the last plan claims the merge (one conditional update
+on `match_run_fanout`): the regions' boundaries are reconciled, the merged plan is
+checked against the whole problem and applied like any run's. A part delivered twice
+solves nothing twice; a part of an attempt the run no longer runs does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+import matching
+from factories.models import utcnow
+from marketplace.db import Database
+from marketplace.orders import outbox
+from marketplace.orders.models import MatchRun, MatchRunFanout, MatchRunPart, MatchRunState
+from marketplace.orders.runs.problem import BuiltProblem, Candidate
+from marketplace.orders.workers.ending import fail, finish_run
+from marketplace.orders.workers.heartbeat import Heartbeat
+from matching.fanout import Cut, FanOut, PartResult, finish, part_arguments, solve_part
+
+log = logging.getLogger(__name__)
+
+
+def store_parts(
+    database: Database,
+    run_id: int,
+    attempt: int,
+    built: BuiltProblem,
+    fanned: FanOut,
+    *,
+    time_limit_s: float,
+    seed: int,
+    slots: int,
+) -> int:
+    """Keep the parts of this attempt (replacing an earlier attempt's); their count."""
+    arguments = part_arguments(fanned, time_limit_s, seed, slots)
+    with database.session() as session:
+        session.execute(sa.delete(MatchRunFanout).where(col(MatchRunFanout.match_run_id) == run_id))
+        session.add(
+            MatchRunFanout(
+                match_run_id=run_id,
+                attempt=attempt,
+                parts=len(arguments),
+                context={
+                    "cuts": [asdict(cut) for cut in fanned.cuts],
+                    "seed": seed,
+                    "skipped": {str(line): why for line, why in built.skipped.items()},
+                    "candidates": {
+                        job: {pid: asdict(c) for pid, c in by_line.items()}
+                        for job, by_line in built.candidates.items()
+                    },
+                },
+            )
+        )
+        session.flush()
+        for part_no, (key, problem, jobs, terms, limit, _, _) in enumerate(arguments):
+            session.add(
+                MatchRunPart(
+                    match_run_id=run_id,
+                    part_no=part_no,
+                    key=key,
+                    jobs=jobs,
+                    terms=terms,
+                    time_limit_s=limit,
+                    problem=problem.model_dump(mode="json", exclude_none=True),
+                )
+            )
+        _write_progress(
+            session, run_id, {"phase": "solving", "parts": len(arguments), "parts_done": 0}
+        )
+    return len(arguments)
+
+
+def solve_run_part(
+    database: Database,
+    run_id: int,
+    part_no: int,
+    *,
+    dispatcher: outbox.Dispatcher | None = None,
+    deadline: timedelta,
+) -> MatchRun | None:
+    """Solve one part of a fanned-out run; the run, finished, if this part was the last
+    (None otherwise, or when the part is not this run's current attempt's)."""
+    with database.session() as session:
+        fanout = session.get(MatchRunFanout, run_id)
+        part = session.get(MatchRunPart, (run_id, part_no))
+        run = session.get(MatchRun, run_id)
+        if (
+            fanout is None
+            or part is None
+            or run is None
+            or run.state != MatchRunState.RUNNING
+            or run.attempts != fanout.attempt
+        ):
+            return None
+        attempt = fanout.attempt
+        seed = int(fanout.context.get("seed", 0))
+        pending = (
+            None
+            if part.plan is not None
+            else (part.key, part.problem, part.jobs, part.terms, part.time_limit_s)
+        )
+    if pending is not None:
+        key, data, jobs, terms, limit = pending
+        with Heartbeat(database, run_id, attempt):
+            try:
+                result = solve_part(
+                    key, matching.Problem.model_validate(data), jobs, terms, limit, seed
+                )
+            except Exception as error:
+                log.exception("run %s: part %s failed", run_id, key)
+                return fail(
+                    database, run_id, attempt, f"{type(error).__name__}: {error}", dispatcher
+                )
+        _store_plan(database, run_id, part_no, result)
+    if not _claim_merge(database, run_id, attempt):
+        return None
+    return _merge(database, run_id, attempt, dispatcher=dispatcher, deadline=deadline)
+
+
+def _store_plan(database: Database, run_id: int, part_no: int, result: PartResult) -> None:
+    with database.session() as session:
+        part = session.exec(
+            select(MatchRunPart)
+            .where(MatchRunPart.match_run_id == run_id, MatchRunPart.part_no == part_no)
+            .with_for_update()
+        ).one()
+        if part.plan is not None:
+            return
+        part.plan = result.plan.model_dump(mode="json")
+        part.fill = result.plan.fill
+        part.cost = result.plan.objective
+        part.solve_s = round(result.seconds, 3)
+        part.peak_rss_kb = result.peak_rss_kb
+        part.finished_at = utcnow()
+        session.flush()
+        done = session.exec(
+            select(MatchRunPart.jobs, MatchRunPart.fill, MatchRunPart.cost).where(
+                MatchRunPart.match_run_id == run_id, col(MatchRunPart.plan).is_not(None)
+            )
+        ).all()
+        all_jobs = session.exec(
+            select(sa.func.sum(MatchRunPart.jobs), sa.func.count()).where(
+                MatchRunPart.match_run_id == run_id
+            )
+        ).one()
+        run = session.get(MatchRun, run_id)
+        started = run.started_at if run is not None else None
+        _write_progress(
+            session,
+            run_id,
+            {
+                "phase": "solving",
+                # Jobs of parts not solved yet count as not placed (every job weighs 1).
+                "fill": sum(jobs * (fill or 0.0) for jobs, fill, _ in done)
+                / max(all_jobs[0] or 0, 1),
+                "cost": round(sum(cost or 0.0 for _, _, cost in done), 2),
+                "bound": None,
+                "elapsed_s": round((utcnow() - started).total_seconds(), 2) if started else None,
+                "parts": all_jobs[1],
+                "parts_done": len(done),
+            },
+        )
+
+
+def _claim_merge(database: Database, run_id: int, attempt: int) -> bool:
+    """Whether this call is the one to merge: every part solved, nobody merging yet."""
+    with database.session() as session:
+        unsolved = session.exec(
+            select(sa.func.count()).where(
+                MatchRunPart.match_run_id == run_id, col(MatchRunPart.plan).is_(None)
+            )
+        ).one()
+        if unsolved:
+            return False
+        claimed = session.exec(
+            sa.update(MatchRunFanout)
+            .where(
+                col(MatchRunFanout.match_run_id) == run_id,
+                col(MatchRunFanout.attempt) == attempt,
+                col(MatchRunFanout.merged_at).is_(None),
+            )
+            .values(merged_at=utcnow())
+        ).rowcount
+        return claimed == 1
+
+
+def _merge(
+    database: Database,
+    run_id: int,
+    attempt: int,
+    *,
+    dispatcher: outbox.Dispatcher | None,
+    deadline: timedelta,
+) -> MatchRun | None:
+    with database.session() as session:
+        run = session.get(MatchRun, run_id)
+        fanout = session.get(MatchRunFanout, run_id)
+        assert run is not None and fanout is not None
+        problem_data = run.problem
+        time_limit_s = run.time_limit_s
+        started_at = run.started_at or utcnow()
+        context = fanout.context
+        parts = session.exec(
+            select(MatchRunPart)
+            .where(MatchRunPart.match_run_id == run_id)
+            .order_by(col(MatchRunPart.part_no))
+        ).all()
+        results = [
+            PartResult(p.key, matching.load_plan(p.plan or {}), p.jobs, p.terms, p.solve_s or 0.0)
+            for p in parts
+        ]
+    _write_progress_now(database, run_id, {"phase": "merging"})
+    problem = matching.Problem.model_validate(problem_data)
+    cuts = [Cut(**cut) for cut in context["cuts"]]
+    with Heartbeat(database, run_id, attempt):
+        try:
+            merged = finish(
+                problem,
+                cuts,
+                results,
+                time_limit_s=time_limit_s,
+                seed=int(context["seed"]),
+                started=time.perf_counter(),
+            )
+        except Exception as error:
+            log.exception("run %s: merging its parts failed", run_id)
+            return fail(database, run_id, attempt, f"{type(error).__name__}: {error}", dispatcher)
+    del problem
+    plan = merged.plan.model_dump(mode="json")
+    plan["solve_s"] = round((utcnow() - started_at).total_seconds(), 3)
+    built = BuiltProblem(
+        problem=problem_data,
+        previous_plan=None,
+        skipped={int(line): why for line, why in context["skipped"].items()},
+        candidates={
+            job: {pid: Candidate(**c) for pid, c in by_line.items()}
+            for job, by_line in context["candidates"].items()
+        },
+    )
+    with Heartbeat(database, run_id, attempt):
+        return finish_run(
+            database,
+            run_id,
+            attempt,
+            built,
+            plan,
+            elapsed_s=plan["solve_s"],
+            dispatcher=dispatcher,
+            deadline=deadline,
+        )
+
+
+def _write_progress(session: Any, run_id: int, progress: dict[str, Any]) -> None:
+    session.execute(
+        sa.update(MatchRun)
+        .where(col(MatchRun.id) == run_id, col(MatchRun.state) == MatchRunState.RUNNING)
+        .values(progress=progress)
+    )
+
+
+def _write_progress_now(database: Database, run_id: int, update: dict[str, Any]) -> None:
+    with database.session() as session:
+        run = session.get(MatchRun, run_id)
+        if run is not None:
+            _write_progress(session, run_id, {**run.progress, **update})
