@@ -1,9 +1,10 @@
-"""Which factories may make an order line, and the contract-v1 problem built from that.
+"""The contract-v1 problem of some orders, built from which factories may make each line.
 
-Eligibility is decided in the database where it can be (verified factory, a capability
-for the process or one of its specializations, the material, the batch size, valid
-certifications) and refined in Python for the rest (part envelope in any orientation,
-tolerance class, currency, budget). The minimum credit is the engine's to enforce: a
+Eligibility (`marketplace.orders.runs.eligibility`) is decided in the database where it
+can be (verified factory, a capability for the process or one of its specializations,
+the material) and refined in Python for the rest (part envelope in any orientation,
+tolerance class, batch size, currency, certifications); the budget and refusals are
+applied here, and a job keeps at most MAX_OPTIONS options. The minimum credit is the engine's to enforce: a
 factory that fits in every other way but has too little credit is still listed as an
 option of the job, whose `min_credit` keeps it out of the plan, so that the engine's
 explanation can tell that factory why it did not get the work.
@@ -23,6 +24,9 @@ Encoding in the problem (docs/matching-problem.md):
   from the great-circle distance to the delivery place (`factories.fit.lead_weeks`);
 * free hours are maximum - booked; hours held by the pending proposals of the orders
   being placed count as free, so that a re-match may keep or move them.
+
+Lines and capacity rows are read in batches (`build_problem`), so building a national
+problem holds the jobs being made, never all the rows behind them.
 """
 
 from __future__ import annotations
@@ -39,23 +43,35 @@ from sqlmodel import Session, col, select
 
 from factories.capacity.hours import free_hours
 from factories.capacity.weeks import monday_of, week_count, week_label, weeks_from
-from factories.certifications import valid_certificate_types
 from factories.credit.score import risk_adjusted
-from factories.fit import Need, distance_km, fits, lead_weeks, price_minor
-from factories.models import (
-    Capability,
-    CapabilityMaterial,
-    CapacityBucket,
-    Factory,
-    FactoryStatus,
-    id_of,
-)
-from factories.taxonomy import specializations_of
+from factories.fit import price_minor
+from factories.models import CapacityBucket, id_of
 from marketplace.orders.coverage import PendingWork, work_of_lines
 from marketplace.orders.models import Order, OrderLine, Proposal, ProposalState
+from marketplace.orders.runs.eligibility import (
+    Candidate,
+    EligibilityCache,
+    capacity_line_id,
+    eligible_candidates,
+)
+
+__all__ = [
+    "BuiltProblem",
+    "Candidate",
+    "build_problem",
+    "capacity_line_id",
+    "eligible_candidates",
+    "job_id",
+    "line_id_of",
+    "parse_capacity_line",
+]
 
 RESOURCE = "hours"
 MAX_PERIODS = 52
+# A job is offered at most this many capacity lines (the nearest, then the cheapest):
+# with thousands of capable shops, the problem stays linear in the number of jobs.
+MAX_OPTIONS = 50
+BATCH_LINES = 2000  # order lines (and capacity rows) read from the database at a time
 # Proposals that end a factory's chance at a line: it said no, or let the deadline pass.
 REFUSALS = (ProposalState.DECLINED, ProposalState.EXPIRED)
 
@@ -68,122 +84,9 @@ def line_id_of(job: str) -> int:
     return int(job.removeprefix("line-"))
 
 
-def capacity_line_id(factory_id: int, resource: str) -> str:
-    return f"factory-{factory_id}/{resource}"
-
-
 def parse_capacity_line(problem_factory: str) -> tuple[int, str]:
     head, resource = problem_factory.split("/", 1)
     return int(head.removeprefix("factory-")), resource
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A capacity line that fits an order line (`meets_credit`: also its minimum credit)."""
-
-    factory_id: int
-    organization_id: int
-    resource: str
-    hourly_rate_minor: int
-    credit: float
-    distance_km: float
-    lead_periods: int
-    meets_credit: bool = True
-
-    @property
-    def problem_id(self) -> str:
-        return capacity_line_id(self.factory_id, self.resource)
-
-
-@dataclass
-class _CapabilityRow:
-    factory_id: int
-    organization_id: int
-    resource: str
-    capability: Capability
-    hourly_rate_minor: int
-    currency: str
-    credit: float
-    latitude: float
-    longitude: float
-
-
-def eligible_candidates(
-    session: Session, lines: Sequence[tuple[OrderLine, Order]]
-) -> dict[int, list[Candidate]]:
-    """Capacity lines fitting each order line, by line id (one query per process and
-    material); those below the order's minimum credit come with `meets_credit` false."""
-    groups: dict[tuple[str, str], list[tuple[OrderLine, Order]]] = defaultdict(list)
-    for line, order in lines:
-        groups[(line.process_code, line.material)].append((line, order))
-    result: dict[int, list[Candidate]] = {}
-    for (process, material), members in groups.items():
-        rows = _capability_rows(session, process, material)
-        certified_on: dict[date, dict[int, set]] = {}
-        for line, order in members:
-            needed = set(line.certifications_required)
-            if needed and order.due_date not in certified_on:
-                certified_on[order.due_date] = valid_certificate_types(
-                    session, {r.factory_id for r in rows}, order.due_date
-                )
-            need = Need(
-                part_mm=(line.length_mm, line.width_mm, line.height_mm),
-                tolerance_class=line.tolerance_class,
-                quantity=line.quantity,
-            )
-            candidates = []
-            for row in rows:
-                if (
-                    row.currency != order.currency
-                    or not fits(row.capability, need)
-                    or (needed and not needed <= certified_on[order.due_date][row.factory_id])
-                ):
-                    continue
-                km = distance_km(
-                    row.latitude, row.longitude, order.delivery_latitude, order.delivery_longitude
-                )
-                candidates.append(
-                    Candidate(
-                        factory_id=row.factory_id,
-                        organization_id=row.organization_id,
-                        resource=row.resource,
-                        hourly_rate_minor=row.hourly_rate_minor,
-                        credit=row.credit,
-                        distance_km=round(km, 1),
-                        lead_periods=lead_weeks(km),
-                        meets_credit=row.credit >= order.min_credit,
-                    )
-                )
-            result[id_of(line)] = candidates
-    return result
-
-
-def _capability_rows(session: Session, process: str, material: str) -> list[_CapabilityRow]:
-    rows = session.exec(
-        select(Capability, Factory)
-        .join(Factory, col(Factory.id) == col(Capability.factory_id))
-        .join(CapabilityMaterial, col(CapabilityMaterial.capability_id) == col(Capability.id))
-        .where(
-            col(Capability.process_code).in_(sorted(specializations_of(process))),
-            CapabilityMaterial.material == material,
-            Factory.status == FactoryStatus.VERIFIED,
-        )
-        .order_by(col(Capability.factory_id), col(Capability.process_code))
-    ).all()
-    return [
-        _CapabilityRow(
-            factory_id=id_of(factory),
-            organization_id=factory.organization_id,
-            resource=capability.process_code,
-            capability=capability,
-            hourly_rate_minor=capability.hourly_rate_minor,
-            currency=capability.currency,
-            credit=factory.credit_score,
-            latitude=factory.latitude,
-            longitude=factory.longitude,
-        )
-        for capability, factory in rows
-    ]
 
 
 @dataclass
@@ -215,80 +118,88 @@ def build_problem(
     workers: int | None = None,
     seed: int | None = None,
     reopened: Collection[int] = (),
+    batch: int = BATCH_LINES,
 ) -> BuiltProblem:
     """The problem placing the unaccepted work of `orders`; pending proposals are its hint.
-    `reopened` accepted proposals count as pending (`coverage.work_of_lines`)."""
+    `reopened` accepted proposals count as pending (`coverage.work_of_lines`).
+
+    Order lines and capacity rows are read in batches of `batch` (server-side cursors on
+    PostgreSQL) and each batch's rows are dropped once turned into jobs, so a national
+    run's hundred thousand lines never sit in memory as ORM objects all at once."""
     order_ids = [id_of(o) for o in orders]
     by_id = {id_of(o): o for o in orders}
-    lines = session.exec(
-        select(OrderLine)
-        .where(col(OrderLine.order_id).in_(order_ids))
-        .order_by(col(OrderLine.order_id), col(OrderLine.line_no))
-    ).all()
     accepted, pending = work_of_lines(session, order_ids, reopened)
-    refused = _refusals(session, [id_of(line) for line in lines])
+    refused = _refusals(session, order_ids)
 
     first_week = monday_of(today)
     periods_end = max((monday_of(o.due_date) for o in orders), default=first_week)
     weeks_ahead = min(MAX_PERIODS, max(1, week_count(first_week, periods_end)))
     weeks = weeks_from(first_week, weeks_ahead)
     periods = [week_label(w) for w in weeks]
+    labels = {w: week_label(w) for w in weeks}
 
     built = BuiltProblem(problem={}, previous_plan=None)
-    open_lines: list[tuple[OrderLine, Order, Decimal]] = []
-    for line in lines:
-        order = by_id[line.order_id]
-        remaining = line.hours - accepted.get(id_of(line), Decimal(0))
-        if remaining <= 0:
-            continue
-        if monday_of(order.due_date) < first_week:
-            built.skipped[id_of(line)] = "due date has passed"
-            continue
-        open_lines.append((line, order, remaining))
-    candidates = eligible_candidates(session, [(line, order) for line, order, _ in open_lines])
-
+    cache = EligibilityCache()
     jobs: list[dict[str, Any]] = []
     used: dict[tuple[int, str], Candidate] = {}
-    for line, order, remaining in open_lines:
-        due_week = min(monday_of(order.due_date), weeks[-1])
-        options = []
-        eligible = {}
-        for candidate in candidates.get(id_of(line), []):
-            if candidate.factory_id in refused.get(id_of(line), ()):
+    lines = session.exec(
+        select(OrderLine)
+        .where(col(OrderLine.order_id).in_(order_ids))
+        .order_by(col(OrderLine.order_id), col(OrderLine.line_no))
+        .execution_options(yield_per=batch)
+    )
+    for chunk in lines.partitions(batch):
+        open_lines: list[tuple[OrderLine, Order, Decimal]] = []
+        for line in chunk:
+            order = by_id[line.order_id]
+            remaining = line.hours - accepted.get(id_of(line), Decimal(0))
+            if remaining <= 0:
                 continue
-            cost = price_minor(remaining, candidate.hourly_rate_minor)
-            if order.budget_minor is not None and cost > order.budget_minor:
+            if monday_of(order.due_date) < first_week:
+                built.skipped[id_of(line)] = "due date has passed"
                 continue
-            options.append(
+            open_lines.append((line, order, remaining))
+        candidates = eligible_candidates(
+            session, [(line, order) for line, order, _ in open_lines], cache
+        )
+        for line, order, remaining in open_lines:
+            due_week = min(monday_of(order.due_date), weeks[-1])
+            jid = job_id(id_of(line))
+            chosen = _options_of(
+                candidates.get(id_of(line), []), refused.get(id_of(line), ()), remaining, order
+            )
+            options = []
+            eligible = {}
+            for candidate, cost in chosen:
+                options.append(
+                    {
+                        "factory": candidate.problem_id,
+                        # Risk-adjusted: between comparable offers the more reliable shop wins.
+                        "cost": risk_adjusted(cost, candidate.credit),
+                        "price": cost,
+                        "lead_periods": candidate.lead_periods,
+                    }
+                )
+                if candidate.meets_credit:
+                    eligible[candidate.problem_id] = candidate
+                used[(candidate.factory_id, candidate.resource)] = candidate
+            built.candidates[jid] = eligible
+            jobs.append(
                 {
-                    "factory": candidate.problem_id,
-                    # Risk-adjusted: between comparable offers the more reliable shop wins.
-                    "cost": risk_adjusted(cost, candidate.credit),
-                    "price": cost,
-                    "lead_periods": candidate.lead_periods,
+                    "id": jid,
+                    "resource": RESOURCE,
+                    "hours": float(remaining),
+                    "release_period": periods[0],
+                    "due_period": labels.get(due_week) or week_label(due_week),
+                    "min_credit": order.min_credit,
+                    "splittable": line.splittable,
+                    "priority": 1,
+                    "options": options,
                 }
             )
-            if candidate.meets_credit:
-                eligible[candidate.problem_id] = candidate
-            used[(candidate.factory_id, candidate.resource)] = candidate
-        jid = job_id(id_of(line))
-        built.candidates[jid] = eligible
-        jobs.append(
-            {
-                "id": jid,
-                "resource": RESOURCE,
-                "hours": float(remaining),
-                "release_period": periods[0],
-                "due_period": week_label(due_week),
-                "min_credit": order.min_credit,
-                "splittable": line.splittable,
-                "priority": 1,
-                "options": options,
-            }
-        )
 
     held_here = _held_by_pending(pending)
-    factories = _capacity_lines(session, used, weeks, held_here)
+    factories = _capacity_lines(session, used, weeks, held_here, batch)
     built.problem = {
         "version": 1,
         "periods": periods,
@@ -304,13 +215,34 @@ def build_problem(
     return built
 
 
-def _refusals(session: Session, line_ids: list[int]) -> dict[int, set[int]]:
+def _options_of(
+    candidates: list[Candidate], refused: Collection[int], hours: Decimal, order: Order
+) -> list[tuple[Candidate, int]]:
+    """The candidates a job is offered, with their price: not refused, within the
+    order's budget, and at most MAX_OPTIONS of them, the nearest (shortest shipping)
+    first and among those the cheapest."""
+    offered = []
+    for candidate in candidates:
+        if candidate.factory_id in refused:
+            continue
+        cost = price_minor(hours, candidate.hourly_rate_minor)
+        if order.budget_minor is not None and cost > order.budget_minor:
+            continue
+        offered.append((candidate, cost))
+    if len(offered) > MAX_OPTIONS:
+        offered.sort(key=lambda c: (c[0].lead_periods, c[1], c[0].problem_id))
+        del offered[MAX_OPTIONS:]
+    return offered
+
+
+def _refusals(session: Session, order_ids: list[int]) -> dict[int, set[int]]:
+    """Factories that refused each line of the orders, by line id."""
     refused: dict[int, set[int]] = defaultdict(set)
-    if not line_ids:
+    if not order_ids:
         return refused
     for line_id, factory_id in session.exec(
         select(Proposal.order_line_id, Proposal.factory_id).where(
-            col(Proposal.order_line_id).in_(line_ids),
+            col(Proposal.order_id).in_(order_ids),
             col(Proposal.state).in_(REFUSALS),
         )
     ).all():
@@ -334,22 +266,27 @@ def _capacity_lines(
     used: dict[tuple[int, str], Candidate],
     weeks: list[date],
     held_here: dict[int, Decimal],
+    batch: int,
 ) -> list[dict[str, Any]]:
-    """Problem factories: free hours per week of every capacity line some job may use."""
+    """Problem factories: free hours per week of every capacity line some job may use
+    (the rows read in batches, in the order of their lines and weeks)."""
     if not used:
         return []
     factory_ids = sorted({f for f, _ in used})
     resources = sorted({r for _, r in used})
     buckets = session.exec(
-        select(CapacityBucket).where(
+        select(CapacityBucket)
+        .where(
             col(CapacityBucket.factory_id).in_(factory_ids),
             col(CapacityBucket.resource).in_(resources),
             CapacityBucket.point_in_time >= weeks[0],
             CapacityBucket.point_in_time <= weeks[-1],
         )
-    ).all()
+        .order_by(col(CapacityBucket.point_in_time), col(CapacityBucket.id))
+        .execution_options(yield_per=batch)
+    )
     capacity: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
-    for bucket in sorted(buckets, key=lambda b: b.point_in_time):
+    for bucket in buckets:
         key = (bucket.factory_id, bucket.resource)
         if key not in used:
             continue
