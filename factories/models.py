@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
 
@@ -62,6 +62,12 @@ def id_column(model: type[SQLModel]) -> QueryableAttribute[int]:
     flushed, but never NULL in the table."""
     attribute: QueryableAttribute[int] = sa.inspect(model).attrs["id"].class_attribute
     return attribute
+
+
+def deferred(model: type[SQLModel], name: str) -> Any:
+    """A loader option leaving the column `name` unloaded unless read: a large document
+    (a compressed problem) the query has no use for."""
+    return defer(sa.inspect(model).attrs[name].class_attribute)
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:

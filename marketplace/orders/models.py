@@ -154,10 +154,12 @@ class MatchRunFanout(SQLModel, table=True):
     match_run_id: int = Field(foreign_key="match_run.id", primary_key=True, ondelete="CASCADE")
     attempt: int
     parts: int
+    seed: int = 0
     # Regions' boundaries to reconcile, eligible candidates and skipped lines.
     context: dict = Field(default_factory=dict, sa_type=CompressedJson)
     created_at: datetime = timestamp_field()
-    merged_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    merged_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # merge claimed
+    checked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # plan checked
 
 
 class MatchRunPart(SQLModel, table=True):

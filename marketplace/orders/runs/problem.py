@@ -4,10 +4,10 @@ Eligibility (`marketplace.orders.runs.eligibility`) is decided in the database w
 can be (verified factory, a capability for the process or one of its specializations,
 the material) and refined in Python for the rest (part envelope in any orientation,
 tolerance class, batch size, currency, certifications); the budget and refusals are
-applied here, and a job keeps at most MAX_OPTIONS options. The minimum credit is the engine's to enforce: a
-factory that fits in every other way but has too little credit is still listed as an
-option of the job, whose `min_credit` keeps it out of the plan, so that the engine's
-explanation can tell that factory why it did not get the work.
+applied here, and a job keeps at most MAX_OPTIONS options. The minimum credit is the
+engine's to enforce: a factory that fits in every other way but has too little credit
+is still listed as an option of the job, whose `min_credit` keeps it out of the plan,
+so that the engine's explanation can tell that factory why it did not get the work.
 
 Encoding in the problem (docs/matching-problem.md):
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import exc
 from sqlmodel import Session, select
 
-from factories.models import utcnow
+from factories.models import deferred, utcnow
 from marketplace.db import Database
 from marketplace.orders import outbox
 from marketplace.orders.models import MatchRun, MatchRunState, OrderState
@@ -100,6 +100,8 @@ def own_attempt(session: Session, run_id: int, attempt: int) -> MatchRun | None:
             MatchRun.state == MatchRunState.RUNNING,
             MatchRun.attempts == attempt,
         )
+        # The problem (compressed, possibly huge) is not needed to end the run.
+        .options(deferred(MatchRun, "problem"))
         .with_for_update()
     ).first()
 

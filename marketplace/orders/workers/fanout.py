@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 import matching
-from factories.models import utcnow
+from factories.models import deferred, utcnow
 from marketplace.db import Database
 from marketplace.orders import outbox
 from marketplace.orders.models import MatchRun, MatchRunFanout, MatchRunPart, MatchRunState
@@ -55,9 +55,9 @@ def store_parts(
                 match_run_id=run_id,
                 attempt=attempt,
                 parts=len(arguments),
+                seed=seed,
                 context={
                     "cuts": [asdict(cut) for cut in fanned.cuts],
-                    "seed": seed,
                     "skipped": {str(line): why for line, why in built.skipped.items()},
                     "candidates": {
                         job: {pid: asdict(c) for pid, c in by_line.items()}
@@ -96,19 +96,21 @@ def solve_run_part(
     """Solve one part of a fanned-out run; the run, finished, if this part was the last
     (None otherwise, or when the part is not this run's current attempt's)."""
     with database.session() as session:
-        fanout = session.get(MatchRunFanout, run_id)
+        fanout = session.get(MatchRunFanout, run_id, options=[deferred(MatchRunFanout, "context")])
         part = session.get(MatchRunPart, (run_id, part_no))
-        run = session.get(MatchRun, run_id)
+        run = session.exec(
+            select(MatchRun.state, MatchRun.attempts).where(MatchRun.id == run_id)
+        ).first()
         if (
             fanout is None
             or part is None
             or run is None
-            or run.state != MatchRunState.RUNNING
-            or run.attempts != fanout.attempt
+            or run[0] != MatchRunState.RUNNING
+            or run[1] != fanout.attempt
         ):
             return None
         attempt = fanout.attempt
-        seed = int(fanout.context.get("seed", 0))
+        seed = fanout.seed
         pending = (
             None
             if part.plan is not None
@@ -158,8 +160,7 @@ def _store_plan(database: Database, run_id: int, part_no: int, result: PartResul
                 MatchRunPart.match_run_id == run_id
             )
         ).one()
-        run = session.get(MatchRun, run_id)
-        started = run.started_at if run is not None else None
+        started = session.exec(select(MatchRun.started_at).where(MatchRun.id == run_id)).first()
         _write_progress(
             session,
             run_id,
@@ -215,8 +216,10 @@ def _merge(
         time_limit_s = run.time_limit_s
         started_at = run.started_at or utcnow()
         context = fanout.context
+        seed = fanout.seed
         parts = session.exec(
             select(MatchRunPart)
+            .options(deferred(MatchRunPart, "problem"))
             .where(MatchRunPart.match_run_id == run_id)
             .order_by(col(MatchRunPart.part_no))
         ).all()
@@ -234,13 +237,19 @@ def _merge(
                 cuts,
                 results,
                 time_limit_s=time_limit_s,
-                seed=int(context["seed"]),
+                seed=seed,
                 started=time.perf_counter(),
             )
         except Exception as error:
             log.exception("run %s: merging its parts failed", run_id)
             return fail(database, run_id, attempt, f"{type(error).__name__}: {error}", dispatcher)
     del problem
+    with database.session() as session:
+        session.execute(
+            sa.update(MatchRunFanout)
+            .where(col(MatchRunFanout.match_run_id) == run_id)
+            .values(checked_at=utcnow())
+        )
     plan = merged.plan.model_dump(mode="json")
     plan["solve_s"] = round((utcnow() - started_at).total_seconds(), 3)
     built = BuiltProblem(
@@ -275,6 +284,6 @@ def _write_progress(session: Any, run_id: int, progress: dict[str, Any]) -> None
 
 def _write_progress_now(database: Database, run_id: int, update: dict[str, Any]) -> None:
     with database.session() as session:
-        run = session.get(MatchRun, run_id)
-        if run is not None:
-            _write_progress(session, run_id, {**run.progress, **update})
+        progress = session.exec(select(MatchRun.progress).where(MatchRun.id == run_id)).first()
+        if progress is not None:
+            _write_progress(session, run_id, {**progress, **update})

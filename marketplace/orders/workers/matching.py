@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 import matching
-from factories.models import utcnow
+from factories.models import deferred, utcnow
 from marketplace.db import Database
 from marketplace.orders import outbox
 from marketplace.orders.models import MatchRun, MatchRunState, OrderState
@@ -107,7 +107,7 @@ def execute_run(
         )
         dispatcher.submit_parts(run_id, parts)  # type: ignore[union-attr]
         with database.session() as session:
-            return session.get(MatchRun, run_id)
+            return session.get(MatchRun, run_id, options=[deferred(MatchRun, "problem")])
     with Heartbeat(database, run_id, attempt):
         try:
             plan = _solve(
