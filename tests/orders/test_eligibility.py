@@ -10,15 +10,10 @@ import pytest
 
 import matching
 from factories.capacity.weeks import monday_of, week_label
+from factories.fit import distance_km, lead_weeks
 from factories.models import FactoryStatus, utcnow
 from marketplace.orders.posting.service import create_order
-from marketplace.orders.runs.problem import (
-    RESOURCE,
-    build_problem,
-    capacity_line_id,
-    distance_km,
-    lead_weeks,
-)
+from marketplace.orders.runs.problem import RESOURCE, build_problem, capacity_line_id
 from tests.orders.conftest import MILAN, SHENZHEN, line, order_input, principal
 
 
