@@ -38,9 +38,11 @@ def upgrade() -> None:
         sa.Column("match_run_id", sa.Integer(), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("parts", sa.Integer(), nullable=False),
+        sa.Column("seed", sa.Integer(), nullable=False),
         sa.Column("context", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("merged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["match_run_id"],
             ["match_run.id"],
