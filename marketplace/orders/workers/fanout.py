@@ -68,17 +68,20 @@ def store_parts(
         )
         session.flush()
         for part_no, (key, problem, jobs, terms, limit, _, _) in enumerate(arguments):
-            session.add(
-                MatchRunPart(
-                    match_run_id=run_id,
-                    part_no=part_no,
-                    key=key,
-                    jobs=jobs,
-                    terms=terms,
-                    time_limit_s=limit,
-                    problem=problem.model_dump(mode="json", exclude_none=True),
-                )
+            row = MatchRunPart(
+                match_run_id=run_id,
+                part_no=part_no,
+                key=key,
+                jobs=jobs,
+                terms=terms,
+                time_limit_s=limit,
+                problem=problem.model_dump(mode="json", exclude_none=True),
             )
+            session.add(row)
+            # Written (compressed) and let go one part at a time: the parts together
+            # are the whole problem again.
+            session.flush()
+            session.expunge(row)
         _write_progress(
             session, run_id, {"phase": "solving", "parts": len(arguments), "parts_done": 0}
         )
