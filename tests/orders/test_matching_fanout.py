@@ -143,8 +143,10 @@ def test_without_celery_the_parts_run_in_a_process_pool(
     assert run.state == MatchRunState.SUCCEEDED, run.error
     assert run.progress["phase"] == "done"
     assert db_session.get(MatchRunFanout, run_id) is None  # no Celery: nothing stored
-    check_plan(run.problem, run.plan)
-    problem = matching.load_problem(run.problem)
+    db_session.expire_all()
+    stored = db_session.get(MatchRun, run_id)
+    check_plan(stored.problem, stored.plan)
+    problem = matching.load_problem(stored.problem)
     whole = matching.solve(problem, time_limit_s=4, workers=1)
     assert run.plan["fill"] >= whole.fill - 1e-9
     assert len(matching.fanout.fan_out(problem).parts) >= 2
