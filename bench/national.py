@@ -324,8 +324,9 @@ def report(database: Database, run_id: int, wall_s: float, args, seeded, peaks) 
             },
             "plan": {
                 "status": plan.get("status"),
-                "fill": plan.get("fill"),
-                "cost": plan.get("objective"),
+                # Before it is applied, the merged plan's figures are the run's progress.
+                "fill": plan.get("fill", run.progress.get("fill")),
+                "cost": plan.get("objective", run.progress.get("cost")),
                 "assignments": len(plan.get("assignments", [])),
                 "outcome": run.outcome,
             },

@@ -247,13 +247,24 @@ def _merge(
             log.exception("run %s: merging its parts failed", run_id)
             return fail(database, run_id, attempt, f"{type(error).__name__}: {error}", dispatcher)
     del problem
+    plan = merged.plan.model_dump(mode="json")
     with database.session() as session:
         session.execute(
             sa.update(MatchRunFanout)
             .where(col(MatchRunFanout.match_run_id) == run_id)
             .values(checked_at=utcnow())
         )
-    plan = merged.plan.model_dump(mode="json")
+    # While the plan is applied, the run shows the merged plan's figures.
+    _write_progress_now(
+        database,
+        run_id,
+        {
+            "phase": "applying",
+            "fill": plan["fill"],
+            "cost": plan["objective"],
+            "bound": plan["bound"],
+        },
+    )
     plan["solve_s"] = round((utcnow() - started_at).total_seconds(), 3)
     built = BuiltProblem(
         problem=problem_data,
