@@ -37,6 +37,7 @@ from marketplace.orders.production.forms import (
 )
 from marketplace.orders.proposals.service import cancel_order, expire_due
 from marketplace.orders.runs.forms import MatchForm
+from marketplace.orders.runs.texts import unplaced_lines
 from marketplace.web.forms import ActionForm, field_errors, require_valid, step_then_redirect
 from marketplace.web.labels import current_locale
 from marketplace.web.messages import say
@@ -155,6 +156,7 @@ def _page_context(page: presenters.OrderPage) -> dict[str, Any]:
         "disputes": page.disputes,
         "ratings": page.ratings,
         "run": page.run,
+        "unplaced": unplaced_lines(page.run.outcome, [page.order]) if page.run else [],
         "runs": page.runs,
         "is_buyer": page.is_buyer,
         "see_all": page.sees_whole,

@@ -43,6 +43,7 @@ from marketplace.orders.proposals import lost
 from marketplace.orders.proposals.explain import add_engine_explanations, explanation
 from marketplace.orders.proposals.parties import factory_organizations, tell_parties
 from marketplace.orders.proposals.settling import settle_after_run
+from marketplace.orders.proposals.unplaced import unplaced_lines
 from marketplace.orders.runs.problem import BuiltProblem, job_id, line_id_of, parse_capacity_line
 from marketplace.orders.runs.service import run_orders
 
@@ -307,9 +308,9 @@ def apply_plan(
                 buyer_notice="order.proposed",
                 factory_notice="proposal.received",
             )
-    outcome["unplaced_hours"] = float(
-        sum((c.unplaced for c in coverage_of.coverage(session, order_ids).values()), Decimal(0))
-    )
+    covered = coverage_of.coverage(session, order_ids)
+    outcome["unplaced_hours"] = float(sum((c.unplaced for c in covered.values()), Decimal(0)))
+    outcome["unplaced"] = unplaced_lines(session, built, plan, lines, by_id, covered)
     if attempt < MAX_REFUSAL_RETRIES:
         for order in orders:
             if order.id in refused_orders:
