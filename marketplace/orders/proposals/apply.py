@@ -194,7 +194,13 @@ def apply_plan(
     accepted, pending = work_of_lines(session, order_ids)
     wanted = _wanted_slots(session, built, plan, set(lines))
     attempt = int((run.outcome or {}).get("attempt", 0))
-    outcome = {"created": 0, "kept": 0, "superseded": 0, "holds_refused": 0, "unplaced_hours": 0.0}
+    outcome: dict[str, Any] = {
+        "created": 0,
+        "kept": 0,
+        "superseded": 0,
+        "holds_refused": 0,
+        "unplaced_hours": 0.0,
+    }
     refused_orders: set[int] = set()
 
     changes: list[BucketChange] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, FloatField, SelectField, StringField
@@ -10,6 +12,7 @@ from wtforms.validators import Optional
 from factories.onboarding import FactoryDetails
 from marketplace.supply.certifications.forms import CERTIFICATION_FIELDS
 from marketplace.web.forms import CountryField
+from marketplace.web.places import locate, show_problems
 
 # Text fields carry no "required" check here: the services name every missing or wrong
 # field in one go, so the form only reports what it cannot even parse.
@@ -22,6 +25,13 @@ class FactoryForm(FlaskForm):
     city = StringField(_l("City"))
     latitude = FloatField(_l("Latitude"), validators=[Optional()])
     longitude = FloatField(_l("Longitude"), validators=[Optional()])
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        # The city fills the country and coordinates left empty, before they are checked.
+        problems = locate(self.city, self.country, self.latitude, self.longitude)
+        valid = super().validate(extra_validators)
+        show_problems(problems)
+        return valid and not problems
 
 
 class RegistrationForm(FactoryForm):
