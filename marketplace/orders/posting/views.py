@@ -11,6 +11,7 @@ from babel.numbers import get_currency_name
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from sqlmodel import Session
 
 from factories.capability import minor_units, quoted_currencies
@@ -179,19 +180,26 @@ def _page_context(page: presenters.OrderPage) -> dict[str, Any]:
         "milestone_form": MilestoneForm(),
         "dispute_form": DisputeForm(),
         "rating_form": RatingForm(),
+        "blank_rating_form": None,
     }
 
 
 @pages.get("/orders/<int:order_id>")
 @login_required
 def detail(order_id: int) -> ResponseReturnValue:
+    return order_page(order_id)
+
+
+def order_page(order_id: int, status: int = 200, **forms: FlaskForm) -> ResponseReturnValue:
+    """The order page; a form sent from it that failed (`milestone_form=...`) shows again
+    with what was typed and its messages."""
     session, principal = db.session(), require_principal()
     order = access.order_for(session, principal, order_id)
     # Between the periodic runs, a page that shows deadlines enforces them itself.
     if expire_due(session, order_id=order.id):
         session.refresh(order)
     page = presenters.order_page(session, principal, order)
-    return render_template("orders/detail.html", **_page_context(page))
+    return render_template("orders/detail.html", **{**_page_context(page), **forms}), status
 
 
 @pages.post("/orders/<int:order_id>/submit")
