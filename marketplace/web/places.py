@@ -17,9 +17,10 @@ from flask_babel import gettext as _
 from wtforms import Field
 
 from factories.places import City, find, nearest, occupied_cells, search
-from marketplace.web.labels import country_label, current_locale
+from marketplace.web.labels import countries, country_label, current_locale
 
 blueprint = Blueprint("places", __name__)
+KNOWN_COUNTRIES = frozenset(code for code, _name in countries("en"))
 MAP_DEGREES = 1.0
 
 
@@ -99,9 +100,11 @@ def locate(
             for field in (latitude, longitude)
             if field.data is None and not (field.raw_data and field.raw_data[0].strip())
         ]
-    found = find(name, country.data or "")
+    # A country not on the list gets its own message; the city is then looked up anywhere.
+    chosen = country.data if country.data in KNOWN_COUNTRIES else ""
+    found = find(name, chosen)
     if found is None:
-        where = country_label(country.data, current_locale()) if country.data else ""
+        where = country_label(chosen, current_locale()) if chosen else ""
         message = (
             _("No city of this name in %(country)s: choose one from the list.", country=where)
             if where

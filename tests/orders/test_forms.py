@@ -92,9 +92,7 @@ def test_the_order_form_names_every_problem_at_once(browser, db_session, make_sh
         "lines-0-length_mm",
         "min_credit",
     }, errors
-    assert errors["delivery_city"] == [
-        "No city of this name in Germany: choose one from the list."
-    ]
+    assert errors["delivery_city"] == ["No city of this name in Germany: choose one from the list."]
     assert "must be after today" in errors["due_date"][0]
     # What was typed stays in the form.
     assert value_of(page, "delivery_city") == "Nowhereville"
@@ -117,7 +115,9 @@ def test_a_city_fills_the_delivery_place(browser, db_session, make_shop, buyer):
     assert response.status_code == 303, errors_of(response.get_data(as_text=True))
     order = db_session.exec(select(Order)).one()
     assert (order.delivery_country, order.delivery_city) == ("CN", "Shenzhen")
-    assert abs(order.delivery_latitude - 22.55) < 0.1 and abs(order.delivery_longitude - 114.07) < 0.1
+    assert (
+        abs(order.delivery_latitude - 22.55) < 0.1 and abs(order.delivery_longitude - 114.07) < 0.1
+    )
 
     # Without a city, the coordinates are needed, and say so.
     response = browser.form(

@@ -88,8 +88,8 @@ def test_a_material_nobody_offers_and_a_currency_nobody_quotes(
     run_page, _ = pages(browser, order_id, run_id)
     assert "No verified factory offers CNC milling, 3-axis in Titanium." in run_page
     assert (
-        "No verified factory offering CNC milling, 3-axis in Aluminium quotes in Chinese Yuan (CNY)."
-        in run_page
+        "No verified factory offering CNC milling, 3-axis in Aluminium quotes in "
+        "Chinese Yuan (CNY)." in run_page
     )
 
 
@@ -105,7 +105,10 @@ def test_a_line_placed_in_part_says_what_stopped_the_rest(
     make_shop(hours=40, rate_minor=50000, name="Dear")  # over the budget
     order_id, run_id = match(browser, db_session, buyer, dispatcher, database, data)
     run_page, _ = pages(browser, order_id, run_id)
-    assert "No factory that can make the part holds ISO 9001 quality management valid on the due date." in run_page
+    assert (
+        "No factory that can make the part holds ISO 9001 quality management valid on the due date."
+        in run_page
+    )
     assert "Line 2 (CNC milling, 3-axis; Aluminium): 12 of 20 hours not placed." in run_page
     assert "1 factory would cost more than your budget of €2,400.00." in run_page
     assert "1 factory took part of the line and has no more free hours in week" in run_page
