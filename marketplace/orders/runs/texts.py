@@ -157,7 +157,8 @@ def _filter_sentences(
         if everyone:
             return [
                 ngettext(
-                    "Your minimum credit score of %(minimum)s excludes the %(num)d qualified factory.",
+                    "Your minimum credit score of %(minimum)s excludes the %(num)d qualified "
+                    "factory.",
                     "Your minimum credit score of %(minimum)s excludes all %(num)d qualified "
                     "factories.",
                     removed,
