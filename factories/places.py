@@ -19,6 +19,7 @@ from factories.fit import distance_km
 
 HAN = re.compile(r"[\u4e00-\u9fff]+")
 MAX_MATCHES = 50
+NEAR_KM = 40.0
 # Letters that Unicode does not decompose into a base letter and an accent.
 PLAIN_LETTERS = str.maketrans(
     {"ł": "l", "ø": "o", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe", "ı": "i"}
@@ -138,15 +139,19 @@ def find(name: str, country: str = "") -> City | None:
 
 
 def nearest(latitude: float, longitude: float, within_km: float = 100.0) -> City | None:
-    """The city nearest to the point, if one is within `within_km`."""
-    best, best_km = None, within_km
+    """The city a click on a world map means: the most populous within `NEAR_KM` (a
+    pixel of such a map is tens of kilometres), else the nearest within `within_km`."""
+    found: list[tuple[float, City]] = []
     for city in _index().cities:
         if abs(city.latitude - latitude) > within_km / 100:  # cheap bound: 1° ≈ 111 km
             continue
         km = distance_km(latitude, longitude, city.latitude, city.longitude)
-        if km <= best_km:
-            best, best_km = city, km
-    return best
+        if km <= within_km:
+            found.append((km, city))
+    near = [city for km, city in found if km <= NEAR_KM]
+    if near:
+        return near[0]  # the index is most populous first
+    return min(found, key=lambda pair: pair[0])[1] if found else None
 
 
 @lru_cache(maxsize=4)
