@@ -118,9 +118,9 @@
         })
         .catch(function () {});
       canvas.addEventListener("click", function (event) {
-        var rect = canvas.getBoundingClientRect();
-        var lon = ((event.clientX - rect.left) / rect.width) * 360 - 180;
-        var lat = 90 - ((event.clientY - rect.top) / rect.height) * 180;
+        // Inside the border: offsetX/Y and clientWidth/Height leave it out.
+        var lon = (event.offsetX / canvas.clientWidth) * 360 - 180;
+        var lat = 90 - (event.offsetY / canvas.clientHeight) * 180;
         lat = Math.round(lat * 1e4) / 1e4;
         lon = Math.round(lon * 1e4) / 1e4;
         fetch("/places/nearest?latitude=" + lat + "&longitude=" + lon, { credentials: "same-origin" })
