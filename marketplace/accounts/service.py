@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, select
 
-from factories.errors import N_, InputError
+from factories.errors import N_, InputError, Message
 from factories.models import id_of
 from marketplace.accounts.models import (
     ROLES_BY_KIND,
@@ -193,7 +193,7 @@ def check_new_password(password: str, email: str = "", field: str = "password") 
 
 def new_password_problems(
     password: str, email: str = "", field: str = "password"
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, Message]]:
     if len(password) < MIN_PASSWORD_LENGTH:
         return [(field, N_("use at least %(min)d characters", min=MIN_PASSWORD_LENGTH))]
     if email and password.strip().lower() == normalize_email(email):

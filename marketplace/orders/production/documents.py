@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sqlmodel import Session, col, select
 from werkzeug.utils import secure_filename
 
-from factories.errors import N_
+from factories.errors import N_, Message
 from marketplace.accounts.service import Principal
 from marketplace.orders.errors import OrderError
 from marketplace.orders.models import Dispute, Document, Milestone
@@ -57,10 +57,10 @@ def read_upload(
     return Upload(filename=filename or "document", data=data)
 
 
-def upload_problems(uploads: Sequence[Upload], field: str) -> list[tuple[str, str]]:
+def upload_problems(uploads: Sequence[Upload], field: str) -> list[tuple[str, Message]]:
     """What is wrong with the uploads, every file at once: too many, or a file whose
     content (not its name) is none of the accepted types."""
-    problems = []
+    problems: list[tuple[str, Message]] = []
     if len(uploads) > MAX_DOCUMENTS:
         problems.append((field, N_("at most %(maximum)s files", maximum=MAX_DOCUMENTS)))
     for i, upload in enumerate(uploads):
