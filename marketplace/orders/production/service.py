@@ -68,17 +68,7 @@ def add_milestone(
             N_("must be one of %(choices)s", choices=", ".join(k.value for k in MILESTONE_ORDER)),
         )
     note, carrier, tracking_number = note.strip(), carrier.strip(), tracking_number.strip()
-    done = {m.kind for m in milestones_of(session, order_id, [factory_id])}
-    position = [k.value for k in MILESTONE_ORDER].index(kind)
-    if kind in done:
-        raise Conflict(N_("%(state)s was already reported", state=kind))
-    if position > 0 and MILESTONE_ORDER[position - 1] not in done:
-        raise Conflict(N_("report %(state)s first", state=MILESTONE_ORDER[position - 1].value))
-    if order.state not in (OrderState.CONFIRMED, OrderState.IN_PRODUCTION):
-        raise Conflict(
-            N_("the order is %(state)s; milestones follow confirmation", state=order.state)
-        )
-    # Every problem of the input at once; each text against its own column.
+    # Each text against its own column, whatever the milestone, and the files by content.
     problems = [
         (name, message)
         for name, value in (
@@ -89,12 +79,25 @@ def add_milestone(
         if (message := too_long(value, Milestone, name))
     ]
     problems += documents.upload_problems(uploads, "documents")
+    needed = []
     if kind == MilestoneKind.QA_PASSED and not uploads:
-        problems.append(("documents", N_("attach the QA report")))
+        needed.append(("documents", N_("attach the QA report")))
     if kind == MilestoneKind.SHIPPED and not tracking_number:
-        problems.append(("tracking_number", N_("is required when shipping")))
-    if problems:
-        raise OrderError.of(problems)
+        needed.append(("tracking_number", N_("is required when shipping")))
+    if problems:  # every problem of the input at once
+        raise OrderError.of(problems + needed)
+    done = {m.kind for m in milestones_of(session, order_id, [factory_id])}
+    position = [k.value for k in MILESTONE_ORDER].index(kind)
+    if kind in done:
+        raise Conflict(N_("%(state)s was already reported", state=kind))
+    if position > 0 and MILESTONE_ORDER[position - 1] not in done:
+        raise Conflict(N_("report %(state)s first", state=MILESTONE_ORDER[position - 1].value))
+    if order.state not in (OrderState.CONFIRMED, OrderState.IN_PRODUCTION):
+        raise Conflict(
+            N_("the order is %(state)s; milestones follow confirmation", state=order.state)
+        )
+    if needed:
+        raise OrderError.of(needed)
     milestone = Milestone(
         order_id=order_id,
         factory_id=factory_id,
