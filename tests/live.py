@@ -102,6 +102,9 @@ def serve(live_database: Database, **config: object) -> Iterator[str]:
         # Work the pages started in the background ends before the next test empties
         # the database under it.
         dispatcher = app.extensions["factoryweb.orders.dispatcher"]
+        # Its housekeeping (started by the first request) would outlive the database.
+        if hasattr(dispatcher, "stop_housekeeping"):
+            assert dispatcher.stop_housekeeping(timeout=60), "housekeeping still running"
         if hasattr(dispatcher, "join"):
             assert dispatcher.join(timeout=120), "background work still running after 120 s"
 

@@ -32,7 +32,8 @@ TYPED = {
     "dispute": ("reason", "resolution"),
     "proposal": ("decision_note",),
     "certification": ("issuer", "registration_number", "certificate_version"),
-    "milestone": ("note",),
+    "milestone": ("note", "carrier", "tracking_number"),
+    "document": ("filename",),
 }
 ENGLISH_WORD = re.compile(r"\b[A-Za-z][a-z'-]{2,}\b")  # acronyms (ABS, ISO, PEEK) are not words
 
