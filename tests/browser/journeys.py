@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 from sqlmodel import col, select
 
 from factories.models import Capability, Factory
@@ -23,7 +23,7 @@ from tests.mail import Inbox
 STUTTGART = (48.7758, 9.1829)
 
 
-def choose(page, name: str, value: str) -> None:  # type: ignore[no-untyped-def]
+def choose(page: Page, name: str, value: str) -> None:
     """A field that is a list to pick from, or a box to type in."""
     field = page.locator(f"[name='{name}']").first
     if field.evaluate("e => e.tagName") == "SELECT":
@@ -32,7 +32,7 @@ def choose(page, name: str, value: str) -> None:  # type: ignore[no-untyped-def]
         field.fill(value)
 
 
-def fill_present(page, values: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def fill_present(page: Page, values: dict[str, str]) -> None:
     """Fill the fields the form has among `values` (the delivery place may be picked
     by city instead of coordinates)."""
     for name, value in values.items():
@@ -51,7 +51,7 @@ def confirmation_link(inbox: Inbox, address: str, path: str, timeout_s: float = 
     return inbox.link(inbox.to(address)[-1], path)
 
 
-def process_nobody_offers(session) -> str:  # type: ignore[no-untyped-def]
+def process_nobody_offers(session) -> str:
     """A process of the taxonomy no factory of the seeded market can do: the new
     factory's only competitor for it is nobody."""
     offered = set(session.exec(select(Capability.process_code)).all())
@@ -70,7 +70,9 @@ class OrderLineText:
     splittable: bool = False
 
 
-def post_order(page, live_server: str, title: str, lines: list[OrderLineText], weeks: int = 6) -> int:  # type: ignore[no-untyped-def]
+def post_order(
+    page: Page, live_server: str, title: str, lines: list[OrderLineText], weeks: int = 6
+) -> int:
     """The buyer fills the order form, line by line, and posts it; the order's id."""
     page.goto(live_server + "/orders/new")
     due = date.today() + timedelta(weeks=weeks)
@@ -103,7 +105,7 @@ def post_order(page, live_server: str, title: str, lines: list[OrderLineText], w
     return int(page.url.rsplit("/", 1)[1])
 
 
-def match(page) -> None:  # type: ignore[no-untyped-def]
+def match(page: Page) -> None:
     """Ask for matching on the order page and wait for the run to end."""
     page.locator("form[action$='/match'] button[type=submit]").click()
     expect(page.locator("#run-state")).to_have_class(
@@ -112,7 +114,7 @@ def match(page) -> None:  # type: ignore[no-untyped-def]
     expect(page.locator("#run-state")).to_have_class(re.compile("state-succeeded"))
 
 
-def accept_for_the_factories(database, order_id: int, skip: set[int] = frozenset()) -> list[int]:  # type: ignore[no-untyped-def,assignment]
+def accept_for_the_factories(database, order_id: int, skip: set[int] = frozenset()) -> list[int]:
     """The factories the journey does not play accept their proposals (their owners do,
     from their own sessions, as the factory journey shows)."""
     accepted = []
@@ -137,6 +139,6 @@ def accept_for_the_factories(database, order_id: int, skip: set[int] = frozenset
     return accepted
 
 
-def order_state(database, order_id: int) -> str:  # type: ignore[no-untyped-def]
+def order_state(database, order_id: int) -> str:
     with database.session() as session:
         return session.get(Order, order_id).state

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import sqlalchemy as sa
+from playwright.sync_api import Page
 
 from marketplace.tools.demo.cluster import demo_logins
 
@@ -38,9 +39,11 @@ TYPED = {
 ENGLISH_WORD = re.compile(r"\b[A-Za-z][a-z'-]{2,}\b")  # acronyms (ABS, ISO, PEEK) are not words
 
 
-def sign_in(page, live_server: str, role: str | None = None, *, email: str = "", password: str = ""):  # type: ignore[no-untyped-def]
-    """Sign in through the form, by the field labels (which work in both languages only
-    through their names, so the form is filled by name)."""
+def sign_in(
+    page: Page, live_server: str, role: str | None = None, *, email: str = "", password: str = ""
+) -> None:
+    """Sign in through the form as a demo role, or with an email and password; fields
+    are found by name, so that it works whichever language the page is in."""
     if role is not None:
         email, password = demo_logins()[role]
     page.goto(live_server + "/login")
@@ -50,11 +53,11 @@ def sign_in(page, live_server: str, role: str | None = None, *, email: str = "",
     page.wait_for_url(live_server + "/home")
 
 
-def set_language(page, live_server: str, lang: str) -> None:  # type: ignore[no-untyped-def]
+def set_language(page: Page, live_server: str, lang: str) -> None:
     page.context.add_cookies([{"name": "lang", "value": lang, "url": live_server}])
 
 
-def shot(page, area: str, name: str, readme: str | None = None) -> None:  # type: ignore[no-untyped-def]
+def shot(page: Page, area: str, name: str, readme: str | None = None) -> None:
     """A full-page screenshot under the artifacts; `readme` names the picture the README
     shows, written at 1280 px wide when `make screenshots` asks for them."""
     folder = ARTIFACTS / area
@@ -71,7 +74,7 @@ def shot(page, area: str, name: str, readme: str | None = None) -> None:  # type
             page.set_viewport_size(size)
 
 
-def axe_violations(page) -> list[dict]:  # type: ignore[no-untyped-def]
+def axe_violations(page: Page) -> list[dict]:
     """axe-core's serious and critical violations on the page as it is now (WCAG 2.x A
     and AA rules and best practices). The context needs `bypass_csp=True`: axe is
     evaluated into the page, which the site's CSP would refuse."""
@@ -89,7 +92,7 @@ def axe_violations(page) -> list[dict]:  # type: ignore[no-untyped-def]
     return [v for v in result if v["impact"] in FAILING_IMPACTS]
 
 
-def typed_texts(session) -> list[str]:  # type: ignore[no-untyped-def]
+def typed_texts(session) -> list[str]:
     texts: set[str] = set()
     for table, columns in TYPED.items():
         for column in columns:
@@ -98,7 +101,7 @@ def typed_texts(session) -> list[str]:  # type: ignore[no-untyped-def]
     return sorted(texts, key=len, reverse=True)
 
 
-def english_words(page, typed: list[str]) -> set[str]:  # type: ignore[no-untyped-def]
+def english_words(page: Page, typed: list[str]) -> set[str]:
     text = page.evaluate(
         """() => { const body = document.body.cloneNode(true);
                    body.querySelectorAll('code, pre, script, style').forEach(e => e.remove());
@@ -109,5 +112,5 @@ def english_words(page, typed: list[str]) -> set[str]:  # type: ignore[no-untype
     return {w for w in ENGLISH_WORD.findall(text) if w not in ALLOWED}
 
 
-def page_width(page) -> int:  # type: ignore[no-untyped-def]
+def page_width(page: Page) -> int:
     return int(page.evaluate("document.documentElement.scrollWidth"))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 from sqlmodel import col, select
 
 from factories.capacity.weeks import monday_of
@@ -34,7 +34,7 @@ class Demo:
     pages: dict[str, list[str]]
 
 
-def organization_of(session, role: str) -> int:  # type: ignore[no-untyped-def]
+def organization_of(session, role: str) -> int:
     email, _ = demo_logins()[role]
     user = session.exec(select(User).where(User.email == email)).one()
     return session.exec(
@@ -42,7 +42,7 @@ def organization_of(session, role: str) -> int:  # type: ignore[no-untyped-def]
     ).one()
 
 
-def main_pages(session) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+def main_pages(session) -> dict[str, list[str]]:
     """The main pages of each role, on the seeded demo's own rows."""
     buyer = organization_of(session, "buyer_member")
     owner = organization_of(session, "factory_owner")
@@ -100,7 +100,7 @@ def main_pages(session) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def demo(live_database) -> Iterator[Demo]:  # type: ignore[no-untyped-def]
+def demo(live_database) -> Iterator[Demo]:
     with serve(live_database) as url:
         with live_database.session() as session:
             seed_marketplace(
@@ -110,6 +110,17 @@ def demo(live_database) -> Iterator[Demo]:  # type: ignore[no-untyped-def]
         with live_database.session() as session:
             pages = main_pages(session)
         yield Demo(url, pages)
+
+
+def settle(page: Page) -> None:
+    """Wait for what scripts draw after loading (the operator's charts and map)."""
+    page.wait_for_load_state("load")
+    if page.locator(".chart").count():
+        page.wait_for_selector(".chart svg.main-svg", timeout=30_000)
+    if page.locator("#swagger-ui").count():
+        page.wait_for_selector("#swagger-ui .opblock", timeout=30_000)
+    if page.locator("#network-map").count():
+        page.wait_for_load_state("networkidle")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -122,9 +133,11 @@ def test_main_pages_have_no_serious_accessibility_violation(chromium_browser, de
         if role != "visitor":
             sign_in(page, demo.url, role)
         found = {}
-        for path in demo.pages[role]:
+        # Chinese changes the words, not the markup: its first pages of each role suffice.
+        paths = demo.pages[role] if lang == "en" else demo.pages[role][:3]
+        for path in paths:
             page.goto(demo.url + path)
-            page.wait_for_load_state("networkidle")
+            settle(page)
             if violations := axe_violations(page):
                 found[path] = violations
         report = ARTIFACTS / "axe" / f"{role}-{lang}.json"
@@ -198,9 +211,14 @@ def test_journey_pages_fit_a_phone(chromium_browser, demo, role):
         wide = {}
         for path in dict.fromkeys(PHONE_PAGES.get(role, []) + extra):
             page.goto(demo.url + path)
-            page.wait_for_load_state("networkidle")
+            settle(page)
             if (width := page_width(page)) > 390:
                 wide[path] = width
+            if path.endswith("/capacity"):
+                # The calendar is wider than the phone: it scrolls inside its own box.
+                box = page.locator("#capacity-grid .table-scroll")
+                inner, outer = box.evaluate("e => [e.scrollWidth, e.clientWidth]")
+                assert inner > outer and outer <= 390, (inner, outer)
         assert wide == {}, f"pages wider than the phone: {wide}"
     finally:
         context.close()

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 from sqlmodel import col, select
 
 from factories.capacity.weeks import monday_of
@@ -65,7 +65,7 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(live_database, smtp_server, tmp_path_factory) -> Iterator[World]:  # type: ignore[no-untyped-def]
+def world(live_database, smtp_server, tmp_path_factory) -> Iterator[World]:
     inbox, port = smtp_server
     uploads = tmp_path_factory.mktemp("uploads")
     with serve(
@@ -84,7 +84,7 @@ def world(live_database, smtp_server, tmp_path_factory) -> Iterator[World]:  # t
 
 
 @pytest.fixture
-def browser_page(chromium_browser, world, request):  # type: ignore[no-untyped-def]
+def browser_page(chromium_browser, world, request):
     """A page under the site's CSP that fails the test on any script error or CSP
     violation it logs; where it ended is kept as a screenshot, to see why one failed."""
     context = chromium_browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
@@ -98,8 +98,9 @@ def browser_page(chromium_browser, world, request):  # type: ignore[no-untyped-d
     assert errors == [], f"the page logged errors: {errors}"
 
 
-def read_in_chinese(page, world: World, area: str, paths: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-    """The journey's main pages again, in Chinese: screenshots, and no English word."""
+def read_in_chinese(page, world: World, area: str, paths: dict[str, str], readme: str = "") -> None:
+    """The journey's main pages again, in Chinese: screenshots, and no English word.
+    `readme` names the page whose picture the README shows."""
     with world.database.session() as session:
         typed = typed_texts(session)
     set_language(page, world.url, "zh")
@@ -109,7 +110,8 @@ def read_in_chinese(page, world: World, area: str, paths: dict[str, str]) -> Non
         assert response is not None and response.status == 200, path
         expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
         page.wait_for_load_state("networkidle")
-        shot(page, area, f"{name}-zh", readme=f"{area}-{name}-zh")
+        picture = f"{area}-{name}-zh"
+        shot(page, "journeys", picture, readme=picture if name == readme else None)
         if words := english_words(page, typed):
             found[path] = sorted(words)
     set_language(page, world.url, "en")
@@ -178,7 +180,7 @@ def test_a_factory_owner_registers_fills_the_calendar_and_accepts_work(
     shot(page, "journeys", "factory-calendar", readme="factory-calendar")
     page.locator("main h1 a").click()
     page.wait_for_url(re.compile(rf"/supply/factories/{factory_id}$"))
-    shot(page, "journeys", "factory-profile", readme="factory-profile")
+    shot(page, "journeys", "factory-profile")
 
     # An operator verifies the factory; a buyer orders what only it can make.
     operator = chromium_browser.new_context(locale="en-US").new_page()
@@ -198,7 +200,7 @@ def test_a_factory_owner_registers_fills_the_calendar_and_accepts_work(
     buyer.context.close()
 
     page.goto(world.url + "/home")
-    shot(page, "journeys", "factory-home", readme="factory-home")
+    shot(page, "journeys", "factory-home")
     page.get_by_role("link", name="Proposals").first.click()
     proposal_row = page.locator("tbody tr", has_text=f"#{order_id}")
     proposal_row.locator("a").first.click()
@@ -222,6 +224,7 @@ def test_a_factory_owner_registers_fills_the_calendar_and_accepts_work(
             "proposals": "/proposals",
             "proposal": f"/proposals/{proposal_id}",
         },
+        readme="calendar",
     )
 
 
@@ -239,7 +242,7 @@ def page_material(world: World, factory_id: int) -> str:
 def test_a_buyer_posts_a_two_line_order_pays_and_confirms_delivery(browser_page, world):
     page = browser_page
     sign_in(page, world.url, "buyer_member")
-    shot(page, "journeys", "buyer-home", readme="buyer-home")
+    shot(page, "journeys", "buyer-home")
     page.get_by_role("link", name="Find factories").click()
     page.locator("[name=process]").select_option("milling_3axis")
     page.locator("#search-form button[type=submit]").click()
@@ -271,12 +274,13 @@ def test_a_buyer_posts_a_two_line_order_pays_and_confirms_delivery(browser_page,
     page.get_by_role("link", name="Run details and downloads").click()
     page.wait_for_url(re.compile(r"/runs/\d+$"))
     run_path = page.url.removeprefix(world.url)
-    shot(page, "journeys", "buyer-run", readme="buyer-run")
+    shot(page, "journeys", "buyer-run")
     page.goto(f"{world.url}/orders/{order_id}")
     page.locator("#proposals tbody tr a").first.click()
     page.wait_for_url(re.compile(r"/proposals/\d+$"))
     proposal_path = page.url.removeprefix(world.url)
-    shot(page, "journeys", "buyer-proposal")
+    shot(page, "journeys", "buyer-proposal", readme="buyer-proposal")
+    expect(page.locator("main table").first).to_contain_text("week")
 
     accept_for_the_factories(world.database, order_id)
     page.goto(f"{world.url}/orders/{order_id}")
@@ -310,10 +314,11 @@ def test_a_buyer_posts_a_two_line_order_pays_and_confirms_delivery(browser_page,
             "run": run_path,
             "proposal": proposal_path,
         },
+        readme="order",
     )
 
 
-def wait_for_state(page, state: str, timeout_s: float = 60) -> None:  # type: ignore[no-untyped-def]
+def wait_for_state(page: Page, state: str, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while f"state-{state}" not in (page.locator("#order-state").get_attribute("class") or ""):
         assert time.monotonic() < deadline, f"the order never became {state}"
@@ -363,9 +368,7 @@ def test_an_operator_verifies_a_factory_and_resolves_a_dispute(browser_page, wor
     page = browser_page
     with world.database.session() as session:
         pending = session.exec(
-            select(Factory)
-            .where(Factory.status == FactoryStatus.PENDING)
-            .order_by(col(Factory.id))
+            select(Factory).where(Factory.status == FactoryStatus.PENDING).order_by(col(Factory.id))
         ).first()
         dispute = session.exec(
             select(Dispute).where(col(Dispute.resolved_at).is_(None)).order_by(col(Dispute.id))
@@ -377,22 +380,22 @@ def test_an_operator_verifies_a_factory_and_resolves_a_dispute(browser_page, wor
     shot(page, "journeys", "operator-home", readme="operator-home")
 
     page.get_by_role("link", name="Factories", exact=True).click()
-    shot(page, "journeys", "operator-factories", readme="operator-factories")
+    shot(page, "journeys", "operator-factories")
     page.locator("tr", has_text=pending_name).get_by_role("button", name="Verify").click()
     expect(page.locator(".flash")).to_contain_text(pending_name)
     with world.database.session() as session:
         assert session.get(Factory, pending_id).status == FactoryStatus.VERIFIED
 
     page.get_by_role("link", name="Disputes", exact=True).click()
-    shot(page, "journeys", "operator-disputes", readme="operator-disputes")
+    shot(page, "journeys", "operator-disputes")
     page.locator("tbody tr", has_text=dispute_reason).locator("a").first.click()
     page.wait_for_url(re.compile(r"/orders/\d+#disputes$"))
-    shot(page, "journeys", "operator-dispute-order", readme="operator-dispute-order")
     form = page.locator(f"form[action$='/disputes/{dispute_id}/resolve']")
-    form.locator("[name=resolution]").fill("Half of the parts were out of tolerance.")
+    form.locator("[name=resolution]").fill("12 parts missing: their price goes back to the buyer.")
     refunds = form.locator("input[name^=refund_]")
     if refunds.count():
         refunds.first.fill("10")
+    shot(page, "journeys", "operator-dispute-order", readme="operator-dispute-order")
     page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
@@ -414,4 +417,5 @@ def test_an_operator_verifies_a_factory_and_resolves_a_dispute(browser_page, wor
             "disputes": "/disputes",
             "dashboard": "/operator",
         },
+        readme="home",
     )
