@@ -75,8 +75,8 @@ def shot(page: Page, area: str, name: str, readme: str | None = None) -> None:
 
 
 def axe_violations(page: Page) -> list[dict]:
-    """axe-core's serious and critical violations on the page as it is now (WCAG 2.x A
-    and AA rules and best practices). The context needs `bypass_csp=True`: axe is
+    """axe-core's violations on the page as it is now (WCAG 2.x A and AA rules and best
+    practices), each with its impact. The context needs `bypass_csp=True`: axe is
     evaluated into the page, which the site's CSP would refuse."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(AXE_SOURCE.read_text(encoding="utf-8"))
@@ -89,7 +89,11 @@ def axe_violations(page: Page) -> list[dict]:
              }));
            }"""
     )
-    return [v for v in result if v["impact"] in FAILING_IMPACTS]
+    return list(result)
+
+
+def failing(violations: list[dict]) -> list[dict]:
+    return [v for v in violations if v["impact"] in FAILING_IMPACTS]
 
 
 def typed_texts(session) -> list[str]:
