@@ -110,6 +110,8 @@ def read_in_chinese(page, world: World, area: str, paths: dict[str, str], readme
         assert response is not None and response.status == 200, path
         expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
         page.wait_for_load_state("networkidle")
+        if page.locator(".chart").count():
+            expect(page.locator(".chart svg.main-svg").first).to_be_visible(timeout=30_000)
         picture = f"{area}-{name}-zh"
         shot(page, "journeys", picture, readme=picture if name == readme else None)
         if words := english_words(page, typed):
@@ -417,5 +419,5 @@ def test_an_operator_verifies_a_factory_and_resolves_a_dispute(browser_page, wor
             "disputes": "/disputes",
             "dashboard": "/operator",
         },
-        readme="home",
+        readme="dashboard",
     )
