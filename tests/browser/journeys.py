@@ -1,6 +1,6 @@
-"""Steps the role journeys share: forms filled the way a person fills them (by label or
-by the field's name where the label is in the other language), waiting for the
-background work a page started, and the parties the journeys do not play themselves."""
+"""Steps the role journeys share: forms filled the way a person fills them, waiting for
+the background work a page started, the parties a journey does not play itself (the
+other factories accept and ship), and the journey's pages read again in Chinese."""
 
 from __future__ import annotations
 
@@ -8,16 +8,21 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 from sqlmodel import col, select
 
-from factories.models import Capability, Factory
+from factories.models import Capability, CapabilityMaterial, Factory, FactoryStatus
 from factories.taxonomy import PROCESSES, specializations_of
 from marketplace.accounts.models import OrganizationKind, Role
 from marketplace.accounts.service import Principal
-from marketplace.orders.models import Order, Proposal, ProposalState
+from marketplace.db import Database
+from marketplace.orders.models import MilestoneKind, Order, OrderState, Proposal, ProposalState
+from marketplace.orders.production.documents import Upload
+from marketplace.orders.production.service import add_milestone
 from marketplace.orders.proposals import service as proposals
+from tests.browser.pages import english_words, set_language, shot, typed_texts
 from tests.mail import Inbox
 
 STUTTGART = (48.7758, 9.1829)
@@ -142,3 +147,94 @@ def accept_for_the_factories(database, order_id: int, skip: set[int] = frozenset
 def order_state(database, order_id: int) -> str:
     with database.session() as session:
         return session.get(Order, order_id).state
+
+
+@dataclass(frozen=True)
+class World:
+    """The live server of a journey module and what its tests reach behind it."""
+
+    url: str
+    database: Database
+    inbox: Inbox
+    uploads: Path
+
+
+def read_in_chinese(
+    page: Page, world: World, area: str, paths: dict[str, str], readme: str = ""
+) -> None:
+    """The journey's main pages again, in Chinese: screenshots, and no English word.
+    `readme` names the page whose picture the README shows."""
+    with world.database.session() as session:
+        typed = typed_texts(session)
+    set_language(page, world.url, "zh")
+    found = {}
+    for name, path in paths.items():
+        response = page.goto(world.url + path)
+        assert response is not None and response.status == 200, path
+        expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
+        page.wait_for_load_state("networkidle")
+        if page.locator(".chart").count():
+            expect(page.locator(".chart svg.main-svg").first).to_be_visible(timeout=30_000)
+        picture = f"{area}-{name}-zh"
+        shot(page, "journeys", picture, readme=picture if name == readme else None)
+        if words := english_words(page, typed):
+            found[path] = sorted(words)
+    set_language(page, world.url, "en")
+    assert found == {}, f"English left on Chinese pages: {found}"
+
+
+def page_material(world: World, factory_id: int) -> str:
+    with world.database.session() as session:
+        factory = session.get(Factory, factory_id)
+        assert factory is not None and factory.status == FactoryStatus.VERIFIED
+        return session.exec(
+            select(CapabilityMaterial.material)
+            .join(Capability, col(Capability.id) == col(CapabilityMaterial.capability_id))
+            .where(Capability.factory_id == factory_id)
+        ).first()
+
+
+def wait_for_state(page: Page, state: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while f"state-{state}" not in (page.locator("#order-state").get_attribute("class") or ""):
+        assert time.monotonic() < deadline, f"the order never became {state}"
+        page.wait_for_timeout(500)
+        page.reload()
+
+
+def ship(world: World, order_id: int) -> None:
+    """Every factory of the order reports start, QA and shipping (their journey's end)."""
+    with world.database.session() as session:
+        factory_ids = sorted(
+            set(
+                session.exec(
+                    select(Proposal.factory_id).where(
+                        Proposal.order_id == order_id, Proposal.state == ProposalState.ACCEPTED
+                    )
+                ).all()
+            )
+        )
+        for kind in (MilestoneKind.STARTED, MilestoneKind.QA_PASSED, MilestoneKind.SHIPPED):
+            for factory_id in factory_ids:
+                factory = session.get(Factory, factory_id)
+                owner = Principal(
+                    organization_id=factory.organization_id,
+                    organization_kind=OrganizationKind.FACTORY,
+                    role=Role.FACTORY_OWNER,
+                )
+                shipped = kind == MilestoneKind.SHIPPED
+                add_milestone(
+                    session,
+                    owner,
+                    order_id,
+                    kind,
+                    upload_folder=world.uploads,
+                    factory_id=factory_id,
+                    carrier="DHL" if shipped else "",
+                    tracking_number="JD0146000012345" if shipped else "",
+                    uploads=[Upload("qa-report.txt", b"all dimensions in tolerance\n")]
+                    if kind == MilestoneKind.QA_PASSED
+                    else [],
+                )
+        session.commit()
+    assert order_state(world.database, order_id) == OrderState.SHIPPED

@@ -15,53 +15,42 @@ writes the README's pictures from them.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlmodel import col, select
 
 from factories.capacity.weeks import monday_of
-from factories.models import Capability, CapabilityMaterial, Factory, FactoryStatus
-from marketplace.accounts.models import OrganizationKind, Role
-from marketplace.accounts.service import Principal
+from factories.models import Factory, FactoryStatus
 from marketplace.orders.models import (
     Dispute,
-    MilestoneKind,
     Order,
     OrderState,
     Proposal,
     ProposalState,
 )
-from marketplace.orders.production.documents import Upload
-from marketplace.orders.production.service import add_milestone
 from marketplace.tools.demo.data import DemoSpec
 from marketplace.tools.demo.seed import seed_marketplace
 from tests.browser.journeys import (
     STUTTGART,
     OrderLineText,
+    World,
     accept_for_the_factories,
     choose,
     confirmation_link,
     match,
     order_state,
+    page_material,
     post_order,
     process_nobody_offers,
+    read_in_chinese,
+    ship,
+    wait_for_state,
 )
-from tests.browser.pages import english_words, set_language, shot, sign_in, typed_texts
+from tests.browser.pages import shot, sign_in
 from tests.live import serve
-
-
-@dataclass(frozen=True)
-class World:
-    url: str
-    database: object
-    inbox: object
-    uploads: Path
 
 
 @pytest.fixture(scope="module")
@@ -96,28 +85,6 @@ def browser_page(chromium_browser, world, request):
     shot(page, "journeys", f"last-{request.node.name}")
     context.close()
     assert errors == [], f"the page logged errors: {errors}"
-
-
-def read_in_chinese(page, world: World, area: str, paths: dict[str, str], readme: str = "") -> None:
-    """The journey's main pages again, in Chinese: screenshots, and no English word.
-    `readme` names the page whose picture the README shows."""
-    with world.database.session() as session:
-        typed = typed_texts(session)
-    set_language(page, world.url, "zh")
-    found = {}
-    for name, path in paths.items():
-        response = page.goto(world.url + path)
-        assert response is not None and response.status == 200, path
-        expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
-        page.wait_for_load_state("networkidle")
-        if page.locator(".chart").count():
-            expect(page.locator(".chart svg.main-svg").first).to_be_visible(timeout=30_000)
-        picture = f"{area}-{name}-zh"
-        shot(page, "journeys", picture, readme=picture if name == readme else None)
-        if words := english_words(page, typed):
-            found[path] = sorted(words)
-    set_language(page, world.url, "en")
-    assert found == {}, f"English left on Chinese pages: {found}"
 
 
 def test_a_factory_owner_registers_fills_the_calendar_and_accepts_work(
@@ -230,17 +197,6 @@ def test_a_factory_owner_registers_fills_the_calendar_and_accepts_work(
     )
 
 
-def page_material(world: World, factory_id: int) -> str:
-    with world.database.session() as session:
-        factory = session.get(Factory, factory_id)
-        assert factory is not None and factory.status == FactoryStatus.VERIFIED
-        return session.exec(
-            select(CapabilityMaterial.material)
-            .join(Capability, col(Capability.id) == col(CapabilityMaterial.capability_id))
-            .where(Capability.factory_id == factory_id)
-        ).first()
-
-
 def test_a_buyer_posts_a_two_line_order_pays_and_confirms_delivery(browser_page, world):
     page = browser_page
     sign_in(page, world.url, "buyer_member")
@@ -318,52 +274,6 @@ def test_a_buyer_posts_a_two_line_order_pays_and_confirms_delivery(browser_page,
         },
         readme="order",
     )
-
-
-def wait_for_state(page: Page, state: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while f"state-{state}" not in (page.locator("#order-state").get_attribute("class") or ""):
-        assert time.monotonic() < deadline, f"the order never became {state}"
-        page.wait_for_timeout(500)
-        page.reload()
-
-
-def ship(world: World, order_id: int) -> None:
-    """Every factory of the order reports start, QA and shipping (their journey's end)."""
-    with world.database.session() as session:
-        factory_ids = sorted(
-            set(
-                session.exec(
-                    select(Proposal.factory_id).where(
-                        Proposal.order_id == order_id, Proposal.state == ProposalState.ACCEPTED
-                    )
-                ).all()
-            )
-        )
-        for kind in (MilestoneKind.STARTED, MilestoneKind.QA_PASSED, MilestoneKind.SHIPPED):
-            for factory_id in factory_ids:
-                factory = session.get(Factory, factory_id)
-                owner = Principal(
-                    organization_id=factory.organization_id,
-                    organization_kind=OrganizationKind.FACTORY,
-                    role=Role.FACTORY_OWNER,
-                )
-                shipped = kind == MilestoneKind.SHIPPED
-                add_milestone(
-                    session,
-                    owner,
-                    order_id,
-                    kind,
-                    upload_folder=world.uploads,
-                    factory_id=factory_id,
-                    carrier="DHL" if shipped else "",
-                    tracking_number="JD0146000012345" if shipped else "",
-                    uploads=[Upload("qa-report.txt", b"all dimensions in tolerance\n")]
-                    if kind == MilestoneKind.QA_PASSED
-                    else [],
-                )
-        session.commit()
-    assert order_state(world.database, order_id) == OrderState.SHIPPED
 
 
 def test_an_operator_verifies_a_factory_and_resolves_a_dispute(browser_page, world):
