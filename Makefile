@@ -73,7 +73,8 @@ browser:
 SCREENSHOTS := docs/screenshots
 screenshots: install-dev translations browser
 	rm -f $(SCREENSHOTS)/*.png
-	FACTORYWEB_SCREENSHOTS=$(CURDIR)/$(SCREENSHOTS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/browser/test_journeys.py
+	# CI=true: a missing Chromium stops the run instead of skipping (and leaving no pictures).
+	CI=true FACTORYWEB_SCREENSHOTS=$(CURDIR)/$(SCREENSHOTS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/browser/test_journeys.py
 	@if command -v pngquant >/dev/null 2>&1; then \
 		pngquant --force --skip-if-larger --ext .png --quality 60-85 --speed 1 $(SCREENSHOTS)/*.png || true; \
 	else echo "pngquant not found: the screenshots are left as taken (apt-get install pngquant)"; fi
