@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from factories.capacity.weeks import monday_of, week_label
 from factories.credit.score import Fact, contributions
+from factories.errors import Conflict
 from factories.ledger import EventKind
 from factories.models import CapacityBucket, LedgerEvent, utcnow
 from marketplace.orders.models import Order, OrderLine, OrderState, Proposal, ProposalState
@@ -128,6 +129,11 @@ def test_paid_work_moves_to_a_cheaper_factory_and_the_difference_is_refunded(
     assert answer["unsaved_orders"] == [] and answer["fill_after"] == pytest.approx(1.0)
     db_session.expire_all()
     assert db_session.get_one(Order, order.id).state == OrderState.CONFIRMED
+
+    # Moving paid work is the operator's: the buyer cannot match a confirmed order again.
+    with pytest.raises(Conflict):
+        request_matching(db_session, principal(db_session, buyer), order.id, 2)  # type: ignore[arg-type]
+    db_session.rollback()
 
     # Only the first week goes offline; the work booked in later weeks is released too.
     applied = apply_outage(app, lost.id, weeks=1)["applied"]
