@@ -12,13 +12,14 @@
    re-placed work may cost (docs/payments.md: the difference is refunded once every hour
    is accepted again).
 2. The lost weeks are closed on the calendar of each lost factory
-   (`factories.capacity.calendar.close_week`: the maximum drops to what stays booked), so
+   (`factories.capacity.bulk.close_weeks`: the maximum drops to what stays booked), so
    no later run offers them; the factory's capacity freshness is left as it was.
 3. One re-match run (`marketplace.orders.runs.service.start_run`) re-plans those orders,
    keeping their other proposals where they are.
 
 Orders in production, and orders with a payment or a run in flight, keep their bookings:
-they are listed for the operator to settle with the parties.
+they are listed for the operator to settle with the parties. Work already shipped keeps
+its bookings and is not listed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from factories.capacity.booking import BucketChange, ChangeKind, apply_changes
-from factories.capacity.calendar import close_week, factory_resources
+from factories.capacity.bulk import close_weeks
+from factories.capacity.calendar import factory_resources
 from factories.capacity.weeks import week_label
 from factories.ledger import EventKind
 from factories.models import Factory, id_of
@@ -55,6 +57,14 @@ from marketplace.orders.transitions import move
 from marketplace.payments.charges import IN_FLIGHT, captured_payment, payments_of
 from marketplace.payments.models import PaymentState
 
+# Work already made (shipped or later): its bookings stay and there is nothing to move.
+MADE = (
+    OrderState.SHIPPED,
+    OrderState.DELIVERED,
+    OrderState.DISPUTED,
+    OrderState.CLOSED,
+    OrderState.CANCELLED,
+)
 MOVABLE = (OrderState.OPEN, OrderState.PROPOSED, OrderState.AWAITING_PAYMENT, OrderState.CONFIRMED)
 
 
@@ -86,7 +96,8 @@ def apply_outage(session: Session, outage: Outage, today: date, now: datetime) -
     changes: list[BucketChange] = []
     taken_off: list[Proposal] = []
     rematch = []
-    for order in lock_orders(session, sorted(orders)):
+    live = sorted(oid for oid, o in orders.items() if o.state not in MADE)
+    for order in lock_orders(session, live):
         order_id = id_of(order)
         if not _movable(session, order):
             applied.to_handle.append(order_id)
@@ -123,9 +134,8 @@ def apply_outage(session: Session, outage: Outage, today: date, now: datetime) -
         if not factory_resources(session, id_of(factory)):
             continue
         freshness = factory.capacity_updated_at
-        for week in outage.weeks:
-            close_week(session, factory, week, today, now)
-            applied.closed_weeks += 1
+        close_weeks(session, factory, list(outage.weeks), today, now)
+        applied.closed_weeks += len(outage.weeks)
         factory.capacity_updated_at = freshness
     if rematch:
         run = start_run(session, rematch, kind=MatchRunKind.REMATCH)
