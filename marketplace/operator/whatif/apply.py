@@ -156,8 +156,9 @@ def _keep_paid_prices(session: Session, order_id: int, hit: list[Proposal]) -> N
 
 
 def _movable(session: Session, order: Order) -> bool:
-    """Not paid for, no payment in flight, no run in flight; a payment only requested is
-    canceled (the buyer is asked again for the new total once the work is re-placed)."""
+    """Not in production, no payment in flight, no run in flight; an unpaid order's payment
+    only requested is canceled (the buyer is asked again for the new total once the work
+    is re-placed)."""
     if order.state not in MOVABLE:
         return False
     if order.state == OrderState.AWAITING_PAYMENT:
