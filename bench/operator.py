@@ -45,6 +45,7 @@ from marketplace.operator.whatif.apply import apply_outage  # noqa: E402
 from marketplace.operator.whatif.service import what_if  # noqa: E402
 from marketplace.operator.whatif.target import outage_of  # noqa: E402
 from marketplace.orders.models import Proposal, ProposalState  # noqa: E402
+from marketplace.orders.setup import DISPATCHER_KEY  # noqa: E402
 from marketplace.tools.demo.cluster import demo_logins  # noqa: E402
 from marketplace.tools.demo.data import DemoSpec  # noqa: E402
 from marketplace.tools.demo.seed import seed_marketplace  # noqa: E402
@@ -153,7 +154,7 @@ def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
             # Applying it (then rolled back): paid work not in production moves too.
             with app.app_context():  # the run it queues needs the app's dispatcher
                 apply_s, applied = timed(
-                    lambda target=target: apply_outage(  # type: ignore[misc]
+                    lambda target=target: apply_outage(
                         session, outage_of(session, today, **target), today, utcnow()
                     )
                 )
@@ -181,6 +182,9 @@ def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
                     "applied_orders_to_handle": len(applied.to_handle),
                 }
             )
+    # The web process's housekeeping started with the first request: stop it before the
+    # scratch database goes.
+    app.extensions[DISPATCHER_KEY].stop_housekeeping()
     database.engine.dispose()
     return {
         "benchmark": "operator pages and what-if outages",
