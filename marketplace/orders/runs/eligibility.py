@@ -119,7 +119,7 @@ def eligible_candidates(
     for (process, material), members in groups.items():
         rows = cache.rows.get((process, material))
         if rows is None:
-            rows = cache.rows[(process, material)] = _capability_rows(session, process, material)
+            rows = cache.rows[(process, material)] = capability_rows(session, process, material)
         certified_on = cache.certified_on
         for line, order in members:
             needed = set(line.certifications_required)
@@ -144,7 +144,7 @@ def eligible_candidates(
     return result
 
 
-def _capability_rows(session: Session, process: str, material: str) -> list[_CapabilityRow]:
+def capability_rows(session: Session, process: str, material: str) -> list[_CapabilityRow]:
     rows = session.exec(
         select(Capability, Factory)
         .join(Factory, col(Factory.id) == col(Capability.factory_id))

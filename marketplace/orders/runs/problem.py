@@ -3,9 +3,10 @@
 Eligibility (`marketplace.orders.runs.eligibility`) is decided in the database where it
 can be (verified factory, a capability for the process or one of its specializations,
 the material) and refined in Python for the rest (part envelope in any orientation,
-tolerance class, batch size, currency, certifications); the budget and refusals are
-applied here, and a job keeps at most MAX_OPTIONS options. The minimum credit is the
-engine's to enforce: a factory that fits in every other way but has too little credit
+tolerance class, batch size, currency, certifications); the budget, for paid work
+being re-placed the price the buyer paid (`ceilings.py`), and refusals are applied
+here, and a job keeps at most MAX_OPTIONS options. The minimum credit is the engine's
+to enforce: a factory that fits in every other way but has too little credit
 is still listed as an option of the job, whose `min_credit` keeps it out of the plan,
 so that the engine's explanation can tell that factory why it did not get the work.
 
@@ -48,9 +49,11 @@ from factories.fit import price_minor
 from factories.models import CapacityBucket, id_of
 from marketplace.orders.coverage import PendingWork, work_of_lines
 from marketplace.orders.models import Order, OrderLine, Proposal, ProposalState
+from marketplace.orders.runs.ceilings import price_ceilings
 from marketplace.orders.runs.eligibility import (
     Candidate,
     EligibilityCache,
+    capability_rows,
     capacity_line_id,
     eligible_candidates,
 )
@@ -59,6 +62,7 @@ __all__ = [
     "BuiltProblem",
     "Candidate",
     "build_problem",
+    "capability_rows",
     "capacity_line_id",
     "eligible_candidates",
     "job_id",
@@ -162,11 +166,16 @@ def build_problem(
         candidates = eligible_candidates(
             session, [(line, order) for line, order, _ in open_lines], cache
         )
+        ceilings = price_ceilings(session, [line for line, _, _ in open_lines], by_id, reopened)
         for line, order, remaining in open_lines:
             due_week = min(monday_of(order.due_date), weeks[-1])
             jid = job_id(id_of(line))
             chosen = _options_of(
-                candidates.get(id_of(line), []), refused.get(id_of(line), ()), remaining, order
+                candidates.get(id_of(line), []),
+                refused.get(id_of(line), ()),
+                remaining,
+                order,
+                ceilings.get(id_of(line)),
             )
             options = []
             eligible = {}
@@ -216,17 +225,24 @@ def build_problem(
 
 
 def _options_of(
-    candidates: list[Candidate], refused: Collection[int], hours: Decimal, order: Order
+    candidates: list[Candidate],
+    refused: Collection[int],
+    hours: Decimal,
+    order: Order,
+    ceiling: int | None,
 ) -> list[tuple[Candidate, int]]:
     """The candidates a job is offered, with their price: not refused, within the
-    order's budget, and at most MAX_OPTIONS of them, the nearest (shortest shipping)
-    first and among those the cheapest."""
+    order's budget and (paid work re-placed) no dearer than `ceiling`, and at most
+    MAX_OPTIONS of them, the nearest (shortest shipping) first and among those the
+    cheapest."""
     offered = []
     for candidate in candidates:
         if candidate.factory_id in refused:
             continue
         cost = price_minor(hours, candidate.hourly_rate_minor)
         if order.budget_minor is not None and cost > order.budget_minor:
+            continue
+        if ceiling is not None and cost > ceiling:  # paid work re-placed: no dearer
             continue
         offered.append((candidate, cost))
     if len(offered) > MAX_OPTIONS:
