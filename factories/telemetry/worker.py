@@ -16,8 +16,11 @@ from factories.telemetry.opcua import OpcUaMachine, OpcUaSource
 
 log = logging.getLogger("factoryweb.telemetry")
 
-BATCH_MAX = 1000
-BATCH_WAIT_S = 0.05
+# A batch is what arrived within 100 ms of its first message (at most 2,000 messages):
+# one transaction, one statement for the machines and observations, each process set
+# once. When the worker is behind, what is queued is taken at once.
+BATCH_MAX = 2000
+BATCH_WAIT_S = 0.1
 
 
 class Worker:
@@ -73,7 +76,7 @@ class Worker:
             batch = [self.inbox.get(timeout=wait)]
         except queue.Empty:
             return []
-        until = time.monotonic() + BATCH_WAIT_S
+        until = batch[0].clock + BATCH_WAIT_S
         while len(batch) < BATCH_MAX:
             try:
                 batch.append(self.inbox.get(timeout=max(0.0, until - time.monotonic())))
