@@ -4,6 +4,11 @@ as it arrives, to the worker's queue. The broker's address is `MQTT_URL`
 
 The client reconnects by itself with a growing delay (1 s up to 30 s), also when the
 broker is not there at the start, and subscribes again after every connection.
+
+Several workers share the stream through a shared subscription
+(`$share/<group>/factoryweb/v1/factories/+/machines/+/state`, MQTT 5 and, in Mosquitto
+2, MQTT 3.1.1 as well): the broker hands each message to one worker of the group. Without
+a group every worker gets every message.
 """
 
 from __future__ import annotations
@@ -23,6 +28,19 @@ from factories.telemetry.messages import SUBSCRIPTION
 log = logging.getLogger("factoryweb.telemetry")
 
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
+DEFAULT_SHARE_GROUP = "factoryweb"
+_GROUP_FORBIDDEN = frozenset("/+#")
+
+
+def subscription_for(group: str | None) -> str:
+    """The topic filter a worker of `group` subscribes to ("" or None: not shared)."""
+    if not group:
+        return SUBSCRIPTION
+    if _GROUP_FORBIDDEN & set(group) or not group.isprintable():
+        raise ValueError(f"MQTT_SHARE_GROUP must not contain /, + or #, not {group!r}")
+    return f"$share/{group}/{SUBSCRIPTION}"
+
+
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 
@@ -36,7 +54,9 @@ class MqttSource:
         inbox: queue.Queue[Received],
         stats: Stats,
         client_id: str | None = None,
+        group: str | None = DEFAULT_SHARE_GROUP,
     ) -> None:
+        self.subscription = subscription_for(group)
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError(f"MQTT_URL must look like mqtt://host:port, not {url!r}")
@@ -84,8 +104,13 @@ class MqttSource:
             return
         self.connected = True
         self.stats.connections += 1
-        client.subscribe(SUBSCRIPTION, qos=1)
-        log.info("connected to MQTT broker %s:%s, subscribed", self.host, self.port)
+        client.subscribe(self.subscription, qos=1)
+        log.info(
+            "connected to MQTT broker %s:%s, subscribed to %s",
+            self.host,
+            self.port,
+            self.subscription,
+        )
 
     def _disconnected(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if self.connected:
