@@ -45,6 +45,47 @@ RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 
 
+# What one read takes from the socket at most.
+RECEIVE_BUFFER = 256 * 1024
+
+
+class BufferedClient(mqtt.Client):
+    """A paho client that reads what the socket holds in one call.
+
+    paho reads a packet a few bytes at a time (one system call each) and takes one
+    packet per turn of its loop. At thousands of messages a second, those calls, and
+    handing the interpreter lock back and forth with the thread that writes to the
+    database, cost more than the rest of ingestion; the broker then drops what the
+    worker does not read in time. This client serves paho's small reads from a buffer
+    filled by one large read, and takes every whole packet already read before the loop
+    waits again. It hooks paho 2's `_sock_recv`, `_sock_close` and `loop_read`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._received = bytearray()
+        super().__init__(*args, **kwargs)
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if not self._received:
+            data = super()._sock_recv(RECEIVE_BUFFER)
+            if not data:  # the broker closed the connection: paho sees it as before
+                return data
+            self._received += data
+        chunk = bytes(self._received[:bufsize])
+        del self._received[:bufsize]
+        return chunk
+
+    def _sock_close(self) -> None:
+        self._received.clear()
+        super()._sock_close()
+
+    def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        while rc == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS and self._received:
+            rc = super().loop_read(1)
+        return rc
+
+
 class MqttSource:
     """The subscription, on paho's own network thread."""
 
@@ -67,7 +108,7 @@ class MqttSource:
         # A fixed client id keeps the broker's session (and QoS 1 messages queued while the
         # worker was away); without one, every start is a clean session.
         persistent = client_id is not None
-        self.client = mqtt.Client(
+        self.client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or f"factoryweb-telemetry-{uuid.uuid4().hex[:12]}",
             clean_session=not persistent,

@@ -132,7 +132,7 @@ def _rows(result: sa.Result[Any]) -> list[MachineRow]:
             utilization=r.utilization,
             last_seen_at=r.last_seen_at,
         )
-        for r in result
+        for r in result.all()
     ]
 
 
