@@ -60,7 +60,11 @@ def summary_of(process: subprocess.Popen) -> dict:
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
-def observations(fleet: Fleet, machine_ids: list[int]) -> list[tuple[int, object, str, bool]]:
+def observations(
+    fleet: Fleet, machine_ids: list[int], after: int = 0
+) -> list[tuple[int, object, str, bool]]:
+    """What the machines said, recorded after observation `after` (other tests' reports
+    on the same machines come before)."""
     with fleet.database.session() as session:
         return list(
             session.exec(
@@ -69,13 +73,22 @@ def observations(fleet: Fleet, machine_ids: list[int]) -> list[tuple[int, object
                     Observation.observed_at,
                     Observation.state,
                     Observation.applied,
-                ).where(sa.column("machine_id").in_(machine_ids))
+                ).where(
+                    sa.column("machine_id").in_(machine_ids),
+                    sa.column("id") > after,
+                )
             ).all()
         )
 
 
+def newest_observation(fleet: Fleet) -> int:
+    with fleet.database.session() as session:
+        return session.exec(select(sa.func.max(Observation.id))).one() or 0
+
+
 def test_two_workers_share_the_stream_and_take_each_message_once(fleet, own_mosquitto, tmp_path):
     group = f"test-{uuid.uuid4().hex[:8]}"
+    before = newest_observation(fleet)
     logs = [tmp_path / "worker-1.log", tmp_path / "worker-2.log"]
     workers = [start_worker(fleet, own_mosquitto, group, log) for log in logs]
     try:
@@ -101,7 +114,7 @@ def test_two_workers_share_the_stream_and_take_each_message_once(fleet, own_mosq
             client.publish(fleet.topics[pk], body, qos=1).wait_for_publish(5)
         client.disconnect()
         client.loop_stop()
-        wait_until(lambda: len(observations(fleet, list(fleet.topics))) >= len(sent), 60)
+        wait_until(lambda: len(observations(fleet, list(fleet.topics), before)) >= len(sent), 60)
         # The copies sent again were published last; a stopping worker still takes what
         # arrived, so a moment for them to arrive is all they need.
         time.sleep(1.5)
@@ -113,7 +126,7 @@ def test_two_workers_share_the_stream_and_take_each_message_once(fleet, own_mosq
     taken = sum(s["applied"] + s["stale"] for s in summaries)
     assert taken == len(sent)
     assert sum(s["rejected"].get("duplicate", 0) for s in summaries) == len(again)
-    kept = observations(fleet, list(fleet.topics))
+    kept = observations(fleet, list(fleet.topics), before)
     assert len(kept) == len(sent)
     assert len({(pk, at) for pk, at, _, _ in kept}) == len(sent)
     with fleet.database.session() as session:
