@@ -3,13 +3,14 @@
 
     celery --app marketplace.tasks worker --telemetry
 
-The ingestion runs as a process of its own (its CPU is not the Celery consumer's, and
-nothing is forked with its threads and connections): started once the worker's pool is
-up, started again with a growing delay (1 s, doubling up to 30 s) whenever it ends, and
-stopped with the worker (SIGTERM: the batch in hand is still taken). It reads the
-worker's environment: `DATABASE_URL`, `MQTT_URL`, `MQTT_SHARE_GROUP`. Any number of
-workers may run it: they share the MQTT stream and the OPC UA endpoints
-(docs/telemetry.md, "The worker").
+The ingestion runs as processes of their own (their CPU is not the Celery consumer's,
+and nothing is forked with their threads and connections), `TELEMETRY_PROCESSES` of them
+(default 2: while one waits for its commit, the other takes the next batch): started
+once the worker's pool is up, each started again with a growing delay (1 s, doubling up
+to 30 s) whenever it ends, and stopped with the worker (SIGTERM: the batch in hand is
+still taken). They read the worker's environment: `DATABASE_URL`, `MQTT_URL`,
+`MQTT_SHARE_GROUP`. Any number of workers may run them: all share the MQTT stream and
+the OPC UA endpoints (docs/telemetry.md, "The worker").
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -43,6 +45,22 @@ TELEMETRY_OPTION = click.Option(
 
 # The ingestion stops by itself when the worker that started it is gone (even killed).
 PARENT_ENV = "FACTORYWEB_TELEMETRY_PARENT"
+PROCESSES_ENV = "TELEMETRY_PROCESSES"
+DEFAULT_PROCESSES = 2
+
+
+def ingestion_processes(environ: Mapping[str, str] = os.environ) -> int:
+    """How many ingestion processes a worker runs (`TELEMETRY_PROCESSES`, at least 1)."""
+    value = environ.get(PROCESSES_ENV, "").strip()
+    if not value:
+        return DEFAULT_PROCESSES
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"{PROCESSES_ENV} must be a whole number, not {value!r}") from None
+    if count < 1:
+        raise ValueError(f"{PROCESSES_ENV} must be at least 1, not {count}")
+    return count
 
 
 def ingestion_command() -> list[str]:
@@ -63,12 +81,20 @@ class Supervisor:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """Tell the process to stop, and not to start it again."""
         self._stopping.set()
         with self._lock:
             process = self.process
         if process is not None and process.poll() is None:
             process.terminate()
+
+    def stop(self) -> None:
+        """Stop the process (killed if it has not ended in 30 s) and the supervision."""
+        self.terminate()
+        with self._lock:
+            process = self.process
+        if process is not None and process.poll() is None:
             try:
                 process.wait(STOP_WAIT_S)
             except subprocess.TimeoutExpired:
@@ -105,17 +131,22 @@ class TelemetryStep(bootsteps.StartStopStep):
     def __init__(self, parent: Any, telemetry: bool = False, **options: Any) -> None:
         super().__init__(parent, **options)
         self.enabled = telemetry
-        self.supervisor: Supervisor | None = None
+        self.count = ingestion_processes() if telemetry else 0
+        self.supervisors: list[Supervisor] = []
 
     def start(self, parent: Any) -> None:
-        self.supervisor = Supervisor(ingestion_command())
-        self.supervisor.start()
-        log.info("telemetry ingestion started beside this worker")
+        self.supervisors = [Supervisor(ingestion_command()) for _ in range(self.count)]
+        for supervisor in self.supervisors:
+            supervisor.start()
+        log.info("telemetry ingestion started beside this worker (%d processes)", self.count)
 
     def stop(self, parent: Any) -> None:
-        if self.supervisor is not None:
-            self.supervisor.stop()
-            self.supervisor = None
+        # All are told at once; each then finishes the batch in hand.
+        for supervisor in self.supervisors:
+            supervisor.terminate()
+        for supervisor in self.supervisors:
+            supervisor.stop()
+        self.supervisors = []
 
     def shutdown(self, parent: Any) -> None:
         self.stop(parent)

@@ -1,6 +1,6 @@
 """Ingestion beside a real Celery worker on Redis (`celery --app marketplace.tasks worker
---telemetry`): it starts with the worker, takes machines' reports from Mosquitto, is
-started again when it dies, and ends with the worker."""
+--telemetry`): its two processes start with the worker, take machines' reports from
+Mosquitto, are started again when one dies, and end with the worker."""
 
 from __future__ import annotations
 
@@ -36,16 +36,17 @@ def children(pid: int) -> set[int]:
     return found
 
 
-def ingestion_of(worker: subprocess.Popen) -> int | None:
-    """The worker's child running `marketplace.cli telemetry run`, if any."""
+def ingestion_of(worker: subprocess.Popen) -> set[int]:
+    """The worker's children running `marketplace.cli telemetry run`."""
+    found = set()
     for pid in children(worker.pid):
         try:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except FileNotFoundError:
             continue
         if b"marketplace.cli" in command and b"telemetry" in command:
-            return pid
-    return None
+            found.add(pid)
+    return found
 
 
 def alive(pid: int) -> bool:
@@ -103,23 +104,26 @@ def test_a_celery_worker_runs_ingestion_beside_itself(fleet, own_mosquitto, tmp_
         )
     pk, topic = sorted(fleet.topics.items())[-1]
     try:
-        wait_until(lambda: f"$share/{group}/" in log.read_text(), timeout=90)
+        subscribed = f"$share/{group}/"
+        wait_until(lambda: log.read_text().count(subscribed) == 2, timeout=90)
         first = ingestion_of(worker)
-        assert first is not None, log.read_text()
+        assert len(first) == 2, log.read_text()
         publish(own_mosquitto.port, topic, "OutOfService")
         wait_until(lambda: recorded(fleet, pk)[-1:] == ["OutOfService"])
 
-        # Killed outright, it is started again, subscribes again, and goes on.
-        os.kill(first, signal.SIGKILL)
-        wait_until(lambda: log.read_text().count(f"$share/{group}/") == 2, timeout=60)
+        # One killed outright is started again, subscribes again, and they go on.
+        killed = min(first)
+        os.kill(killed, signal.SIGKILL)
+        wait_until(lambda: log.read_text().count(subscribed) == 3, timeout=60)
         second = ingestion_of(worker)
-        assert second is not None and second != first
-        publish(own_mosquitto.port, topic, "Executing")
-        wait_until(lambda: recorded(fleet, pk)[-1:] == ["Executing"])
+        assert len(second) == 2 and killed not in second
+        for state in ("Executing", "NotExecuting"):
+            publish(own_mosquitto.port, topic, state)
+            wait_until(lambda s=state: recorded(fleet, pk)[-1:] == [s])
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
     # Warm shutdown stopped the ingestion with the worker.
     assert worker.returncode == 0, log.read_text()
-    assert not alive(second)
+    assert not any(alive(pid) for pid in second)
     assert "Traceback" not in log.read_text()
