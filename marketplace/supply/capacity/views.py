@@ -12,13 +12,11 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
+from factories.capacity.bulk import close_week, copy_week, fill_capacity
 from factories.capacity.calendar import (
     CapacityChange,
     CapacityGrid,
     capacity_grid,
-    close_week,
-    copy_week,
-    fill_capacity,
     set_capacity,
 )
 from factories.capacity.hours import parse_hours
