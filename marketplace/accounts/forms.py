@@ -81,6 +81,12 @@ class SignupForm(FlaskForm, OrganizationFields):
         validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
     )
 
+    def validate_password(self, field: PasswordField) -> None:
+        # The service's own rule, here too so that it shows with the form's other messages.
+        email = (self.email.data or "").strip().lower()
+        if email and (field.data or "").strip().lower() == email:
+            raise ValidationError(_l("The password must not be the email address."))
+
 
 class StartOrganizationForm(FlaskForm, OrganizationFields):
     pass

@@ -120,7 +120,7 @@ def eligible_candidates(
         groups[(line.process_code, line.material)].append((line, order))
     result: dict[int, list[Candidate]] = {}
     for (process, material), members in groups.items():
-        rows = _capability_rows(session, process, material)
+        rows = capability_rows(session, process, material)
         certified_on: dict[date, dict[int, set]] = {}
         for line, order in members:
             needed = set(line.certifications_required)
@@ -160,7 +160,7 @@ def eligible_candidates(
     return result
 
 
-def _capability_rows(session: Session, process: str, material: str) -> list[_CapabilityRow]:
+def capability_rows(session: Session, process: str, material: str) -> list[_CapabilityRow]:
     rows = session.exec(
         select(Capability, Factory)
         .join(Factory, col(Factory.id) == col(Capability.factory_id))
