@@ -263,16 +263,25 @@ def set_capacity(
     *,
     allow_past: bool = False,
     booked: dict[tuple[str, date], Decimal] | None = None,
+    locked: Mapping[tuple[str, date], CapacityBucket] | None = None,
+    resources: list[str] | None = None,
 ) -> list[CapacityBucket]:
     """Apply all changes or none: every problem is reported before anything is written.
 
     Maximum hours can never fall below the hours already booked; the error says by how
     much. `allow_past` and `booked` are for restoring a profile, where past weeks and
-    booked hours come from the file.
+    booked hours come from the file. A caller that already holds the rows locked
+    (`lock_buckets`) and knows the factory's resources passes them as `locked` and
+    `resources`, and they are not read again.
     """
-    resources = factory_resources(session, id_of(factory))
+    if resources is None:
+        resources = factory_resources(session, id_of(factory))
     check_changes(changes, resources, today, allow_past=allow_past).raise_if_any()
-    existing = lock_buckets(session, id_of(factory), [(c.resource, c.week) for c in changes])
+    existing = (
+        dict(locked)
+        if locked is not None
+        else lock_buckets(session, id_of(factory), [(c.resource, c.week) for c in changes])
+    )
     stored = {key: Decimal(bucket.booked_hours) for key, bucket in existing.items()}
     check_not_below_booked(changes, {**stored, **(booked or {})}).raise_if_any()
 

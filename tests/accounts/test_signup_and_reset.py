@@ -27,7 +27,7 @@ def signup_data(**overrides):
         "confirm": "milling-all-night-42",
         "organization_name": "Lin Precision",
         "kind": "factory",
-        "country": "cn",
+        "country": "CN",
     }
     data.update(overrides)
     return data
