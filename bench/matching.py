@@ -6,11 +6,11 @@
 Sizes are FACTORIESxJOBSxWEEKS; instances come from bench/matching_generator.py in each
 of the given shapes (`standard`, `regional`, `plants`: see there). Without --time-limit
 a size gets 30 s up to 500 jobs, 60 s up to 2,000 and 120 s above. One JSON report per
-size and shape is printed on stdout (one per line), then a summary line per shape. Fill is the priority-weighted share of
-work placed; `fill_vs_lp` divides the weighted fill by the LP bound's. `cost_vs_lp`
-divides the plan's cost by the LP's cheapest cost at the plan's own fill. Peak memory is
-the peak resident set size (getrusage ru_maxrss) of a fresh process that generated the
-instance and ran only that method.
+size and shape is printed on stdout (one per line), then a summary line per shape.
+Fill is the priority-weighted share of work placed; `fill_vs_lp` divides the weighted
+fill by the LP bound's. `cost_vs_lp` divides the plan's cost by the LP's cheapest cost
+at the plan's own fill. Peak memory is the peak resident set size (getrusage ru_maxrss)
+of a fresh process that generated the instance and ran only that method.
 """
 
 from __future__ import annotations
@@ -120,9 +120,7 @@ def describe(size: str, shape: str, seed: int) -> dict[str, Any]:
     }
 
 
-def report(
-    size: str, shape: str, seed: int, time_limit_s: float, workers: int
-) -> dict[str, Any]:
+def report(size: str, shape: str, seed: int, time_limit_s: float, workers: int) -> dict[str, Any]:
     lp = _in_fresh_process("lp", size, shape, seed, time_limit_s, workers)
     result: dict[str, Any] = {
         "size": size,
