@@ -27,6 +27,7 @@ class Group:
     chain_seconds: float = 0.0  # search time spent on chains and on LNS moves
     lns_seconds: float = 0.0
     version: int = 0  # bumped whenever a job of the group changes placement
+    lp_fill: float | None = None  # fill units the LP solution places, when solved
 
 
 def groups_of(instance: Instance, seed: int, with_chains: bool) -> list[Group]:
