@@ -120,7 +120,7 @@ def test_directed_moves_keep_plans_feasible_and_never_worse(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _only_directed(monkeypatch)
-    data, incumbent, guide = _setting(seed=12)
+    data, incumbent, _ = _setting(seed=12)
     instance = incumbent.instance
     _, fractions = lp_solution(instance)
     search = Search(
