@@ -37,8 +37,11 @@ class ChainTurns:
         """Whether the group's fill is below the LP's (when the LP was solved)."""
         if group.lp_fill is None:
             return False
-        fill, _ = self.incumbent.instance.score(self.incumbent.allocation, group.jobs)
-        return fill < group.lp_fill * (1 - 1e-9) - 1e-6
+        if group.fill_open_at != group.version:
+            fill, _ = self.incumbent.instance.score(self.incumbent.allocation, group.jobs)
+            group.fill_open = fill < group.lp_fill * (1 - 1e-9) - 1e-6
+            group.fill_open_at = group.version
+        return group.fill_open
 
     def burst(self, group: Group, seconds: float) -> None:
         """Ejection chains on the group for about `seconds` of search time, starting from
