@@ -15,6 +15,10 @@ The shell's asset is the factory (globalAssetId = factoryId). Its submodels:
 - Capacity (ours, no IDTA template covers spare capacity): unit, hourly rates and the
   week-based capacities with Catena-X DCM names.
 - MarketplaceStanding (ours): status and credit score on this marketplace.
+
+The score's breakdown and the machines' live status are the marketplace's view at the
+moment of export, not part of what a shell exchanges: the JSON profile carries them,
+the shell does not (`carried_by_shell`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 from basyx.aas import model
 
 from factories.errors import N_, FactoryError
+from factories.profile.schema import Credit, FactoryProfile
 
 FORMATS = ("aas-json", "aas-xml")
 
@@ -34,6 +39,13 @@ def check_format(fmt: str) -> None:
     """A FactoryError at `format` unless `fmt` is one of FORMATS."""
     if fmt not in FORMATS:
         raise FactoryError("format", N_("must be one of %(choices)s", choices=", ".join(FORMATS)))
+
+
+def carried_by_shell(profile: FactoryProfile) -> FactoryProfile:
+    """What of a profile a shell holds: everything but the credit's breakdown and the
+    live status of the machines."""
+    credit = None if profile.credit is None else Credit(score=profile.credit.score)
+    return profile.model_copy(update={"credit": credit, "liveStatus": None})
 
 
 # IDTA 02006 Digital Nameplate 3.0 and the ContactInformation IRDIs it reuses.

@@ -160,8 +160,45 @@ class CapacityBlock(_Strict):
     capacities: list[CapacityEntry] = Field(default_factory=list)
 
 
+class CreditComponent(_Strict):
+    """One part of the score (docs/credit.md): its weight, its value, how many events."""
+
+    name: str = Field(description="on_time, quality, commitment, cancellations or volume")
+    weight: float = Field(ge=0, le=1)
+    value: float = Field(ge=0, le=1)
+    events: int = Field(ge=0, description="ledger events that made it")
+
+
 class Credit(_Strict):
     score: float = Field(ge=0, le=1)
+    components: list[CreditComponent] = Field(
+        default_factory=list, description="the score's breakdown; ignored on import"
+    )
+
+
+MachineryItemState = Literal["NotAvailable", "OutOfService", "NotExecuting", "Executing"]
+
+
+class MachineStatus(_Strict):
+    """One registered machine as it last reported (OPC 40001-1 MachineryItemState)."""
+
+    machineId: str = Field(max_length=64)
+    capabilityId: str = Field(description="the process the machine serves")
+    machineryItemState: MachineryItemState | None = None
+    utilization: float | None = Field(default=None, ge=0, le=1)
+    observedAt: AwareDatetime | None = None
+    silent: bool = Field(description="said nothing for 15 minutes (or never)")
+
+
+class LiveStatus(_Strict):
+    """What the factory's machines say (docs/telemetry.md); written by the marketplace,
+    ignored on import. The factory's state is the most productive state any machine
+    is in, its utilization the mean of what the machines reported (ISO 22400)."""
+
+    machineryItemState: MachineryItemState | None = None
+    utilization: float | None = Field(default=None, ge=0, le=1)
+    observedAt: AwareDatetime | None = None
+    machines: list[MachineStatus] = Field(default_factory=list)
 
 
 class FactoryProfile(_Strict):
@@ -183,6 +220,9 @@ class FactoryProfile(_Strict):
     capabilities: list[CapabilityEntry] = Field(default_factory=list)
     capacity: CapacityBlock = Field(default_factory=CapacityBlock)
     credit: Credit | None = None
+    liveStatus: LiveStatus | None = Field(
+        default=None, description="from the factory's machines; ignored on import"
+    )
 
 
 def profile_json_schema() -> dict[str, Any]:

@@ -6,6 +6,7 @@ export, import and export again give the same document.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import cast
 
@@ -14,7 +15,8 @@ from sqlmodel import Session, col, select
 from factories.capability import capabilities_of, major_units
 from factories.capacity.hours import HOURS_PLACES
 from factories.certifications import certifications_of
-from factories.models import Capability, CapacityBucket, Certification, Factory, id_of
+from factories.credit.service import standing_of
+from factories.models import Capability, CapacityBucket, Certification, Factory, id_of, utcnow
 from factories.profile.schema import (
     BATCH_CONSTRAINT,
     ENVELOPE_PROPERTIES,
@@ -24,8 +26,12 @@ from factories.profile.schema import (
     CertificationEntry,
     Constraint,
     Credit,
+    CreditComponent,
     FactoryProfile,
+    LiveStatus,
     Location,
+    MachineryItemState,
+    MachineStatus,
     MaterialEntry,
     Price,
     ProfileStatus,
@@ -34,6 +40,16 @@ from factories.profile.schema import (
     process_labels,
 )
 from factories.taxonomy import PROCESSES
+from factories.telemetry.machines import is_silent, machines_of
+from factories.telemetry.models import Machine, MachineState
+
+# The factory's own state is the most productive any of its machines is in.
+PRODUCTIVE_FIRST = (
+    MachineState.EXECUTING,
+    MachineState.NOT_EXECUTING,
+    MachineState.OUT_OF_SERVICE,
+    MachineState.NOT_AVAILABLE,
+)
 
 
 def capability_entry(capability: Capability, materials: list[str]) -> CapabilityEntry:
@@ -122,5 +138,47 @@ def export_profile(session: Session, factory: Factory) -> FactoryProfile:
                 for b in buckets
             ],
         ),
-        credit=Credit(score=factory.credit_score),
+        credit=credit_of(session, factory),
+        liveStatus=live_status(machines_of(session, id_of(factory)), utcnow()),
+    )
+
+
+def credit_of(session: Session, factory: Factory) -> Credit:
+    standing = standing_of(session, id_of(factory))
+    return Credit(
+        score=factory.credit_score,
+        components=[
+            CreditComponent(
+                name=part.name,
+                weight=part.weight,
+                value=round(part.value, 4),
+                events=len(part.events),
+            )
+            for part in standing.parts
+        ],
+    )
+
+
+def live_status(machines: list[Machine], now: datetime) -> LiveStatus | None:
+    """None for a factory without registered machines: its hours are typed by people."""
+    if not machines:
+        return None
+    states = {m.state for m in machines if m.state}
+    reported = [m.utilization for m in machines if m.utilization is not None]
+    observed = [m.observed_at for m in machines if m.observed_at is not None]
+    return LiveStatus(
+        machineryItemState=next((s.value for s in PRODUCTIVE_FIRST if s in states), None),
+        utilization=round(sum(reported) / len(reported), 4) if reported else None,
+        observedAt=max(observed) if observed else None,
+        machines=[
+            MachineStatus(
+                machineId=m.machine_id,
+                capabilityId=m.process_code,
+                machineryItemState=cast(MachineryItemState | None, m.state),
+                utilization=m.utilization,
+                observedAt=m.observed_at,
+                silent=is_silent(m, now),
+            )
+            for m in sorted(machines, key=lambda m: m.machine_id)
+        ],
     )

@@ -51,7 +51,7 @@ def _principal_from_request() -> Principal | None:
     if token is not None:
         return principal_for_token(db.session(), token) if token else None
     account_session = current_session()
-    if account_session is None:
+    if account_session is None or current_user() is None:
         return None
     return principal_for(db.session(), account_session.user_id, account_session.organization_id)
 
@@ -75,6 +75,14 @@ def _session_from_cookie() -> UserSession | None:
 
 def current_user() -> User | None:
     """The signed-in person, also when they belong to no organization yet."""
+    # Kept for the request: the session's identity map holds rows only while someone
+    # does, and the layout asks for the person again after the view.
+    if "current_user" not in g:
+        g.current_user = _user_of_session()
+    return g.current_user
+
+
+def _user_of_session() -> User | None:
     account_session = current_session()
     if account_session is None:
         return None

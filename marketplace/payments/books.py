@@ -30,7 +30,6 @@ Row = TypeVar("Row", Payment, Refund, Payout)
 def books_of_orders(session: Session, order_ids: Iterable[int] | None = None) -> dict[int, Books]:
     """Each order's books (all orders that had money, or those of `order_ids`)."""
     wanted = None if order_ids is None else sorted(set(order_ids))
-    books: dict[int, Books] = defaultdict(Books)
 
     def where(model: type[Row]) -> Sequence[Row]:
         query = select(model)
@@ -38,13 +37,21 @@ def books_of_orders(session: Session, order_ids: Iterable[int] | None = None) ->
             query = query.where(col(model.order_id).in_(wanted))
         return session.exec(query).all()
 
-    for payment in where(Payment):
+    return books_from(where(Payment), where(Refund), where(Payout))
+
+
+def books_from(
+    payments: Iterable[Payment], refunds: Iterable[Refund], payouts: Iterable[Payout]
+) -> dict[int, Books]:
+    """The books of the orders these rows belong to, from rows already loaded."""
+    books: dict[int, Books] = defaultdict(Books)
+    for payment in payments:
         if payment.state == PaymentState.CAPTURED:
             books[payment.order_id] += Books(captured=payment.amount_minor)
-    for refund in where(Refund):
+    for refund in refunds:
         if refund.state == "succeeded":
             books[refund.order_id] += Books(refunded=refund.amount_minor)
-    for payout in where(Payout):
+    for payout in payouts:
         if payout.state == PayoutState.SENT:
             books[payout.order_id] += Books(transferred=payout.amount_minor, fees=payout.fee_minor)
     return dict(books)

@@ -14,7 +14,7 @@ from marketplace.accounts.service import Principal
 from marketplace.orders import access
 from marketplace.orders.models import Order, OrderState
 from marketplace.orders.proposals.parties import accepted_shares
-from marketplace.payments.books import books_of_orders
+from marketplace.payments.books import books_from
 from marketplace.payments.charges import IN_FLIGHT, accepted_total, payment_deadline, payments_of
 from marketplace.payments.models import Payment, Payout, Refund
 from marketplace.payments.money import Books
@@ -69,7 +69,7 @@ def money_panel(
         panel.refunds = refunds_of(session, order_id)
         panel.payouts = payouts
         panel.shares = accepted_shares(session, order_id)
-        panel.books = books_of_orders(session, [order_id]).get(order_id, Books())
+        panel.books = books_from(panel.payments, panel.refunds, payouts).get(order_id, Books())
         if order.state == OrderState.AWAITING_PAYMENT:
             panel.due_minor = accepted_total(session, order)
             panel.deadline = payment_deadline(order, settings)

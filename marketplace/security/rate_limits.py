@@ -13,6 +13,7 @@ from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import TooManyRequests
 
 from marketplace.api.errors import error_response
+from marketplace.security.hosts import from_environment
 from marketplace.web.errors import error_page
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def _limit_from_config(key: str):
 
 def init_rate_limits(app: Flask) -> None:
     for key, value in DEFAULT_LIMITS.items():
-        app.config.setdefault(key, value)
+        app.config[key] = from_environment(app, key) or value
     # Off in tests unless a test turns it on; on everywhere else.
     app.config.setdefault("RATELIMIT_ENABLED", not app.testing)
     storage = app.config.get("RATELIMIT_STORAGE_URI") or app.config.get("REDIS_URL")

@@ -9,8 +9,10 @@ from decimal import Decimal
 
 from babel import Locale
 from babel.dates import format_interval
-from flask_babel import format_currency, format_decimal, get_locale
+from babel.numbers import parse_pattern
+from flask_babel import format_currency, get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from factories.capability import major_units
 from factories.capacity.weeks import monday_of_week_label
@@ -64,8 +66,14 @@ def collation_key(name: str) -> str:
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower() or name
 
 
+# Parsed once: a calendar page formats a few hundred figures.
+HOURS_PATTERN = parse_pattern("#,##0.##")
+
+
 def hours(value: Decimal | float | int) -> str:
-    return format_decimal(Decimal(value).quantize(Decimal("0.01")).normalize() + 0, "#,##0.##")
+    return HOURS_PATTERN.apply(
+        Decimal(value).quantize(Decimal("0.01")).normalize() + 0, get_locale() or "en"
+    )
 
 
 def money(minor: int | float | None, currency: str = "EUR") -> str:
@@ -76,60 +84,69 @@ def money(minor: int | float | None, currency: str = "EUR") -> str:
     return format_currency(major_units(round(minor), currency), currency)
 
 
+SOLVER_STATUS_LABELS = {
+    "OPTIMAL": _l("the best plan possible (proven)"),
+    "FEASIBLE": _l("a good plan, not proven the best in the time allowed"),
+    "INFEASIBLE": _l("no plan possible"),
+    "UNKNOWN": _l("no plan found in the time allowed"),
+}
+
+
 def solver_status_label(status: str | None) -> str:
     """What the engine's status says about a plan, for a person (its code stays in the
     downloads and the API)."""
     if not status:
         return "—"
-    return {
-        "OPTIMAL": _("the best plan possible (proven)"),
-        "FEASIBLE": _("a good plan, not proven the best in the time allowed"),
-        "INFEASIBLE": _("no plan possible"),
-        "UNKNOWN": _("no plan found in the time allowed"),
-    }.get(status, status)
+    label = SOLVER_STATUS_LABELS.get(status)
+    return status if label is None else str(label)
+
+
+# Built once: a page lists many states, and each label is translated when it is read.
+STATE_LABELS = {
+    "draft": _l("draft"),
+    "open": _l("open"),
+    "matching": _l("matching"),
+    "proposed": _l("proposed"),
+    "awaiting_payment": _l("awaiting payment"),
+    "confirmed": _l("confirmed"),
+    "in_production": _l("in production"),
+    "shipped": _l("shipped"),
+    "delivered": _l("delivered"),
+    "closed": _l("closed"),
+    "resolved": _l("resolved"),
+    "cancelled": _l("cancelled"),
+    "disputed": _l("disputed"),
+    "pending": _l("pending"),
+    "accepted": _l("accepted"),
+    "declined": _l("declined"),
+    "expired": _l("expired"),
+    "superseded": _l("superseded"),
+    "withdrawn": _l("withdrawn"),
+    "queued": _l("queued"),
+    "running": _l("running"),
+    "succeeded": _l("succeeded"),
+    "failed": _l("failed"),
+    "started": _l("production started"),
+    "qa_passed": _l("quality check passed"),
+    # payments and payouts
+    "requested": _l("requested"),
+    "processing": _l("processing"),
+    "captured": _l("paid"),
+    "canceled": _l("cancelled"),
+    "waiting": _l("waiting for the factory's payout account"),
+    "sent": _l("sent"),
+    # machines (MachineryItemState)
+    "NotAvailable": _l("not available"),
+    "OutOfService": _l("out of service"),
+    "NotExecuting": _l("ready, not executing"),
+    "Executing": _l("executing"),
+}
 
 
 def state_label(state: str) -> str:
     """An order's, a proposal's, a run's, a milestone's, a payment's or a payout's state."""
-    return {
-        "draft": _("draft"),
-        "open": _("open"),
-        "matching": _("matching"),
-        "proposed": _("proposed"),
-        "awaiting_payment": _("awaiting payment"),
-        "confirmed": _("confirmed"),
-        "in_production": _("in production"),
-        "shipped": _("shipped"),
-        "delivered": _("delivered"),
-        "closed": _("closed"),
-        "resolved": _("resolved"),
-        "cancelled": _("cancelled"),
-        "disputed": _("disputed"),
-        "pending": _("pending"),
-        "accepted": _("accepted"),
-        "declined": _("declined"),
-        "expired": _("expired"),
-        "superseded": _("superseded"),
-        "withdrawn": _("withdrawn"),
-        "queued": _("queued"),
-        "running": _("running"),
-        "succeeded": _("succeeded"),
-        "failed": _("failed"),
-        "started": _("production started"),
-        "qa_passed": _("quality check passed"),
-        # payments and payouts
-        "requested": _("requested"),
-        "processing": _("processing"),
-        "captured": _("paid"),
-        "canceled": _("cancelled"),
-        "waiting": _("waiting for the factory's payout account"),
-        "sent": _("sent"),
-        # machines (MachineryItemState)
-        "NotAvailable": _("not available"),
-        "OutOfService": _("out of service"),
-        "NotExecuting": _("ready, not executing"),
-        "Executing": _("executing"),
-    }.get(state, state)
+    label = STATE_LABELS.get(state)
+    return state if label is None else str(label)
 
 
 def week(label_or_monday: str | date) -> str:

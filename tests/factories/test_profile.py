@@ -3,6 +3,7 @@
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from factories.capacity.calendar import capacity_grid
-from factories.credit.score import PRIOR_MEAN
+from factories.credit.score import COMPONENTS, PRIOR_MEAN
 from factories.errors import FactoryError
 from factories.profile.reader import import_profile
 from factories.profile.schema import (
@@ -337,6 +338,10 @@ def test_any_valid_profile_round_trips_losslessly(db_session, factory_org, profi
         factory = import_profile(db_session, profile, factory_org().id, TODAY, NOW, restore=True)
         db_session.expire_all()
         exported = export_profile(db_session, factory)
+        # A factory restored without events has the prior in every part of its score.
+        assert exported.credit is not None
+        assert all(c.events == 0 for c in exported.credit.components)
+        exported = exported.model_copy(update={"credit": Credit(score=exported.credit.score)})
         assert exported == profile
         again = FactoryProfile.model_validate_json(exported.model_dump_json())
         assert again == profile
@@ -391,3 +396,10 @@ def test_owner_import_speaks_the_calendars_rules(db_session, rich_factory):
     assert problems[f"capacity.capacities[{monday + 1}].actualCapacity"] == (
         "planned hours must be between 0 and the maximum"
     )
+
+
+def test_the_documented_example_is_a_valid_profile():
+    example = Path(__file__).parents[2] / "docs" / "examples" / "factory-profile.json"
+    profile = FactoryProfile.model_validate_json(example.read_text())
+    assert profile.liveStatus is not None and profile.credit is not None
+    assert [c.name for c in profile.credit.components] == [c.name for c in COMPONENTS]

@@ -28,6 +28,7 @@ from marketplace.orders.models import (
 from marketplace.orders.posting.service import create_order
 from marketplace.orders.proposals.service import decline
 from marketplace.orders.runs.service import latest_run
+from marketplace.orders.settings import settings_from
 from marketplace.orders.workers.dispatchers import CeleryDispatcher
 from marketplace.orders.workers.matching import execute_run
 from tests.conftest import Browser
@@ -116,6 +117,22 @@ def test_runs_are_the_buyers_alone(
         assert other.get(f"/runs/{run_id}/problem.json").status_code == 404
         assert other.get(f"/api/v1/match-runs/{run_id}/problem").status_code == 404
         assert other.get(f"/orders/{order.id}/progress").status_code == 404
+
+
+def test_match_without_a_body_takes_the_default_time_limit(
+    browser, db_session, make_shop, buyer, dispatcher
+):
+    make_shop()
+    order = create_order(db_session, principal(db_session, buyer), order_input(), submit=True)
+    db_session.commit()
+    browser.login(buyer)
+    run = browser.api("POST", f"/api/v1/orders/{order.id}/match")
+    assert run.status_code == 202, run.get_json()
+    default = settings_from(browser.client.application.config)["MATCH_TIME_LIMIT_S"]
+    assert run.get_json()["time_limit_s"] == default
+    bad = browser.api("POST", f"/api/v1/orders/{order.id}/match", json={"time_limit_s": "soon"})
+    assert bad.status_code == 422
+    assert bad.get_json()["fields"][0]["field"] == "time_limit_s"
 
 
 def big_cluster(session, process: str, material: str, shops: int = 12):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -29,7 +29,10 @@ def orders_context() -> dict[str, Any]:
         principal = current_principal()
         if principal is None or principal.user_id is None:
             return 0
-        return events.unread_count(db.session(), principal.organization_id)
+        # The navigation and a home page both show it: counted once a request.
+        if "unread_notifications" not in g:
+            g.unread_notifications = events.unread_count(db.session(), principal.organization_id)
+        return g.unread_notifications
 
     return {
         "unread_notifications": unread_notifications,

@@ -3,7 +3,9 @@ its problem and plan."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
 
 from factories.errors import NotFound
 from marketplace import db
@@ -18,6 +20,12 @@ from marketplace.orders.settings import current_settings
 
 class MatchIn(BaseModel):
     time_limit_s: float | None = Field(None, description="0.5 to 60 seconds")
+
+    @model_validator(mode="before")
+    @classmethod
+    def no_body_is_defaults(cls, data: Any) -> Any:
+        # Every field is optional, so a POST without a body asks for the defaults.
+        return {} if data is None else data
 
 
 @api.post(
