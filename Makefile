@@ -11,7 +11,7 @@ export TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export CHROMIUM_PATH ?= /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-noto-cjk
 
-.PHONY: demo test install install-dev translations lint serve bench clean browser
+.PHONY: demo test install install-dev translations lint serve bench clean browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,18 @@ browser:
 		exit 1; \
 	fi; \
 	echo "Browser tests need $$missing from Debian: sudo apt-get install $$missing (or run make test as root)."
+
+# The README's pictures, taken by the browser journeys (tests/browser/test_journeys.py)
+# at 1280 px wide, then made smaller with pngquant when it is installed (Debian: pngquant).
+SCREENSHOTS := docs/screenshots
+screenshots: install-dev translations browser
+	rm -f $(SCREENSHOTS)/*.png
+	# CI=true: a missing Chromium stops the run instead of skipping (and leaving no pictures).
+	CI=true FACTORYWEB_SCREENSHOTS=$(CURDIR)/$(SCREENSHOTS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/browser/test_journeys.py
+	@if command -v pngquant >/dev/null 2>&1; then \
+		pngquant --force --skip-if-larger --ext .png --quality 60-85 --speed 1 $(SCREENSHOTS)/*.png || true; \
+	else echo "pngquant not found: the screenshots are left as taken (apt-get install pngquant)"; fi
+	@ls -l $(SCREENSHOTS)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -1,17 +1,20 @@
 """Telemetry ingestion benchmark: many machines reporting through Mosquitto at once.
 
     python bench/telemetry.py [--factories 500] [--machines 4] [--seconds 60]
-                              [--rate 1.0] [--changes 0.02] [--mqtt-port 0]
+                              [--rate 1.0] [--changes 0.02] [--workers 1] [--mqtt-port 0]
                               [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 Creates a scratch PostgreSQL database with a demo cluster of --factories factories and
 --machines registered machines on each, starts a Mosquitto of its own on a free loopback
-port (or uses --mqtt-port), and lets one publisher process send each machine's state
---rate times a second (a share --changes of them a change of state, which sets the
-process's weeks again) while the ingestion worker (docs/telemetry.md) takes them, as
-`factoryweb telemetry run` would. Prints a JSON report: messages published, received,
-applied per second, the worker's lag (receipt to commit) p50/p95/max, and the backlog
-left at the end. Run it on the machine it is meant to describe (here: 2 cores, with
+port (or uses --mqtt-port) and --workers processes of `factoryweb telemetry run --json`
+(sharing the stream), then lets one publisher process send each machine's state --rate
+times a second (a share --changes of them a change of state, which sets the process's
+weeks again). When publishing ends, the workers get the time to take what is still
+queued, are stopped (SIGTERM) and print their JSON line. Prints a JSON report: the
+workers' own lines (received, applied, stale, rejected, lag_ms_p95: receipt to commit),
+messages applied per second while publishing, the backlog when publishing ended, the
+transit time (the machine's `at` to the worker's receipt) p95, and the load average
+before and after. Run it on the machine it is meant to describe (here: 2 cores, with
 PostgreSQL and Mosquitto on the same machine).
 """
 
@@ -24,11 +27,14 @@ import os
 import platform
 import random
 import shutil
+import signal
 import socket
 import subprocess
-import threading
+import sys
+import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import sqlalchemy as sa
@@ -40,7 +46,6 @@ from factories.telemetry.machines import MachineDetails, register_machine
 from factories.telemetry.messages import topic_for
 from marketplace.db import Database
 from marketplace.migrate import scratch_database
-from marketplace.telemetry.service import build_worker
 from marketplace.tools.demo.data import DemoSpec
 from marketplace.tools.demo.seed import seed_marketplace
 
@@ -107,11 +112,69 @@ def publish(port: int, topics: list[str], seconds: float, rate: float, changes: 
     out.put({"published": sent, "publish_s": round(time.monotonic() - started, 2)})
 
 
-def percentile(values: list[float], share: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[max(0, int(share * len(ordered) + 0.5) - 1)], 1)
+ROOT = Path(__file__).resolve().parents[1]
+DRAIN_S = 60.0
+
+
+def start_workers(count: int, url: str, port: int, logs: Path) -> list[subprocess.Popen]:
+    environment = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "MQTT_URL": f"mqtt://127.0.0.1:{port}",
+        "MQTT_SHARE_GROUP": "bench",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "marketplace.cli", "telemetry", "run", "--json"]
+    workers = []
+    for n in range(count):
+        with (logs / f"worker-{n}.log").open("wb") as errors:
+            workers.append(
+                subprocess.Popen(
+                    [*command, "--no-opcua"],
+                    cwd=ROOT,
+                    env=environment,
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                )
+            )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if all("subscribed to" in (logs / f"worker-{n}.log").read_text() for n in range(count)):
+            return workers
+        time.sleep(0.2)
+    raise TimeoutError("the workers did not subscribe in time")
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> list[dict]:
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    lines = []
+    for worker in workers:
+        out, _ = worker.communicate(timeout=120)
+        lines.append(json.loads(out.decode().strip().splitlines()[-1]))
+    return lines
+
+
+def counts(database: Database) -> tuple[int, int]:
+    """Observations stored, and of them applied."""
+    with database.engine.connect() as connection:
+        row = connection.execute(
+            sa.text("SELECT count(*), count(*) FILTER (WHERE applied) FROM machine_observation")
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+def transit_ms(database: Database, share: float) -> float | None:
+    with database.engine.connect() as connection:
+        value = connection.execute(
+            sa.text(
+                "SELECT percentile_cont(:share) WITHIN GROUP "
+                "(ORDER BY extract(epoch FROM received_at - observed_at)) "
+                "FROM machine_observation"
+            ),
+            {"share": share},
+        ).scalar()
+    return None if value is None else round(float(value) * 1000, 1)
 
 
 def main() -> None:
@@ -121,6 +184,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=1.0, help="messages per machine per second")
     parser.add_argument("--changes", type=float, default=0.02, help="share that change state")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes sharing the stream"
+    )
     parser.add_argument("--mqtt-port", type=int, default=0, help="0: a Mosquitto of its own")
     parser.add_argument(
         "--database-url",
@@ -139,19 +205,18 @@ def main() -> None:
             [binary, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         time.sleep(0.5)
+    workers: list[subprocess.Popen] = []
     try:
-        with scratch_database(args.database_url, "factoryweb_bench_telemetry") as url:
+        with (
+            scratch_database(args.database_url, "factoryweb_bench_telemetry") as url,
+            tempfile.TemporaryDirectory() as logs,
+        ):
             database = Database.from_url(url)
             seeding = time.perf_counter()
             topics = seed(database, args.factories, args.machines)
             seed_s = time.perf_counter() - seeding
-            worker = build_worker(database, f"mqtt://127.0.0.1:{port}", opcua=False)
-            stop = threading.Event()
-            thread = threading.Thread(target=worker.run, kwargs={"stop": stop})
-            thread.start()
-            deadline = time.monotonic() + 10
-            while not (worker.mqtt and worker.mqtt.connected) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            workers = start_workers(args.workers, url, port, Path(logs))
+            load_before = os.getloadavg()
             out: multiprocessing.Queue = multiprocessing.Queue()
             publisher = multiprocessing.Process(
                 target=publish, args=(port, topics, args.seconds, args.rate, args.changes, out)
@@ -160,46 +225,60 @@ def main() -> None:
             publisher.start()
             published = out.get()
             publisher.join()
-            # What arrived by the end of publishing, and how long the rest takes.
-            at_end = {"received": worker.stats.received, "applied": worker.stats.applied}
-            backlog = worker.inbox.qsize()
-            drain_deadline = time.monotonic() + 60
-            while worker.inbox.qsize() and time.monotonic() < drain_deadline:
-                time.sleep(0.1)
+            stored_at_end, applied_at_end = counts(database)
+            load_after = os.getloadavg()
+            # What was still queued: the time the workers need to take it.
+            deadline = time.monotonic() + DRAIN_S
+            previous = -1
+            while time.monotonic() < deadline:
+                stored, _ = counts(database)
+                if stored >= published["published"] or stored == previous:
+                    break
+                previous = stored
+                time.sleep(1.0)
             drained_s = time.perf_counter() - started
-            stop.set()
-            thread.join(60)
-            with database.engine.connect() as connection:
-                observations = connection.execute(
-                    sa.text("SELECT count(*) FROM machine_observation")
-                ).scalar()
-            lags = list(worker.stats.lags_ms)
-            taken = worker.stats.applied + worker.stats.stale
+            lines = stop_workers(workers)
+            workers = []
+            stored, _ = counts(database)
+            transit_p95 = transit_ms(database, 0.95)
+            database.engine.dispose()
+            rejected: dict[str, int] = {}
+            for line in lines:
+                for reason, count in line["rejected"].items():
+                    rejected[reason] = rejected.get(reason, 0) + count
             report = {
                 "benchmark": "telemetry ingestion",
                 "factories": args.factories,
                 "machines": len(topics),
+                "workers": args.workers,
                 "seconds": args.seconds,
                 "offered_messages_per_s": round(len(topics) * args.rate, 1),
                 "published": published["published"],
-                "received": worker.stats.received,
-                "applied": worker.stats.applied,
-                "stale": worker.stats.stale,
-                "rejected": dict(worker.stats.rejected),
-                "observations_stored": observations,
-                "applied_per_s": round(at_end["applied"] / published["publish_s"], 1),
-                "taken_per_s_until_drained": round(taken / drained_s, 1),
-                "backlog_at_end_of_publishing": backlog,
-                "lag_ms_p50": percentile(lags, 0.50),
-                "lag_ms_p95": percentile(lags, 0.95),
-                "lag_ms_max": round(max(lags), 1) if lags else None,
-                "kept_up": backlog < len(topics) * args.rate
-                and published["published"] - worker.stats.received < len(topics) * args.rate,
+                "worker_json": lines,
+                "received": sum(line["received"] for line in lines),
+                "applied": sum(line["applied"] for line in lines),
+                "stale": sum(line["stale"] for line in lines),
+                "rejected": rejected,
+                "lag_ms_p95": max(
+                    (line["lag_ms_p95"] for line in lines if line["lag_ms_p95"] is not None),
+                    default=None,
+                ),
+                "observations_stored": stored,
+                "applied_per_s": round(applied_at_end / published["publish_s"], 1),
+                "taken_per_s_until_drained": round(stored / drained_s, 1),
+                "backlog_at_end_of_publishing": published["published"] - stored_at_end,
+                "transit_ms_p95": transit_p95,
+                "kept_up": published["published"] - stored_at_end < len(topics) * args.rate,
+                "load_average_before": [round(x, 2) for x in load_before],
+                "load_average_after": [round(x, 2) for x in load_after],
                 "seed_s": round(seed_s, 1),
                 "cpus": os.cpu_count(),
                 "python": platform.python_version(),
             }
     finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
         if broker is not None:
             broker.kill()
             broker.wait()

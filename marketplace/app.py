@@ -22,6 +22,7 @@ from marketplace.security.answers import document_answers
 from marketplace.supply.setup import init_supply, supply_api
 from marketplace.telemetry.setup import init_telemetry, telemetry_api
 from marketplace.web import csrf, init_web
+from marketplace.web import places as place_picker
 
 SYSTEM = Tag(name="system", description="Health of the service")
 
@@ -84,6 +85,7 @@ def create_app(
     )
     app.register_blueprint(system.document)
     app.register_blueprint(browse.pages)
+    app.register_blueprint(place_picker.blueprint)
     for blueprint in (system.v1, accounts_api, orders_api(), payments_api(), credit_api()):
         app.register_api(blueprint)
     app.register_api(supply_api())

@@ -3,6 +3,7 @@ housekeeping of orders and payments.
 
     celery --app marketplace.tasks worker --concurrency 2      # runs and deliveries
     celery --app marketplace.tasks beat                        # expiry, retries, lost runs
+    celery --app marketplace.tasks worker --telemetry          # ... and machine telemetry
 
 The worker reads the same environment as the web (`DATABASE_URL`, `CELERY_BROKER_URL`)
 and `CELERY_QUEUE` (default `factoryweb`) for the queue it serves. Web processes only
@@ -44,9 +45,12 @@ from marketplace.payments import operations
 from marketplace.payments.settings import Payments
 from marketplace.payments.setup import worker_payments
 from marketplace.payments.upkeep import sweep as payments_sweep
+from marketplace.telemetry.celery_worker import TELEMETRY_OPTION, TelemetryStep
 
 # `celery --app marketplace.tasks` finds the application under this name.
 app = celery_app
+app.user_options["worker"].add(TELEMETRY_OPTION)
+app.steps["worker"].add(TelemetryStep)
 PAYMENTS_SWEEP = "payments.sweep"
 NETWORK_REPORT = "operator.network-report"
 app.conf.beat_schedule["payments-sweep"] = {

@@ -29,7 +29,7 @@ from marketplace.config import Settings, normalize_database_url
 from marketplace.db import Database
 from marketplace.migrate import scratch_database
 
-pytest_plugins = ["tests.live"]
+pytest_plugins = ["tests.live", "tests.mail"]
 
 TEST_DATABASE_URL = normalize_database_url(
     os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

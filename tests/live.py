@@ -13,6 +13,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -73,9 +74,10 @@ def live_database(live_database_url: str) -> Iterator[Database]:
     database.engine.dispose()
 
 
-@pytest.fixture
-def live_server(live_database: Database) -> Iterator[str]:
-    """Base URL of the app served from a thread, on an emptied database."""
+@contextmanager
+def serve(live_database: Database, **config: object) -> Iterator[str]:
+    """Serve the app from a thread on the emptied live database; yields its base URL.
+    `config` adds application config keys (SMTP_HOST for a journey that reads its mail)."""
     tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     with live_database.engine.begin() as connection:
         connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
@@ -88,7 +90,7 @@ def live_server(live_database: Database) -> Iterator[str]:
         stripe_api_base=None,
         stripe_webhook_secret=None,
     )
-    app = create_app(settings, database=live_database)
+    app = create_app(settings, database=live_database, **config)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -100,8 +102,18 @@ def live_server(live_database: Database) -> Iterator[str]:
         # Work the pages started in the background ends before the next test empties
         # the database under it.
         dispatcher = app.extensions["factoryweb.orders.dispatcher"]
+        # Its housekeeping (started by the first request) would outlive the database.
+        if hasattr(dispatcher, "stop_housekeeping"):
+            assert dispatcher.stop_housekeeping(timeout=60), "housekeeping still running"
         if hasattr(dispatcher, "join"):
             assert dispatcher.join(timeout=120), "background work still running after 120 s"
+
+
+@pytest.fixture
+def live_server(live_database: Database) -> Iterator[str]:
+    """Base URL of the app served from a thread, on an emptied database."""
+    with serve(live_database) as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The capacity calendar a factory keeps: the grid of resources x weeks, the one
-service that changes it (`set_capacity`, and fill, copy and close built on it), and
-how stale it is.
+service that changes it (`set_capacity`; fill, copy and close are built on it in
+`bulk.py`), and how stale it is.
 
 The rules of a change live in `check_changes` and `check_not_below_booked`, so that a
 caller who has to report every problem of a larger input before writing anything (the
@@ -25,7 +25,7 @@ from factories.capacity.hours import (
     hours_text,
 )
 from factories.capacity.weeks import is_monday, monday_of, week_label, weeks_from
-from factories.errors import N_, FactoryError, Problems
+from factories.errors import N_, Problems
 from factories.models import Capability, CapacityBucket, Factory, FactoryStatus, id_of
 
 CALENDAR_WEEKS = 12
@@ -263,16 +263,25 @@ def set_capacity(
     *,
     allow_past: bool = False,
     booked: dict[tuple[str, date], Decimal] | None = None,
+    locked: Mapping[tuple[str, date], CapacityBucket] | None = None,
+    resources: list[str] | None = None,
 ) -> list[CapacityBucket]:
     """Apply all changes or none: every problem is reported before anything is written.
 
     Maximum hours can never fall below the hours already booked; the error says by how
     much. `allow_past` and `booked` are for restoring a profile, where past weeks and
-    booked hours come from the file.
+    booked hours come from the file. A caller that already holds the rows locked
+    (`lock_buckets`) and knows the factory's resources passes them as `locked` and
+    `resources`, and they are not read again.
     """
-    resources = factory_resources(session, id_of(factory))
+    if resources is None:
+        resources = factory_resources(session, id_of(factory))
     check_changes(changes, resources, today, allow_past=allow_past).raise_if_any()
-    existing = lock_buckets(session, id_of(factory), [(c.resource, c.week) for c in changes])
+    existing = (
+        dict(locked)
+        if locked is not None
+        else lock_buckets(session, id_of(factory), [(c.resource, c.week) for c in changes])
+    )
     stored = {key: Decimal(bucket.booked_hours) for key, bucket in existing.items()}
     check_not_below_booked(changes, {**stored, **(booked or {})}).raise_if_any()
 
@@ -324,114 +333,3 @@ def lock_buckets(
     return {
         (b.resource, b.point_in_time): b for b in rows if (b.resource, b.point_in_time) in wanted
     }
-
-
-def _chosen_resources(
-    session: Session, factory: Factory, resources: list[str] | None, problems: Problems
-) -> list[str]:
-    """The resources a bulk action applies to: those given, or all of the factory's."""
-    known = factory_resources(session, id_of(factory))
-    if not known:
-        problems.add("resources", N_("this factory has no capabilities yet; add one first"))
-        return []
-    if not resources:
-        return known
-    unknown = [r for r in resources if r not in known]
-    if unknown:
-        problems.add(
-            "resources",
-            N_("not capabilities of this factory: %(codes)s", codes=", ".join(unknown)),
-        )
-    return list(dict.fromkeys(r for r in resources if r in known))
-
-
-def fill_capacity(
-    session: Session,
-    factory: Factory,
-    hours: Decimal,
-    first_week: date,
-    weeks: int,
-    today: date,
-    now: datetime,
-    resources: list[str] | None = None,
-) -> list[CapacityBucket]:
-    """`40 h per week for 8 weeks`: the same maximum for each resource and week."""
-    problems = Problems()
-    if not (hours.is_finite() and Decimal(0) <= hours <= MAX_WEEK_HOURS):
-        problems.add("hours", N_("must be between 0 and %(maximum)s hours", maximum=MAX_WEEK_HOURS))
-    week_list: list[date] = []
-    if not 1 <= weeks <= HORIZON_WEEKS:
-        problems.add("weeks", N_("must be from 1 to %(maximum)s", maximum=HORIZON_WEEKS))
-    else:
-        try:
-            week_list = weeks_from(first_week, weeks, "first_week")
-        except FactoryError as error:
-            problems.add_error(error)
-    chosen = _chosen_resources(session, factory, resources, problems)
-    problems.raise_if_any()
-    changes = [
-        CapacityChange(r, week, hours, field="hours", week_field="first_week")
-        for week in week_list
-        for r in chosen
-    ]
-    return set_capacity(session, factory, changes, today, now)
-
-
-def copy_week(
-    session: Session,
-    factory: Factory,
-    source_week: date,
-    target_weeks: list[date],
-    today: date,
-    now: datetime,
-) -> list[CapacityBucket]:
-    """Copy maximum and planned hours of every resource from one week to others."""
-    problems = Problems()
-    if not target_weeks:
-        problems.add("target_weeks", N_("choose at least one week to copy to"))
-    if source_week in target_weeks:
-        problems.add("target_weeks", N_("a week cannot be copied onto itself"))
-    problems.raise_if_any()
-    grid = capacity_grid(session, factory, today, now, weeks=1, first_week=source_week)
-    changes = [
-        CapacityChange(
-            resource,
-            target,
-            grid.cell(resource, source_week).maximum_hours,
-            grid.cell(resource, source_week).actual_hours,
-            field="target_weeks",
-            actual_field="target_weeks",
-            week_field="target_weeks",
-        )
-        for target in target_weeks
-        for resource in grid.resources
-    ]
-    return set_capacity(session, factory, changes, today, now)
-
-
-def close_week(
-    session: Session,
-    factory: Factory,
-    week: date,
-    today: date,
-    now: datetime,
-    resources: list[str] | None = None,
-) -> Decimal:
-    """Offer nothing more in a week: the maximum drops to what is already booked.
-
-    Booked work stays (a closed week keeps its commitments); returns the booked hours
-    that remain, so the caller can say so.
-    """
-    problems = Problems()
-    chosen = _chosen_resources(session, factory, resources, problems)
-    problems.raise_if_any()
-    existing = lock_buckets(session, id_of(factory), [(r, week) for r in chosen])
-    changes = []
-    kept = Decimal(0)
-    for resource in chosen:
-        bucket = existing.get((resource, week))
-        booked = Decimal(bucket.booked_hours) if bucket is not None else Decimal(0)
-        kept += booked
-        changes.append(CapacityChange(resource, week, booked, booked, field="week"))
-    set_capacity(session, factory, changes, today, now)
-    return kept

@@ -9,6 +9,7 @@ cells fell short, to tell the people whose work is there.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from factories.capacity.calendar import CapacityChange, lock_buckets, set_capacity
-from factories.models import Factory, id_of
+from factories.models import CapacityBucket, Factory, id_of
 
 # How often a calendar that machines keep unchanged is marked as checked.
 TOUCH_EVERY = timedelta(minutes=1)
@@ -43,11 +44,19 @@ def set_capacity_not_below_booked(
     changes: list[CapacityChange],
     today: date,
     now: datetime,
+    *,
+    locked: Mapping[tuple[str, date], CapacityBucket] | None = None,
+    resources: list[str] | None = None,
 ) -> list[Shortfall]:
     """Apply `changes` through `set_capacity`, each maximum raised to the booked hours
     where it would fall below them; those cells come back as shortfalls. Cells whose
-    maximum does not change are not written."""
-    existing = lock_buckets(session, id_of(factory), [(c.resource, c.week) for c in changes])
+    maximum does not change are not written. `locked` and `resources` as for
+    `set_capacity`: rows the caller already locked, the factory's resources."""
+    existing = (
+        locked
+        if locked is not None
+        else lock_buckets(session, id_of(factory), [(c.resource, c.week) for c in changes])
+    )
     shortfalls, written = [], []
     for change in changes:
         bucket = existing.get((change.resource, change.week))
@@ -62,7 +71,7 @@ def set_capacity_not_below_booked(
             continue
         written.append(replace(change, maximum_hours=maximum, actual_hours=None))
     if written:
-        set_capacity(session, factory, written, today, now)
+        set_capacity(session, factory, written, today, now, locked=existing, resources=resources)
     elif factory.capacity_updated_at is None or now - factory.capacity_updated_at > TOUCH_EVERY:
         factory.capacity_updated_at = now
         session.add(factory)

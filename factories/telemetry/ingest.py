@@ -23,7 +23,13 @@ from sqlmodel import Session, select
 from factories.capacity.floor import Shortfall
 from factories.capacity.weeks import monday_of
 from factories.models import Factory, utcnow
-from factories.telemetry.messages import Reading, Rejected, parse_payload, parse_topic
+from factories.telemetry.messages import (
+    Reading,
+    Rejected,
+    parse_payload,
+    parse_topic,
+    topic_for,
+)
 from factories.telemetry.models import Machine
 from factories.telemetry.service import BatchOutcome, Item, observe_batch, recompute_all
 
@@ -98,6 +104,8 @@ class Ingestor:
         self.on_shortfall = on_shortfall
         self.clock = clock
         self.stats = Stats()
+        # topic -> machine row id: most messages come from machines heard before.
+        self._topics: dict[str, int] = {}
         self._machines: dict[tuple[str, str], int] = {}
         self._unknown: dict[tuple[str, str], tuple[float, str]] = {}
         self._week: date | None = None
@@ -126,8 +134,27 @@ class Ingestor:
 
     def forget_machines(self) -> None:
         """Registrations changed: look machines up again."""
+        self._topics.clear()
         self._machines.clear()
         self._unknown.clear()
+
+    def load_machines(self, session: Session) -> None:
+        """Every registered machine at once, rather than one query per machine heard."""
+        rows = session.exec(
+            select(Factory.global_id, Machine.machine_id, Machine.id).join(
+                Factory,
+                Factory.id == Machine.factory_id,  # type: ignore[arg-type]
+            )
+        ).all()
+        for urn, machine_id, pk in rows:
+            if pk is not None:
+                self._machines[(urn, machine_id)] = pk
+                self._topics[topic_for(urn, machine_id)] = pk
+
+    def _forget(self, pks: set[int]) -> None:
+        """These machines were removed: messages naming them are looked up again."""
+        self._topics = {t: pk for t, pk in self._topics.items() if pk not in pks}
+        self._machines = {k: pk for k, pk in self._machines.items() if pk not in pks}
 
     # Taking messages ----------------------------------------------------------------
 
@@ -141,6 +168,7 @@ class Ingestor:
             found = recompute_all(session, now.date(), now)
             self._tell(session, found, {}, now)
             session.commit()
+            self.load_machines(session)
         self._week = week
 
     def handle(self, batch: list[Received]) -> None:
@@ -185,9 +213,14 @@ class Ingestor:
     def _item(self, session: Session, message: Received, now: datetime) -> Item:
         if message.reading is not None and message.machine_pk is not None:
             return Item(message.machine_pk, message.reading, message.received_at, message.source)
-        urn, machine_id = parse_topic(message.topic)
-        reading = parse_payload(message.payload, now)
-        pk = self.machine_pk(session, urn, machine_id)
+        pk = self._topics.get(message.topic)
+        if pk is None:
+            urn, machine_id = parse_topic(message.topic)
+            reading = parse_payload(message.payload, now)
+            pk = self.machine_pk(session, urn, machine_id)
+            self._topics[message.topic] = pk
+        else:
+            reading = parse_payload(message.payload, now)
         return Item(pk, reading, message.received_at, message.source)
 
     def _commit(self, items: list[Item], now: datetime) -> None:
@@ -197,6 +230,12 @@ class Ingestor:
             session.commit()
         self.stats.applied += outcome.applied
         self.stats.stale += outcome.stale
+        if outcome.duplicate:
+            # A message delivered again is no fault of the machine's: counted, not logged.
+            self.stats.rejected["duplicate"] += outcome.duplicate
+        if outcome.missing:
+            self.stats.rejected["unknown_machine"] += len(outcome.missing)
+            self._forget(set(outcome.missing))
 
     def _tell(
         self,

@@ -61,10 +61,13 @@ class Machine(SQLModel, table=True):
 
 class Observation(SQLModel, table=True):
     """One thing a machine said, applied or not, and what it changed: its contribution per
-    week before and after (`changes`: {"2026-W49": [40, 14.29]})."""
+    week before and after (`changes`: {"2026-W49": [40, 14.29]}). One per machine and
+    instant: a report delivered twice is kept once."""
 
     __tablename__ = "machine_observation"
-    __table_args__ = (sa.Index("ix_machine_observation_machine_at", "machine_id", "observed_at"),)
+    __table_args__ = (
+        sa.Index("uq_machine_observation_machine_at", "machine_id", "observed_at", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     machine_id: int = Field(foreign_key="machine.id", ondelete="CASCADE")

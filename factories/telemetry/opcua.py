@@ -16,7 +16,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from asyncua import Client, ua
@@ -60,6 +60,7 @@ class _Watcher:
         self.machine = machine
         self.values: dict[str, Any] = {}
         self.last: tuple[Any, Any] | None = None
+        self.last_at: datetime | None = None
 
     def update(self, node_id: str, value: Any, at: datetime | None) -> None:
         self.values[node_id] = _plain(value)
@@ -70,6 +71,11 @@ class _Watcher:
         self.last = (state, hours)
         now = utcnow()
         when = (at if at.tzinfo else at.replace(tzinfo=UTC)) if at is not None else now
+        # A reading is the picture of all its nodes; one whose changed node carries an
+        # older (or the same) timestamp still says more than the previous reading did.
+        if self.last_at is not None and when <= self.last_at:
+            when = self.last_at + timedelta(microseconds=1)
+        self.last_at = when
         document: dict[str, Any] = {"at": when.isoformat(), "state": state}
         if hours is not None:
             document["available_hours"] = {week_label(monday_of(now.date())): hours}
@@ -98,11 +104,13 @@ class OpcUaSource:
         inbox: queue.Queue[Received],
         stats: Stats,
         poll_s: float = POLL_S,
+        reload_s: float = RELOAD_S,
     ) -> None:
         self.machines = machines
         self.inbox = inbox
         self.stats = stats
         self.poll_s = poll_s
+        self.reload_s = reload_s
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -135,7 +143,7 @@ class OpcUaSource:
             for machine in wanted - set(tasks):
                 tasks[machine] = asyncio.create_task(self._watch(machine))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), RELOAD_S)
+                await asyncio.wait_for(self._stopping.wait(), self.reload_s)
         for task in tasks.values():
             task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)

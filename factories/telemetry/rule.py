@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from factories.capacity.hours import quantize_hours
 from factories.capacity.weeks import monday_of, week_label
-from factories.telemetry.models import DOWN_STATES, Machine, MachineState
+from factories.telemetry.models import DOWN_STATES, MachineState
 
 WEEK_SECONDS = Decimal(7 * 24 * 3600)
 
@@ -49,7 +50,21 @@ def contribution(
     return quantize_hours(hours)
 
 
-def machine_contribution(machine: Machine, week: date) -> Decimal:
+class Contributing(Protocol):
+    """What a machine's contribution depends on: a registered machine, or the columns of
+    one read for a batch (`store.MachineRow`)."""
+
+    @property
+    def nominal_hours(self) -> Decimal: ...
+    @property
+    def forecast(self) -> Mapping[str, object] | None: ...
+    @property
+    def state(self) -> str | None: ...
+    @property
+    def down_since(self) -> datetime | None: ...
+
+
+def machine_contribution(machine: Contributing, week: date) -> Decimal:
     return contribution(
         machine.nominal_hours, machine.forecast or {}, machine.state, machine.down_since, week
     )

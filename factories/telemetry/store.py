@@ -1,105 +1,253 @@
-"""Writing a batch of observations and the machines' new state in few statements.
+"""Reading and writing machines and observations for a batch in few statements.
 
-Thousands of machines report every second; one UPDATE and one INSERT per report would
-cost more than everything else together. On PostgreSQL each batch is one UPDATE and one
-INSERT over arrays (`unnest`); elsewhere (SQLite, for development) an executemany of
-each, which says the same.
+Thousands of machines report every second; ORM objects and one statement per report
+would cost more than everything else together. Machines are read as plain rows
+(`MachineRow`); on PostgreSQL a batch's machines and observations are written in one
+statement, the rows handed over as one JSON document (`json_to_recordset`), and an
+observation already recorded for the same machine and instant is skipped
+(`ON CONFLICT DO NOTHING` on the unique index). Elsewhere (SQLite, for development) an
+executemany of each says the same.
+
+Locks: the machines reporting in a batch are locked in id order (`lock_machines`). A
+process's sum is set under a transaction-level advisory lock per (factory, process)
+(`lock_groups`, in key order), which every writer of that sum takes: the one who sets
+it last has seen what everyone before it committed, and no one waits for a machine row
+while holding a group, so two workers never deadlock.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session
 
-from factories.models import id_of, table_of
+from factories.models import table_of
 from factories.telemetry.models import Machine, Observation
 
-MACHINE_COLUMNS = ("state", "observed_at", "down_since", "forecast", "utilization", "last_seen_at")
-
-_UPDATE_PG = sa.text(
-    """
-    UPDATE machine AS m SET state = v.state, observed_at = v.observed_at,
-        down_since = v.down_since, forecast = v.forecast, utilization = v.utilization,
-        last_seen_at = v.last_seen_at
-    FROM unnest(CAST(:ids AS integer[]), CAST(:states AS varchar[]),
-        CAST(:observed AS timestamptz[]), CAST(:down AS timestamptz[]),
-        CAST(:forecasts AS jsonb[]), CAST(:utilizations AS float8[]),
-        CAST(:seen AS timestamptz[]))
-        AS v(id, state, observed_at, down_since, forecast, utilization, last_seen_at)
-    WHERE m.id = v.id
-    """
+MACHINE_STATE_COLUMNS = (
+    "state",
+    "observed_at",
+    "down_since",
+    "forecast",
+    "utilization",
+    "last_seen_at",
 )
-_INSERT_PG = sa.text(
+OBSERVATION_COLUMNS = (
+    "machine_id",
+    "observed_at",
+    "received_at",
+    "source",
+    "state",
+    "available_hours",
+    "utilization",
+    "applied",
+    "changes",
+)
+
+_WRITE_PG = sa.text(
     """
+    WITH moved AS (
+        UPDATE machine AS m SET state = v.state, observed_at = v.observed_at,
+            down_since = v.down_since, forecast = v.forecast, utilization = v.utilization,
+            last_seen_at = v.last_seen_at
+        FROM json_to_recordset(CAST(:machines AS json)) AS v(id integer, state varchar,
+            observed_at timestamptz, down_since timestamptz, forecast jsonb,
+            utilization float8, last_seen_at timestamptz)
+        WHERE m.id = v.id
+    )
     INSERT INTO machine_observation (machine_id, observed_at, received_at, source, state,
         available_hours, utilization, applied, changes)
-    SELECT * FROM unnest(CAST(:machines AS integer[]), CAST(:observed AS timestamptz[]),
-        CAST(:received AS timestamptz[]), CAST(:sources AS varchar[]),
-        CAST(:states AS varchar[]), CAST(:hours AS jsonb[]), CAST(:utilizations AS float8[]),
-        CAST(:applied AS boolean[]), CAST(:changes AS jsonb[]))
+    SELECT machine_id, observed_at, received_at, source, state, available_hours,
+        utilization, applied, changes
+    FROM json_to_recordset(CAST(:observations AS json)) AS o(machine_id integer,
+        observed_at timestamptz, received_at timestamptz, source varchar, state varchar,
+        available_hours jsonb, utilization float8, applied boolean, changes jsonb)
+    ON CONFLICT (machine_id, observed_at) DO NOTHING
     """
 )
+_RECORDED_PG = sa.text(
+    """
+    SELECT o.machine_id, o.observed_at FROM machine_observation AS o
+    JOIN unnest(CAST(:machines AS integer[]), CAST(:instants AS timestamptz[]))
+        AS k(machine_id, observed_at)
+        ON o.machine_id = k.machine_id AND o.observed_at = k.observed_at
+    """
+)
+# The subquery's order is the order the locks are taken in (OFFSET 0 keeps it a subquery).
+_LOCK_GROUPS_PG = sa.text(
+    """
+    SELECT count(pg_advisory_xact_lock(k)) FROM (
+        SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k OFFSET 0
+    ) AS ordered
+    """
+)
+
+
+@dataclass(slots=True)
+class MachineRow:
+    """A machine as a batch works on it: what its contribution depends on and its state."""
+
+    id: int
+    factory_id: int
+    process_code: str
+    nominal_hours: Decimal
+    state: str | None
+    observed_at: datetime | None
+    down_since: datetime | None
+    forecast: dict[str, Any] = field(default_factory=dict)
+    utilization: float | None = None
+    last_seen_at: datetime | None = None
+
+
+def _machine_columns() -> list[sa.ColumnElement[Any]]:
+    table = table_of(Machine)
+    return [
+        table.c.id,
+        table.c.factory_id,
+        table.c.process_code,
+        table.c.nominal_hours,
+        *(table.c[name] for name in MACHINE_STATE_COLUMNS),
+    ]
+
+
+def _rows(result: sa.Result[Any]) -> list[MachineRow]:
+    return [
+        MachineRow(
+            id=r.id,
+            factory_id=r.factory_id,
+            process_code=r.process_code,
+            nominal_hours=Decimal(r.nominal_hours),
+            state=r.state,
+            observed_at=r.observed_at,
+            down_since=r.down_since,
+            forecast=dict(r.forecast or {}),
+            utilization=r.utilization,
+            last_seen_at=r.last_seen_at,
+        )
+        for r in result.all()
+    ]
 
 
 def _postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def write_machines(session: Session, machines: Sequence[Machine]) -> None:
-    """Store the state columns of `machines` (detached from the session)."""
-    if not machines:
+def lock_machines(session: Session, pks: Collection[int]) -> dict[int, MachineRow]:
+    """The machines `pks` that still exist, locked in id order until the transaction ends."""
+    if not pks:
+        return {}
+    table = table_of(Machine)
+    statement = (
+        sa.select(*_machine_columns())
+        .where(table.c.id.in_(sorted(pks)))
+        .order_by(table.c.id)
+        .with_for_update()
+    )
+    return {row.id: row for row in _rows(session.execute(statement))}
+
+
+def machines_of_groups(session: Session, groups: Collection[tuple[int, str]]) -> list[MachineRow]:
+    """Every machine of the (factory, process) groups, as committed plus this
+    transaction's own writes (the group lock, not a row lock, keeps the sum consistent)."""
+    if not groups:
+        return []
+    table = table_of(Machine)
+    statement = (
+        sa.select(*_machine_columns())
+        .where(sa.tuple_(table.c.factory_id, table.c.process_code).in_(sorted(groups)))
+        .order_by(table.c.id)
+    )
+    return _rows(session.execute(statement))
+
+
+def group_key(factory_id: int, process: str) -> int:
+    """A stable 64-bit advisory lock key for a factory's process."""
+    digest = hashlib.blake2b(
+        f"factoryweb.telemetry.group:{factory_id}:{process}".encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_groups(session: Session, groups: Collection[tuple[int, str]]) -> None:
+    """Serialize the setting of these processes' sums with every other writer of them,
+    until the transaction ends. SQLite serializes all writers anyway."""
+    if groups and _postgresql(session):
+        keys = sorted({group_key(f, p) for f, p in groups})
+        session.execute(_LOCK_GROUPS_PG, {"keys": keys})
+
+
+def recorded(session: Session, keys: Collection[tuple[int, datetime]]) -> set[tuple[int, datetime]]:
+    """Those (machine, observed at) that already have an observation."""
+    if not keys:
+        return set()
+    if _postgresql(session):
+        ordered = sorted(keys)
+        result = session.execute(
+            _RECORDED_PG,
+            {"machines": [k[0] for k in ordered], "instants": [k[1] for k in ordered]},
+        )
+        return {(row[0], row[1]) for row in result}
+    table = table_of(Observation)
+    result = session.execute(
+        sa.select(table.c.machine_id, table.c.observed_at).where(
+            sa.tuple_(table.c.machine_id, table.c.observed_at).in_(sorted(keys))
+        )
+    )
+    return {(row[0], row[1]) for row in result}
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def write_batch(
+    session: Session, machines: Sequence[MachineRow], observations: Sequence[dict[str, Any]]
+) -> None:
+    """Store the state columns of `machines` and keep `observations` (dicts of
+    `OBSERVATION_COLUMNS`), each once per machine and instant."""
+    if not machines and not observations:
         return
     if _postgresql(session):
         session.execute(
-            _UPDATE_PG,
+            _WRITE_PG,
             {
-                "ids": [id_of(m) for m in machines],
-                "states": [m.state for m in machines],
-                "observed": [m.observed_at for m in machines],
-                "down": [m.down_since for m in machines],
-                "forecasts": [json.dumps(m.forecast or {}) for m in machines],
-                "utilizations": [m.utilization for m in machines],
-                "seen": [m.last_seen_at for m in machines],
+                "machines": json.dumps(
+                    [
+                        {"id": m.id, **{c: getattr(m, c) for c in MACHINE_STATE_COLUMNS}}
+                        for m in machines
+                    ],
+                    default=_json_value,
+                ),
+                "observations": json.dumps(list(observations), default=_json_value),
             },
         )
         return
-    table = table_of(Machine)
-    statement = (
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("machine_pk"))
-        .values({c: sa.bindparam(f"new_{c}") for c in MACHINE_COLUMNS})
-    )
-    session.execute(
-        statement,
-        [
-            {"machine_pk": id_of(m), **{f"new_{c}": getattr(m, c) for c in MACHINE_COLUMNS}}
-            for m in machines
-        ],
-    )
-
-
-def insert_observations(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Keep every observation of the batch."""
-    if not rows:
-        return
-    if not _postgresql(session):
-        session.execute(sa.insert(table_of(Observation)), list(rows))
-        return
-    session.execute(
-        _INSERT_PG,
-        {
-            "machines": [r["machine_id"] for r in rows],
-            "observed": [r["observed_at"] for r in rows],
-            "received": [r["received_at"] for r in rows],
-            "sources": [r["source"] for r in rows],
-            "states": [r["state"] for r in rows],
-            "hours": [json.dumps(r["available_hours"]) for r in rows],
-            "utilizations": [r["utilization"] for r in rows],
-            "applied": [r["applied"] for r in rows],
-            "changes": [json.dumps(r["changes"]) for r in rows],
-        },
-    )
+    if machines:
+        table = table_of(Machine)
+        statement = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("machine_pk"))
+            .values({c: sa.bindparam(f"new_{c}") for c in MACHINE_STATE_COLUMNS})
+        )
+        session.execute(
+            statement,
+            [
+                {"machine_pk": m.id, **{f"new_{c}": getattr(m, c) for c in MACHINE_STATE_COLUMNS}}
+                for m in machines
+            ],
+        )
+    if observations:
+        insert = sqlite.insert(table_of(Observation)).on_conflict_do_nothing()
+        session.execute(insert, list(observations))

@@ -11,13 +11,16 @@ import time
 from collections.abc import Callable
 
 from factories.telemetry.ingest import Ingestor, Received, Stats
-from factories.telemetry.mqtt import MqttSource
+from factories.telemetry.mqtt import DEFAULT_SHARE_GROUP, MqttSource
 from factories.telemetry.opcua import OpcUaMachine, OpcUaSource
 
 log = logging.getLogger("factoryweb.telemetry")
 
-BATCH_MAX = 1000
-BATCH_WAIT_S = 0.05
+# A batch is what arrived within 100 ms of its first message (at most 2,000 messages):
+# one transaction, one statement for the machines and observations, each process set
+# once. When the worker is behind, what is queued is taken at once.
+BATCH_MAX = 2000
+BATCH_WAIT_S = 0.1
 
 
 class Worker:
@@ -28,17 +31,29 @@ class Worker:
         opcua_machines: Callable[[], list[OpcUaMachine]] | None = None,
         client_id: str | None = None,
         poll_s: float | None = None,
+        *,
+        share_group: str | None = DEFAULT_SHARE_GROUP,
+        reload_s: float | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         self.ingestor = ingestor
         self.inbox: queue.Queue[Received] = queue.Queue()
         self.mqtt = (
-            MqttSource(mqtt_url, self.inbox, ingestor.stats, client_id) if mqtt_url else None
+            MqttSource(mqtt_url, self.inbox, ingestor.stats, client_id, share_group)
+            if mqtt_url
+            else None
         )
+        timing = {
+            name: value
+            for name, value in (("poll_s", poll_s), ("reload_s", reload_s))
+            if value is not None
+        }
         self.opcua = (
-            OpcUaSource(opcua_machines, self.inbox, ingestor.stats, **_poll(poll_s))
+            OpcUaSource(opcua_machines, self.inbox, ingestor.stats, **timing)
             if opcua_machines is not None
             else None
         )
+        self.on_stop = on_stop
 
     @property
     def stats(self) -> Stats:
@@ -62,6 +77,8 @@ class Worker:
             for source in (self.mqtt, self.opcua):
                 if source is not None:
                     source.stop()
+            if self.on_stop is not None:
+                self.on_stop()
         rest = self._next_batch(time.monotonic())
         if rest:
             self._safely(lambda: self.ingestor.handle(rest))
@@ -73,7 +90,7 @@ class Worker:
             batch = [self.inbox.get(timeout=wait)]
         except queue.Empty:
             return []
-        until = time.monotonic() + BATCH_WAIT_S
+        until = batch[0].clock + BATCH_WAIT_S
         while len(batch) < BATCH_MAX:
             try:
                 batch.append(self.inbox.get(timeout=max(0.0, until - time.monotonic())))
@@ -88,7 +105,3 @@ class Worker:
         except Exception:
             log.exception("telemetry batch failed")
             time.sleep(1)
-
-
-def _poll(poll_s: float | None) -> dict[str, float]:
-    return {} if poll_s is None else {"poll_s": poll_s}

@@ -20,11 +20,11 @@ from wtforms.validators import (
     InputRequired,
     Length,
     Optional,
-    Regexp,
     ValidationError,
 )
 
 from marketplace.accounts.service import MIN_PASSWORD_LENGTH
+from marketplace.web.forms import CountryField
 
 
 class LoginForm(FlaskForm):
@@ -63,13 +63,7 @@ class OrganizationFields:
         ],
         validators=[InputRequired(message=_l("Choose buyer or factory."))],
     )
-    country = StringField(
-        _l("Country (ISO code, e.g. DE)"),
-        validators=[
-            DataRequired(),
-            Regexp(r"^[A-Za-z]{2}$", message=_l("Two letters, e.g. DE or CN.")),
-        ],
-    )
+    country = CountryField(_l("Country"), validators=[DataRequired()])
 
 
 class SignupForm(FlaskForm, OrganizationFields):
@@ -80,6 +74,12 @@ class SignupForm(FlaskForm, OrganizationFields):
         _l("Repeat the password"),
         validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
     )
+
+    def validate_password(self, field: PasswordField) -> None:
+        # The service's own rule, here too so that it shows with the form's other messages.
+        email = (self.email.data or "").strip().lower()
+        if email and (field.data or "").strip().lower() == email:
+            raise ValidationError(_l("The password must not be the email address."))
 
 
 class StartOrganizationForm(FlaskForm, OrganizationFields):

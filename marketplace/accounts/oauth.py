@@ -67,15 +67,18 @@ def create_client(
     if organization.kind != OrganizationKind.FACTORY:
         raise AccountError("organization", N_("only factories have machine clients"))
     name = name.strip()
+    problems = []
     if not name:
-        raise AccountError("name", N_("name the machine, e.g. 'MES line 2'"))
-    if len(name) > 120:
-        raise AccountError("name", N_("at most %(maximum)s characters", maximum=120))
+        problems.append(("name", N_("name the machine, e.g. 'MES line 2'")))
+    elif len(name) > 120:
+        problems.append(("name", N_("at most %(maximum)s characters", maximum=120)))
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
-        raise AccountError("scopes", N_("unknown scope %(code)s", code=unknown[0]))
-    if not scopes:
-        raise AccountError("scopes", N_("choose at least one scope"))
+        problems.append(("scopes", N_("unknown scope %(code)s", code=unknown[0])))
+    elif not scopes:
+        problems.append(("scopes", N_("choose at least one scope")))
+    if problems:
+        raise AccountError.of(problems)
     secret = new_secret(SECRET_PREFIX)
     client = OAuthClient(
         organization_id=id_of(organization),

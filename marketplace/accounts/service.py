@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, select
 
-from factories.errors import N_, InputError
+from factories.errors import N_, InputError, Message
 from factories.models import id_of
 from marketplace.accounts.models import (
     ROLES_BY_KIND,
@@ -187,23 +187,35 @@ FIRST_ROLE_OF_KIND: dict[OrganizationKind, Role] = {
 
 
 def check_new_password(password: str, email: str = "", field: str = "password") -> None:
+    if problems := new_password_problems(password, email, field):
+        raise AccountError.of(problems)
+
+
+def new_password_problems(
+    password: str, email: str = "", field: str = "password"
+) -> list[tuple[str, Message]]:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(field, N_("use at least %(min)d characters", min=MIN_PASSWORD_LENGTH))
+        return [(field, N_("use at least %(min)d characters", min=MIN_PASSWORD_LENGTH))]
     if email and password.strip().lower() == normalize_email(email):
-        raise AccountError(field, N_("the password must not be the email address"))
+        return [(field, N_("the password must not be the email address"))]
+    return []
 
 
 def check_signup(
     *, email: str, password: str, organization_name: str, kind: OrganizationKind
 ) -> None:
-    """What sign-up refuses, before anything is kept; says nothing of existing accounts."""
+    """What sign-up refuses, every problem at once, before anything is kept; says
+    nothing of existing accounts."""
+    problems = []
     if kind not in FIRST_ROLE_OF_KIND:
-        raise AccountError("kind", N_("choose buyer or factory"))
+        problems.append(("kind", N_("choose buyer or factory")))
     if not organization_name.strip():
-        raise AccountError("organization_name", N_("name the organization"))
-    check_new_password(password, email)
+        problems.append(("organization_name", N_("name the organization")))
+    problems += new_password_problems(password, email)
     if not is_valid_email(email):
-        raise AccountError("email", N_("enter a valid email address"))
+        problems.append(("email", N_("enter a valid email address")))
+    if problems:
+        raise AccountError.of(problems)
 
 
 def start_organization(

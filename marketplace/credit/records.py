@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from factories import ledger
 from factories.credit.score import counts
@@ -150,6 +150,21 @@ def order_confirmed(session: Session, order: OrderLike, shares: Mapping[int, int
             price_minor=share,
             currency=order.currency,
         )
+
+
+def confirmed_factories(session: Session, order_id: int) -> set[int]:
+    """Factories whose confirmation on the order is recorded (or waits in the session)."""
+    waiting = {
+        e.factory_id
+        for e in session.info.get(PENDING, [])
+        if e.kind == K.ORDER_CONFIRMED and e.order_id == order_id and e.factory_id
+    }
+    recorded = session.exec(
+        select(LedgerEvent.factory_id).where(
+            LedgerEvent.kind == K.ORDER_CONFIRMED, LedgerEvent.order_id == order_id
+        )
+    ).all()
+    return waiting | {f for f in recorded if f is not None}
 
 
 def order_cancelled(session: Session, order: OrderLike, state: str) -> None:

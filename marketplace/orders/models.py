@@ -94,6 +94,9 @@ class OrderLine(SQLModel, table=True):
     tolerance_class: str = Field(default="ISO 2768-m", max_length=16)
     certifications_required: list[str] = Field(default_factory=list, sa_type=JsonDocument)
     splittable: bool = Field(default=False)
+    # What the buyer paid for the line, kept when an operator's outage takes paid work off
+    # it: the work re-placed is offered only at prices that fit in it (docs/operator.md).
+    paid_price_minor: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
 class MatchRunState(StrEnum):

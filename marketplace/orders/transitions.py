@@ -7,7 +7,9 @@
 `matching` is a solver run in flight; `proposed` means factories are deciding on
 proposals; `open` means work is still unplaced and nothing is pending. Once every hour is
 accepted the buyer pays (`awaiting_payment`, until the payment deadline, else back to
-open); paid, the order is `confirmed`. A paid order may still be cancelled before
+open); paid, the order is `confirmed`. Paid work an operator's outage takes away is
+re-placed (confirmed -> matching), the payment staying held until every hour is accepted
+again. A paid order may still be cancelled before
 production starts (refunded in full). Confirming delivery accepts the work and pays the
 factories; a buyer who disagrees opens a dispute instead.
 The states and what each party may do in them: docs/order-lifecycle.md.
@@ -28,7 +30,8 @@ TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.MATCHING: frozenset({S.PROPOSED, S.OPEN, S.AWAITING_PAYMENT, S.CANCELLED}),
     S.PROPOSED: frozenset({S.MATCHING, S.OPEN, S.AWAITING_PAYMENT, S.CANCELLED}),
     S.AWAITING_PAYMENT: frozenset({S.CONFIRMED, S.OPEN, S.CANCELLED}),
-    S.CONFIRMED: frozenset({S.IN_PRODUCTION, S.CANCELLED}),
+    # An operator's outage re-places paid work not yet in production (the money stays held).
+    S.CONFIRMED: frozenset({S.IN_PRODUCTION, S.MATCHING, S.CANCELLED}),
     S.IN_PRODUCTION: frozenset({S.SHIPPED, S.DISPUTED}),
     S.SHIPPED: frozenset({S.DELIVERED, S.DISPUTED}),
     S.DELIVERED: frozenset({S.CLOSED}),

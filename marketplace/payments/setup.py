@@ -18,7 +18,7 @@ from marketplace.config import Settings
 from marketplace.db import Database
 from marketplace.orders import outbox, signals
 from marketplace.orders.models import Order
-from marketplace.payments import charges, operations, settlement
+from marketplace.payments import charges, operations, replanned, settlement
 from marketplace.payments.blueprints import api, pages
 from marketplace.payments.settings import (
     DEFAULTS,
@@ -88,6 +88,7 @@ def _delivered(order: Order, *, session: Session, now: datetime) -> None:
 # The orders area's signals are the process's: connected once, whatever the number of apps.
 signals.order_cancelled.connect(charges.on_order_cancelled, weak=False)
 signals.order_delivered.connect(_delivered, weak=False)
+signals.order_fully_accepted.connect(replanned.on_order_fully_accepted, weak=False)
 
 
 def worker_payments(settings: Settings, database: Database) -> Payments:

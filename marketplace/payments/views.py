@@ -27,6 +27,7 @@ from marketplace.accounts.models import Role
 from marketplace.api.errors import FieldProblem, error_response
 from marketplace.orders import access
 from marketplace.orders.models import Order
+from marketplace.orders.posting.views import order_page
 from marketplace.orders.proposals.parties import accepted_shares
 from marketplace.payments import charges, payouts, presenters, settlement, webhooks
 from marketplace.payments.blueprints import pages
@@ -127,13 +128,18 @@ def resolve_dispute(dispute_id: int) -> ResponseReturnValue:
     form = ResolveForm()
     require_valid(form)
     refunded: dict[int, int] = {}
+    typed = {}
+    problems = []
+    for index, factory_id in enumerate(sorted(accepted_shares(session, id_of(order)))):
+        raw = (request.form.get(f"refund_{factory_id}") or "0").strip()
+        typed[str(factory_id)] = raw
+        try:
+            refunded[factory_id] = minor_units(raw, order.currency)
+        except ValueError as error:
+            problems.append((f"refunds[{index}].amount", str(error)))
     try:
-        for index, factory_id in enumerate(sorted(accepted_shares(session, id_of(order)))):
-            raw = (request.form.get(f"refund_{factory_id}") or "0").strip()
-            try:
-                refunded[factory_id] = minor_units(raw, order.currency)
-            except ValueError as error:
-                raise InputError(f"refunds[{index}].amount", str(error)) from None
+        if problems:  # every amount that could not be read, at once
+            raise InputError.of(problems)
         settlement.resolve_with_refunds(
             session,
             principal,
@@ -145,17 +151,18 @@ def resolve_dispute(dispute_id: int) -> ResponseReturnValue:
         )
     except (InputError, Conflict) as error:
         refused(error)
+        # The order page again, with the resolution and the amounts as typed.
+        return order_page(id_of(order), 400, resolve_form=form, refund_values=typed)
+    refunded_total = sum(refunded.values())
+    if refunded_total:
+        message = _(
+            "Dispute resolved: %(amount)s go back to the buyer, the rest to the factories; "
+            "the order is closed.",
+            amount=money(refunded_total, order.currency),
+        )
     else:
-        refunded_total = sum(refunded.values())
-        if refunded_total:
-            message = _(
-                "Dispute resolved: %(amount)s go back to the buyer, the rest to the factories; "
-                "the order is closed.",
-                amount=money(refunded_total, order.currency),
-            )
-        else:
-            message = _("Dispute resolved: the factories are paid; the order is closed.")
-        flash(message)
+        message = _("Dispute resolved: the factories are paid; the order is closed.")
+    flash(message)
     return redirect(_order_page(id_of(order)), code=303)
 
 

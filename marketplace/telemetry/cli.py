@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 from decimal import Decimal
@@ -19,8 +20,9 @@ from factories.telemetry.messages import topic_for
 from marketplace import db
 from marketplace.supply.cli import BadInput
 from marketplace.supply.clock import today_and_now
+from marketplace.telemetry.celery_worker import PARENT_ENV
 from marketplace.telemetry.presenters import machine_out
-from marketplace.telemetry.service import add_machine, build_worker, mqtt_url
+from marketplace.telemetry.service import add_machine, build_worker, mqtt_url, share_group
 
 telemetry_group = AppGroup("telemetry", help="Machines and their live capacity (MQTT, OPC UA).")
 machine_group = AppGroup("machine", help="A factory's machines.")
@@ -94,9 +96,12 @@ def run_command(seconds: float | None, as_json: bool, no_opcua: bool) -> None:
     """Take machine reports from MQTT_URL and from OPC UA endpoints until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     url = mqtt_url()
-    worker = build_worker(db.database(), url, opcua=not no_opcua)
+    worker = build_worker(db.database(), url, opcua=not no_opcua, group=share_group())
     stop = threading.Event()
     previous = {n: signal.signal(n, lambda *_: stop.set()) for n in (signal.SIGTERM, signal.SIGINT)}
+    parent = os.environ.get(PARENT_ENV)
+    if parent:
+        threading.Thread(target=_stop_when_orphaned, args=(stop, int(parent)), daemon=True).start()
     click.echo(f"taking machine reports from {url}", err=True)
     try:
         stats = worker.run(seconds, stop)
@@ -105,3 +110,13 @@ def run_command(seconds: float | None, as_json: bool, no_opcua: bool) -> None:
             signal.signal(number, handler)
     if as_json:
         click.echo(json.dumps(stats.summary()))
+
+
+def _stop_when_orphaned(stop: threading.Event, parent: int) -> None:
+    """Started by a Celery worker (`--telemetry`): stop once that worker is gone."""
+    while not stop.wait(1.0):
+        if os.getppid() != parent:
+            logging.getLogger("factoryweb.telemetry").warning(
+                "the Celery worker that started telemetry ingestion is gone; stopping"
+            )
+            stop.set()

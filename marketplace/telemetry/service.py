@@ -12,9 +12,10 @@ from sqlmodel import Session, col, select
 from factories.capacity.floor import Shortfall
 from factories.models import Factory
 from factories.telemetry.ingest import Ingestor
+from factories.telemetry.leases import EndpointLeases
 from factories.telemetry.machines import MachineDetails, register_machine, remove_machine
 from factories.telemetry.models import Machine
-from factories.telemetry.mqtt import DEFAULT_MQTT_URL
+from factories.telemetry.mqtt import DEFAULT_MQTT_URL, DEFAULT_SHARE_GROUP
 from factories.telemetry.opcua import OpcUaMachine
 from factories.telemetry.worker import Worker
 from marketplace.db import Database
@@ -42,29 +43,57 @@ def delete_machine(
     tell_shortfalls(session, factory, remove_machine(session, factory, machine, today, now), now)
 
 
-def opcua_machines(database: Database) -> list[OpcUaMachine]:
-    """The machines read over OPC UA, as the worker needs them."""
+def opcua_machines(database: Database, leases: EndpointLeases | None = None) -> list[OpcUaMachine]:
+    """The machines read over OPC UA, as the worker needs them: with `leases`, only those
+    whose endpoint this worker holds (each endpoint is read by one worker)."""
     with database.session() as session:
         rows = session.exec(
             select(Machine).where(col(Machine.opcua_endpoint) != "").order_by(col(Machine.id))
         ).all()
-        return [
+        machines = [
             OpcUaMachine(m.id or 0, m.opcua_endpoint, m.opcua_state_node, m.opcua_hours_node)
             for m in rows
         ]
+    if leases is None:
+        return machines
+    held = leases.claim({m.endpoint for m in machines})
+    return [m for m in machines if m.endpoint in held]
 
 
 def mqtt_url() -> str:
     return current_app.config.get("MQTT_URL") or os.environ.get("MQTT_URL") or DEFAULT_MQTT_URL
 
 
+def share_group() -> str:
+    """The shared subscription's group of this deployment's workers ("" for none)."""
+    return _group(current_app.config.get("MQTT_SHARE_GROUP"))
+
+
+def _group(configured: str | None) -> str:
+    if configured is not None:
+        return configured
+    return os.environ.get("MQTT_SHARE_GROUP", DEFAULT_SHARE_GROUP)
+
+
 def build_worker(
-    database: Database, url: str | None, *, opcua: bool = True, client_id: str | None = None
+    database: Database,
+    url: str | None,
+    *,
+    opcua: bool = True,
+    client_id: str | None = None,
+    group: str | None = None,
+    reload_s: float | None = None,
 ) -> Worker:
+    """A worker on `database`: MQTT from `url` in the shared subscription `group` (default
+    MQTT_SHARE_GROUP, else `factoryweb`), and the OPC UA endpoints it holds."""
     ingestor = Ingestor(database.session, on_shortfall=tell_shortfalls)
+    leases = EndpointLeases(database.engine) if opcua else None
     return Worker(
         ingestor,
         url,
-        (lambda: opcua_machines(database)) if opcua else None,
+        (lambda: opcua_machines(database, leases)) if opcua else None,
         client_id=client_id,
+        share_group=_group(group),
+        reload_s=reload_s,
+        on_stop=leases.release if leases is not None else None,
     )

@@ -118,6 +118,11 @@ def submit(form: Form, action: Callable[[], T], names: Mapping[str, str] | None 
     at once. The result, or None when any field has a message (the request then answers
     400 and its changes are discarded)."""
     form.validate()
+    csrf = getattr(form, "csrf_token", None)
+    if csrf is not None and csrf.errors:
+        # A request the site did not send: nothing of it reaches a service.
+        db.discard_changes()
+        return None
     try:
         result = action()
     except InputError as error:

@@ -27,7 +27,7 @@ def signup_data(**overrides):
         "confirm": "milling-all-night-42",
         "organization_name": "Lin Precision",
         "kind": "factory",
-        "country": "cn",
+        "country": "CN",
     }
     data.update(overrides)
     return data
@@ -280,3 +280,24 @@ def test_removed_member_loses_access_and_the_last_owner_stays(
     assert member_browser.get("/api/v1/me").status_code == 401
     browser.form(f"/account/members/{memberships[owner.user.id].id}/remove", {})
     assert browser.get("/api/v1/me").get_json()["role"] == "factory_owner"
+
+
+def test_signup_names_every_problem_at_once(browser, db_session):
+    data = signup_data(
+        display_name="",
+        organization_name="",
+        password="mei.lin@example.com",
+        confirm="mei.lin@example.com",
+        country="Germany",
+    )
+    response = browser.form("/signup", data)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    for field in ("display_name", "organization_name", "password", "country"):
+        assert f'id="{field}-errors"' in page, field
+    assert "must not be the email address" in page.split('id="password-errors"')[1]
+    # What was typed stays (the passwords excepted).
+    assert (
+        'value="mei.lin@example.com"'
+        in page.split('id="email"')[0] + page.split('id="email"')[1][:200]
+    )

@@ -8,13 +8,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from factories.capacity.booking import confirm, hold, release
+from factories.capacity.bulk import close_week, copy_week, fill_capacity
 from factories.capacity.calendar import (
     CALENDAR_WEEKS,
     CapacityChange,
     capacity_grid,
-    close_week,
-    copy_week,
-    fill_capacity,
     is_stale,
     set_capacity,
 )

@@ -9,6 +9,8 @@ from factories.capacity.weeks import monday_of
 from factories.models import utcnow
 from marketplace.tools.demo.data import DemoSpec
 from marketplace.tools.demo.seed import seed_marketplace
+from tests.orders.conftest import buyer, dispatcher, make_shop  # noqa: F401
+from tests.payments.conftest import localstripe  # noqa: F401
 
 
 @pytest.fixture

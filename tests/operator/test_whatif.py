@@ -176,11 +176,12 @@ def test_applying_closes_the_weeks_and_rematches_the_work(browser, make_member, 
     for proposal, state in hit:
         cluster.refresh(proposal)
         order = cluster.get(Order, proposal.order_id)
-        if state in (OrderState.PROPOSED, OrderState.AWAITING_PAYMENT):
-            assert proposal.state == ProposalState.SUPERSEDED
+        if state in (OrderState.PROPOSED, OrderState.AWAITING_PAYMENT, OrderState.CONFIRMED):
+            # Pending work is superseded; accepted work, paid or not, withdrawn.
+            assert proposal.state in (ProposalState.SUPERSEDED, ProposalState.WITHDRAWN)
             assert order.state == OrderState.MATCHING
             moved.add(order.id)
-        else:  # paid, or in production: left for the operator
+        else:  # in production: left for the operator
             assert proposal.state == ProposalState.ACCEPTED
             assert order.state == state
     buckets = cluster.exec(
@@ -203,7 +204,8 @@ def test_applying_closes_the_weeks_and_rematches_the_work(browser, make_member, 
             ).all()
             if bucket.factory_id == factory_id
             and this_week <= bucket.point_in_time <= last
-            and cluster.get(Proposal, slot.proposal_id).state == ProposalState.SUPERSEDED
+            and cluster.get(Proposal, slot.proposal_id).state
+            in (ProposalState.SUPERSEDED, ProposalState.WITHDRAWN)
         ),
         Decimal(0),
     )

@@ -717,3 +717,13 @@ def test_a_private_address_in_development_tells_the_user_nothing_of_its_network(
         ]
         page = browser.get(f"/webhooks/{endpoint.id}").get_data(as_text=True)
         assert "refused" not in page.lower() and "HTTP 500" not in page
+
+
+def test_the_webhook_form_names_every_problem_at_once(browser, buyer):
+    browser.login(buyer)
+    response = browser.form("/webhooks", {"url": "ftp://example.com/hook", "events": ["nonsense"]})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "must be an http:// or https:// address" in page.split('id="url-errors"')[1]
+    assert 'id="events-errors"' in page
+    assert 'value="ftp://example.com/hook"' in page

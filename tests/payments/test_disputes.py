@@ -165,6 +165,9 @@ def test_a_bad_amount_on_the_page_is_named_and_nothing_moves(
         )
         page = response.get_data(as_text=True)
         assert "refunds[0]" in page, amount
+        # The page shows again with the resolution and the amount as typed.
+        assert response.status_code == 400
+        assert f'value="{amount}"' in page and "Partly.</textarea>" in page
     assert refunds_of(db_session, order) == []
     db_session.expire_all()
     assert db_session.get_one(Dispute, dispute.id).state == DisputeState.OPEN

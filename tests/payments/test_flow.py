@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from factories.models import CapacityBucket, utcnow
 from marketplace.orders.models import Notification, Order, OrderState
@@ -92,7 +92,9 @@ def test_a_declined_card_charges_nothing_and_the_buyer_tries_again(
 
     pay_order(db_session, dispatcher, database, order.buyer, order.id)
     assert state_of(db_session, order.id) == OrderState.CONFIRMED
-    payments = db_session.exec(select(Payment).where(Payment.order_id == order.id)).all()
+    payments = db_session.exec(
+        select(Payment).where(Payment.order_id == order.id).order_by(col(Payment.attempt))
+    ).all()
     assert [p.state for p in payments] == [PaymentState.FAILED, PaymentState.CAPTURED]
     assert books_of_orders(db_session, [order.id])[order.id].captured == total
 

@@ -369,3 +369,17 @@ def test_bulk_actions_name_fields_as_the_api_does(browser, owner, owned_factory)
     assert response.get_json()["fields"] == [
         {"field": "targetWeeks", "message": "a week cannot be copied onto itself"}
     ]
+
+
+def test_the_fill_form_names_every_problem_at_once(browser, owner, live_factory, db_session):
+    factory = live_factory(organization_id=owner.organization.id, weekly=None)
+    db_session.commit()
+    browser.login(owner)
+    response = browser.form(
+        f"/supply/factories/{factory.id}/capacity/fill",
+        {"hours": "", "first_week": week(1).isoformat(), "weeks": "999"},
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'id="hours-errors"' in page and 'id="weeks-errors"' in page
+    assert "must be from 1 to" in page.split('id="weeks-errors"')[1].split("</ul>")[0]

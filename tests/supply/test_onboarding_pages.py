@@ -213,3 +213,32 @@ def test_factory_pages_speak_simplified_chinese(browser, owner):
         as_text=True
     )
     assert "登记您的工厂" in page and "工厂名称" in page
+
+
+def test_a_factory_is_placed_by_its_city_and_every_problem_shows_at_once(
+    browser, owner, db_session
+):
+    browser.login(owner)
+    response = browser.form(
+        "/supply/onboarding",
+        {**REGISTRATION, "name": "", "city": "Nowhereville", "issuer": ""},
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "is required" in page.split('id="name-errors"')[1].split("</ul>")[0]
+    assert "No city of this name in Germany" in page.split('id="city-errors"')[1].split("</ul>")[0]
+    assert "is required" in page.split('id="issuer-errors"')[1].split("</ul>")[0]
+    assert 'value="Nowhereville"' in page
+    assert "data-place-picker" in page and 'maxlength="200"' in page
+
+    # The city alone places the factory: its country and coordinates come from it.
+    response = browser.form(
+        "/supply/onboarding",
+        {**REGISTRATION, "country": "", "city": "Shenzhen", "latitude": "", "longitude": ""},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    factory = db_session.exec(
+        select(Factory).where(Factory.organization_id == owner.organization.id)
+    ).one()
+    assert (factory.country, factory.city) == ("CN", "Shenzhen")
+    assert round(factory.latitude) == 23 and round(factory.longitude) == 114

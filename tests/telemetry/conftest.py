@@ -3,24 +3,32 @@ real brokers and servers started by the tests themselves."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from asyncua import Server, ua
 from sqlmodel import Session, select
 
 from factories.capacity.booking import hold
 from factories.capacity.weeks import monday_of
-from factories.models import CapacityBucket, Factory, id_of
+from factories.models import Capability, CapacityBucket, Factory, id_of, utcnow
 from factories.telemetry.machines import MachineDetails, register_machine
+from factories.telemetry.messages import topic_for
 from factories.telemetry.models import Machine
 from marketplace.accounts.models import OrganizationKind
 from marketplace.accounts.service import create_organization
+from marketplace.db import Database
+from marketplace.migrate import scratch_database
 from marketplace.orders.models import (
     MatchRun,
     Order,
@@ -28,6 +36,8 @@ from marketplace.orders.models import (
     Proposal,
     ProposalSlot,
 )
+from marketplace.tools.demo.data import DemoSpec
+from marketplace.tools.demo.seed import seed_marketplace
 from tests.factories.conftest import capability_details, factory_org, make_factory
 
 __all__ = ["factory_org", "make_factory"]
@@ -185,3 +195,105 @@ def own_mosquitto() -> Iterator[Mosquitto]:
     broker.start()
     yield broker
     broker.stop()
+
+
+class MachineServer:
+    """An OPC UA server on its own event loop and thread, with one machine's nodes."""
+
+    def __init__(self, port: int) -> None:
+        self.endpoint = f"opc.tcp://127.0.0.1:{port}"
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.nodes: dict[str, Any] = {}
+        self.state_id = self.hours_id = ""
+
+    def call(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
+
+    def start(self) -> None:
+        self.thread.start()
+        self.call(self._start())
+
+    async def _start(self) -> None:
+        self.server = Server()
+        await self.server.init()
+        self.server.set_endpoint(self.endpoint + "/")
+        index = await self.server.register_namespace("urn:factoryweb:test:machines")
+        machine = await self.server.nodes.objects.add_object(index, "M-07")
+        state = await machine.add_variable(
+            ua.NodeId("M-07.MachineryItemState", index),
+            "MachineryItemState",
+            "Executing",
+            # A state by name or by its numeric value: either may be written.
+            datatype=ua.NodeId(ua.ObjectIds.BaseDataType),
+        )
+        hours = await machine.add_variable(
+            ua.NodeId("M-07.AvailableHours", index), "AvailableHours", 40.0
+        )
+        self.nodes = {"state": state, "hours": hours}
+        self.state_id = state.nodeid.to_string()
+        self.hours_id = hours.nodeid.to_string()
+        await self.server.start()
+
+    def write(self, name: str, value: Any, variant: ua.VariantType | None = None) -> None:
+        node = self.nodes[name]
+        # As the machine's own side would: straight into the address space, whatever
+        # type the value had before, stamped with when it changed.
+        data = ua.DataValue(
+            ua.Variant(value, variant) if variant else ua.Variant(value),
+            SourceTimestamp=utcnow(),
+        )
+        self.call(self.server.write_attribute_value(node.nodeid, data))
+
+    def stop(self) -> None:
+        self.call(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def opc_server() -> Iterator[MachineServer]:
+    server = MachineServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+# Committed data, for workers in other threads and processes ------------------------------
+
+
+@dataclass
+class Fleet:
+    """A database of its own where tests commit, with machines registered on a few
+    factories of a demo cluster: `topics` maps each machine's row id to its topic."""
+
+    url: str
+    database: Database
+    topics: dict[int, str]
+
+
+@pytest.fixture(scope="session")
+def fleet(database_url: str) -> Iterator[Fleet]:
+    with scratch_database(database_url, "factoryweb_telemetry") as url:
+        database = Database.from_url(url)
+        now = utcnow()
+        with database.session() as session:
+            seed_marketplace(
+                session, DemoSpec(factories=3, orders=0, weeks=12, logins=False, buyers=1)
+            )
+        topics = {}
+        with database.session() as session:
+            for factory in session.exec(select(Factory).order_by(Factory.id)).all():
+                process = session.exec(
+                    select(Capability.process_code)
+                    .where(Capability.factory_id == factory.id)
+                    .order_by(Capability.process_code)
+                ).first()
+                for n in range(3):
+                    details = MachineDetails(f"M-{n + 1:02d}", process or "", "40")
+                    machine, _ = register_machine(session, factory, details, now.date(), now)
+                    topics[id_of(machine)] = topic_for(factory.global_id, machine.machine_id)
+            session.commit()
+        yield Fleet(url, database, topics)
+        database.engine.dispose()

@@ -3,15 +3,13 @@ MachineryItemState node changes, and each change becomes an applied observation.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from asyncua import Server, ua
+from asyncua import ua
 from sqlmodel import Session, select
 
 from factories.capacity.weeks import monday_of, week_label
@@ -25,71 +23,11 @@ from marketplace.db import Database
 from marketplace.telemetry.service import tell_shortfalls
 from tests.conftest import savepoint_sessions
 from tests.factories.conftest import capability_details
-from tests.telemetry.conftest import bucket, free_port, wait_until
+from tests.telemetry.conftest import bucket, wait_until
 
 pytestmark = pytest.mark.postgres
 
 SHARED = threading.Lock()
-
-
-class MachineServer:
-    """An OPC UA server on its own event loop and thread, with one machine's nodes."""
-
-    def __init__(self, port: int) -> None:
-        self.endpoint = f"opc.tcp://127.0.0.1:{port}"
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.nodes: dict[str, Any] = {}
-        self.state_id = self.hours_id = ""
-
-    def call(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
-
-    def start(self) -> None:
-        self.thread.start()
-        self.call(self._start())
-
-    async def _start(self) -> None:
-        self.server = Server()
-        await self.server.init()
-        self.server.set_endpoint(self.endpoint + "/")
-        index = await self.server.register_namespace("urn:factoryweb:test:machines")
-        machine = await self.server.nodes.objects.add_object(index, "M-07")
-        state = await machine.add_variable(
-            ua.NodeId("M-07.MachineryItemState", index),
-            "MachineryItemState",
-            "Executing",
-            # A state by name or by its numeric value: either may be written.
-            datatype=ua.NodeId(ua.ObjectIds.BaseDataType),
-        )
-        hours = await machine.add_variable(
-            ua.NodeId("M-07.AvailableHours", index), "AvailableHours", 40.0
-        )
-        self.nodes = {"state": state, "hours": hours}
-        self.state_id = state.nodeid.to_string()
-        self.hours_id = hours.nodeid.to_string()
-        await self.server.start()
-
-    def write(self, name: str, value: Any, variant: ua.VariantType | None = None) -> None:
-        node = self.nodes[name]
-        # As the machine's own side would: straight into the address space, whatever
-        # type the value had before.
-        data = ua.DataValue(ua.Variant(value, variant) if variant else ua.Variant(value))
-        self.call(self.server.write_attribute_value(node.nodeid, data))
-
-    def stop(self) -> None:
-        self.call(self.server.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
-@pytest.fixture
-def opc_server() -> Iterator[MachineServer]:
-    server = MachineServer(free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_state_changes_on_an_opc_ua_server_become_observations(

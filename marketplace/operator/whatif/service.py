@@ -54,7 +54,12 @@ from marketplace.orders.runs.problem import (
     line_id_of,
 )
 
-REPLANNED = (OrderState.PROPOSED, OrderState.AWAITING_PAYMENT, OrderState.CONFIRMED)
+REPLANNED = (
+    OrderState.OPEN,
+    OrderState.PROPOSED,
+    OrderState.AWAITING_PAYMENT,
+    OrderState.CONFIRMED,
+)
 IN_PRODUCTION = (OrderState.IN_PRODUCTION,)
 DEFAULT_TIME_LIMIT_S = 10.0
 EMPTY_PLAN: dict[str, Any] = {

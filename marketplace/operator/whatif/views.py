@@ -81,18 +81,20 @@ def whatif_apply() -> ResponseReturnValue:
     flash(
         _(
             "Capacity closed for %(target)s (%(buckets)s week buckets); %(orders)s orders are "
-            "being re-matched; %(handle)s orders need your attention.",
+            "being re-matched, %(paid)s of them paid (their payment stays held); %(handle)s "
+            "orders need your attention.",
             target=outage.label,
             buckets=applied.closed_weeks,
             orders=len(applied.rematched_orders),
+            paid=len(applied.paid_orders),
             handle=len(applied.to_handle),
         )
     )
     if applied.to_handle:
         flash(
             _(
-                "Paid orders, orders in production and orders with a payment or a run in flight "
-                "keep their work on the closed capacity: %(orders)s",
+                "Orders in production and orders with a payment or a run in flight keep their "
+                "work on the closed capacity: %(orders)s",
                 orders=", ".join(f"#{o}" for o in applied.to_handle),
             ),
             "error",

@@ -45,6 +45,26 @@ def notification_text(n: Any) -> str:
         "proposal.superseded": lambda: _(
             "A proposal to you was withdrawn: re-matching moved the work elsewhere."
         ),
+        "proposal.withdrawn_by_operator": lambda: _(
+            "Your accepted work on “%(title)s” was withdrawn: the operator took your capacity "
+            "offline from week %(from_week)s to %(to_week)s, and your booked hours on it are "
+            "free again. This does not count against your credit.",
+            title=title,
+            from_week=p.get("from_week", "?"),
+            to_week=p.get("to_week", "?"),
+        ),
+        "order.replanned": lambda: _(
+            "A factory working on “%(title)s” went offline: its part is being placed with "
+            "other factories. Your payment stays held; you will not pay more, and whatever "
+            "the new factories charge less is refunded.",
+            title=title,
+        ),
+        "order.replanned_refund": lambda: _(
+            "“%(title)s” is placed and confirmed again: %(amount)s of your payment is being "
+            "refunded.",
+            title=title,
+            amount=money(p.get("amount_minor"), p.get("currency", "EUR")),
+        ),
         "order.unplaced": lambda: _(
             "%(hours)s hours of “%(title)s” could not be placed; start matching again or cancel.",
             hours=p.get("hours", "?"),

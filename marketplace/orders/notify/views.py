@@ -8,7 +8,6 @@ from flask import flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from factories.errors import InputError
 from factories.models import id_of
 from marketplace import db
 from marketplace.accounts.access import current_principal, login_required, require_principal
@@ -19,7 +18,7 @@ from marketplace.orders.notify import webhooks as webhooks_service
 from marketplace.orders.notify.forms import WebhookForm
 from marketplace.orders.notify.texts import notification_text
 from marketplace.orders.settings import current_settings
-from marketplace.web.forms import ActionForm, field_errors, require_valid
+from marketplace.web.forms import ActionForm, require_valid, submit
 from marketplace.web.labels import money, state_label
 
 
@@ -68,22 +67,21 @@ def webhooks() -> ResponseReturnValue:
     session, principal = db.session(), access.require_person(require_principal())
     form = WebhookForm()
     status = 200
-    if form.validate_on_submit():
-        try:
-            endpoint = webhooks_service.create_endpoint(
+    if form.is_submitted():
+        # The form parses, then the service checks the address too: all messages at once.
+        endpoint = submit(
+            form,
+            lambda: webhooks_service.create_endpoint(
                 session,
                 principal.organization_id,
                 form.url.data or "",
                 list(form.events.data or []),
                 allow_private=current_settings()["WEBHOOK_ALLOW_PRIVATE"],
-            )
-        except InputError as error:
-            field_errors(form, error)
-            status = 400
-        else:
+            ),
+        )
+        if endpoint is not None:
             flash(_("Endpoint added. Its signing secret is shown on its page."))
             return redirect(url_for("orders.webhook_detail", endpoint_id=endpoint.id), code=303)
-    elif form.is_submitted():
         status = 400
     return render_template(
         "orders/webhooks.html",

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from factories.errors import N_
+from factories.errors import N_, Message
 from factories.models import id_column, id_of, too_long, utcnow
 from marketplace.db import Database
 from marketplace.orders import outbox
@@ -74,6 +74,27 @@ def body_of(delivery: WebhookDelivery) -> bytes:
     return json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
 
 
+def url_problem(url: str, allow_private: bool) -> Message | None:
+    """What is wrong with an endpoint's address (None: nothing)."""
+    if message := too_long(url, WebhookEndpoint, "url"):
+        return message
+    if any(not c.isprintable() or c.isspace() for c in url):
+        return N_("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        hostname, _ = parts.hostname, parts.port  # a bad port is only found by asking
+    except ValueError:  # "http://[abc": an unclosed IPv6 address, a port out of range
+        return N_("must be an http:// or https:// address")
+    if parts.scheme not in ("http", "https") or not hostname:
+        return N_("must be an http:// or https:// address")
+    if not allow_private:
+        try:
+            outbound.target_of(url, allow_private=False)
+        except outbound.AddressRefused:
+            return N_("must be a public address")
+    return None
+
+
 def create_endpoint(
     session: Session,
     organization_id: int,
@@ -83,26 +104,15 @@ def create_endpoint(
     allow_private: bool = True,
 ) -> WebhookEndpoint:
     url = url.strip()
-    if message := too_long(url, WebhookEndpoint, "url"):
-        raise OrderError("url", message)
-    if any(not c.isprintable() or c.isspace() for c in url):
-        raise OrderError("url", N_("must not contain spaces or control characters"))
-    try:
-        parts = urlsplit(url)
-        hostname, _ = parts.hostname, parts.port  # a bad port is only found by asking
-    except ValueError:  # "http://[abc": an unclosed IPv6 address, a port out of range
-        raise OrderError("url", N_("must be an http:// or https:// address")) from None
-    if parts.scheme not in ("http", "https") or not hostname:
-        raise OrderError("url", N_("must be an http:// or https:// address"))
-    if not allow_private:
-        try:
-            outbound.target_of(url, allow_private=False)
-        except outbound.AddressRefused:
-            raise OrderError("url", N_("must be a public address")) from None
+    problems = []
+    if message := url_problem(url, allow_private):
+        problems.append(("url", message))
     chosen = list(dict.fromkeys(events or WEBHOOK_EVENTS))
     unknown = [e for e in chosen if e not in WEBHOOK_EVENTS]
     if unknown:
-        raise OrderError("events", N_("unknown event %(code)r", code=unknown[0]))
+        problems.append(("events", N_("unknown event %(code)r", code=unknown[0])))
+    if problems:
+        raise OrderError.of(problems)
     existing = session.exec(
         select(sa.func.count(col(WebhookEndpoint.id))).where(
             WebhookEndpoint.organization_id == organization_id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.i18n import translations as wtforms_translations
@@ -23,6 +25,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from factories.taxonomy import CERTIFICATIONS, MATERIALS, PROCESSES, TOLERANCE_CLASSES
 from marketplace.web.forms import CheckboxesField, CountryField
+from marketplace.web.places import locate, show_problems
 
 MAX_FORM_LINES = 20
 
@@ -62,8 +65,9 @@ class OrderForm(FlaskForm):
     due_date = DateField(_l("Due date"), validators=[InputRequired()])
     delivery_country = CountryField(_l("Delivery country"), validators=[DataRequired()])
     delivery_city = StringField(_l("Delivery city"), validators=[Optional(), Length(max=120)])
-    delivery_latitude = FloatField(_l("Latitude"), validators=[InputRequired()])
-    delivery_longitude = FloatField(_l("Longitude"), validators=[InputRequired()])
+    # Optional here: a city chosen fills them (`locate`), else its check names them.
+    delivery_latitude = FloatField(_l("Latitude"), validators=[Optional()])
+    delivery_longitude = FloatField(_l("Longitude"), validators=[Optional()])
     budget = DecimalField(_l("Budget"), places=2, validators=[Optional(), NumberRange(min=0)])
     # The currencies factories quote in (the page fills them); the service names any other.
     currency = SelectField(_l("Currency"), default="EUR", choices=[], validate_choice=False)
@@ -78,3 +82,15 @@ class OrderForm(FlaskForm):
     def fill_choices(self, locale: str) -> None:
         for entry in self.lines:
             entry.form.fill_choices(locale)
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        # The city fills the country and coordinates left empty, before they are checked.
+        problems = locate(
+            self.delivery_city,
+            self.delivery_country,
+            self.delivery_latitude,
+            self.delivery_longitude,
+        )
+        valid = super().validate(extra_validators)
+        show_problems(problems)
+        return valid and not problems

@@ -4,22 +4,25 @@ calls a service and renders."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from babel.numbers import get_currency_name
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from sqlmodel import Session
 
 from factories.capability import minor_units, quoted_currencies
-from factories.errors import InputError
 from factories.models import id_of
 from factories.taxonomy import MATERIALS, PROCESSES
 from marketplace import db
 from marketplace.accounts.access import login_required, require_principal
+from marketplace.accounts.service import Principal
 from marketplace.orders import access, presenters
 from marketplace.orders.blueprints import pages
-from marketplace.orders.models import OrderState
+from marketplace.orders.models import Order, OrderState
 from marketplace.orders.posting.forms import MAX_FORM_LINES, OrderForm
 from marketplace.orders.posting.service import (
     LineInput,
@@ -37,7 +40,9 @@ from marketplace.orders.production.forms import (
 )
 from marketplace.orders.proposals.service import cancel_order, expire_due
 from marketplace.orders.runs.forms import MatchForm
-from marketplace.web.forms import ActionForm, field_errors, require_valid, step_then_redirect
+from marketplace.orders.runs.texts import unplaced_lines
+from marketplace.web.forms import ActionForm, require_valid, step_then_redirect
+from marketplace.web.forms import submit as submit_form
 from marketplace.web.labels import current_locale
 from marketplace.web.messages import say
 
@@ -107,41 +112,44 @@ def new() -> ResponseReturnValue:
             form.lines.append_entry()
             form.fill_choices(current_locale())
         return render_template("orders/new.html", form=form)
-    status = 200
+    if not form.is_submitted():
+        return render_template("orders/new.html", form=form)
+    # The form parses, then the service checks every field: all messages at once.
+    order = submit_form(form, lambda: _create(session, principal, form), FORM_NAMES)
+    if order is not None:
+        flash(_("Order posted.") if form.post.data else _("Draft saved."))
+        return redirect(order_page_url(id_of(order)), code=303)
+    return render_template("orders/new.html", form=form), 400
+
+
+def _create(session: Session, principal: Principal, form: OrderForm) -> Order:
+    """The order from the form as parsed; a field that did not parse stands in with a
+    harmless value, its own message already under it, so the others are still checked."""
     currency = (form.currency.data or "EUR").upper()
     budget_minor = None
-    valid = form.validate_on_submit()
-    if valid and form.budget.data is not None:
+    if form.budget.data is not None and not form.budget.errors:
         # In the currency's own minor units (none for JPY, two for EUR).
         try:
             budget_minor = minor_units(form.budget.data, currency)
         except ValueError as error:
             form.budget.errors = [*form.budget.errors, say(error)]
-            valid = False
-    if valid:
-        data = OrderInput(
-            title=form.title.data or "",
-            due_date=form.due_date.data,
-            delivery_country=(form.delivery_country.data or "").upper(),
-            delivery_city=form.delivery_city.data or "",
-            delivery_latitude=form.delivery_latitude.data,
-            delivery_longitude=form.delivery_longitude.data,
-            budget_minor=budget_minor,
-            currency=currency,
-            min_credit=float(form.min_credit.data or 0),
-            lines=_line_inputs(form),
-        )
-        try:
-            order = create_order(session, principal, data, submit=bool(form.post.data))
-        except InputError as error:
-            field_errors(form, error, FORM_NAMES)
-            status = 400
-        else:
-            flash(_("Order posted.") if form.post.data else _("Draft saved."))
-            return redirect(order_page_url(id_of(order)), code=303)
-    elif form.is_submitted():
-        status = 400
-    return render_template("orders/new.html", form=form), status
+    data = OrderInput(
+        title=form.title.data or "",
+        due_date=form.due_date.data or date.max,
+        delivery_country=(form.delivery_country.data or "").upper(),
+        delivery_city=form.delivery_city.data or "",
+        delivery_latitude=_or_zero(form.delivery_latitude.data),
+        delivery_longitude=_or_zero(form.delivery_longitude.data),
+        budget_minor=budget_minor,
+        currency=currency,
+        min_credit=float(form.min_credit.data or 0),
+        lines=_line_inputs(form),
+    )
+    return create_order(session, principal, data, submit=bool(form.post.data))
+
+
+def _or_zero(number: float | None) -> float:
+    return 0.0 if number is None else number
 
 
 def _page_context(page: presenters.OrderPage) -> dict[str, Any]:
@@ -155,6 +163,7 @@ def _page_context(page: presenters.OrderPage) -> dict[str, Any]:
         "disputes": page.disputes,
         "ratings": page.ratings,
         "run": page.run,
+        "unplaced": unplaced_lines(page.run.outcome, [page.order]) if page.run else [],
         "runs": page.runs,
         "is_buyer": page.is_buyer,
         "see_all": page.sees_whole,
@@ -171,19 +180,26 @@ def _page_context(page: presenters.OrderPage) -> dict[str, Any]:
         "milestone_form": MilestoneForm(),
         "dispute_form": DisputeForm(),
         "rating_form": RatingForm(),
+        "blank_rating_form": None,
     }
 
 
 @pages.get("/orders/<int:order_id>")
 @login_required
 def detail(order_id: int) -> ResponseReturnValue:
+    return order_page(order_id)
+
+
+def order_page(order_id: int, status: int = 200, **forms: FlaskForm) -> ResponseReturnValue:
+    """The order page; a form sent from it that failed (`milestone_form=...`) shows again
+    with what was typed and its messages."""
     session, principal = db.session(), require_principal()
     order = access.order_for(session, principal, order_id)
     # Between the periodic runs, a page that shows deadlines enforces them itself.
     if expire_due(session, order_id=order.id):
         session.refresh(order)
     page = presenters.order_page(session, principal, order)
-    return render_template("orders/detail.html", **_page_context(page))
+    return render_template("orders/detail.html", **{**_page_context(page), **forms}), status
 
 
 @pages.post("/orders/<int:order_id>/submit")

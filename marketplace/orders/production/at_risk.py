@@ -54,6 +54,8 @@ def mark_at_risk(
     marked: dict[int, tuple[Proposal, Shortfall]] = {}
     for proposal, bucket_id in rows:
         marked.setdefault(id_of(proposal), (proposal, by_bucket[bucket_id]))
+    if not marked:  # all told already: the usual case while machines stay short
+        return []
     operators = operator_organizations(session)
     for proposal, shortfall in marked.values():
         proposal.at_risk_at = now

@@ -46,14 +46,14 @@ def open_dispute(
 ) -> Dispute:
     order = buyer_step(session, principal, order_id)
     reason = reason.strip()
+    problems = []
     if not reason:
-        raise OrderError("reason", N_("say what went wrong"))
-    if message := too_long(reason, Dispute, "reason"):
-        raise OrderError("reason", message)
-    if len(uploads) > documents.MAX_DOCUMENTS:
-        raise OrderError(
-            "evidence", N_("at most %(maximum)s files", maximum=documents.MAX_DOCUMENTS)
-        )
+        problems.append(("reason", N_("say what went wrong")))
+    elif message := too_long(reason, Dispute, "reason"):
+        problems.append(("reason", message))
+    problems += documents.upload_problems(uploads, "evidence")
+    if problems:
+        raise OrderError.of(problems)
     touch(order, OrderState.DISPUTED)
     dispute = Dispute(
         order_id=order_id,

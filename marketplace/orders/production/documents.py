@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sqlmodel import Session, col, select
 from werkzeug.utils import secure_filename
 
-from factories.errors import N_
+from factories.errors import N_, Message
 from marketplace.accounts.service import Principal
 from marketplace.orders.errors import OrderError
 from marketplace.orders.models import Dispute, Document, Milestone
@@ -57,6 +57,21 @@ def read_upload(
     return Upload(filename=filename or "document", data=data)
 
 
+def upload_problems(uploads: Sequence[Upload], field: str) -> list[tuple[str, Message]]:
+    """What is wrong with the uploads, every file at once: too many, or a file whose
+    content (not its name) is none of the accepted types."""
+    problems: list[tuple[str, Message]] = []
+    if len(uploads) > MAX_DOCUMENTS:
+        problems.append((field, N_("at most %(maximum)s files", maximum=MAX_DOCUMENTS)))
+    for i, upload in enumerate(uploads):
+        if sniff(upload.data, upload.filename) is None:
+            problems.append((f"{field}[{i}]", NOT_ACCEPTED))
+    return problems
+
+
+NOT_ACCEPTED = N_("only PDF, PNG, JPEG, plain text and CSV files are accepted")
+
+
 def sniff(data: bytes, filename: str) -> str | None:
     """The document's type from its first bytes, or None if it is not one we accept."""
     if data.startswith(b"%PDF-"):
@@ -90,7 +105,7 @@ def store(
     `session` rolls back."""
     content_type = sniff(upload.data, upload.filename)
     if content_type is None:
-        raise OrderError(field, N_("only PDF, PNG, JPEG, plain text and CSV files are accepted"))
+        raise OrderError(field, NOT_ACCEPTED)
     name = secure_filename(upload.filename)[:200] or f"document{ALLOWED_TYPES[content_type]}"
     key = secrets.token_hex(16)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -34,11 +34,14 @@ def rate(
     order = access.order_for(session, principal, order_id)
     if order.state not in RATEABLE:
         raise Conflict(N_("ratings open once the order is delivered"))
+    problems = []
     if not 1 <= score <= 5:
-        raise OrderError("score", N_("must be between 1 and 5"))
+        problems.append(("score", N_("must be between 1 and 5")))
     comment = comment.strip()
     if message := too_long(comment, Rating, "comment"):
-        raise OrderError("comment", message)
+        problems.append(("comment", message))
+    if problems:
+        raise OrderError.of(problems)
     factories = access.participants(session, order_id)
     if principal.acts_for(order.buyer_organization_id):
         target = next((f for f in factories if f.id == factory_id), None)

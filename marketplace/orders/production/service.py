@@ -68,14 +68,24 @@ def add_milestone(
             N_("must be one of %(choices)s", choices=", ".join(k.value for k in MILESTONE_ORDER)),
         )
     note, carrier, tracking_number = note.strip(), carrier.strip(), tracking_number.strip()
-    # Whatever the milestone: each text is checked against its own column.
-    for name, value in (("note", note), ("carrier", carrier), ("tracking_number", tracking_number)):
-        if message := too_long(value, Milestone, name):
-            raise OrderError(name, message)
-    if len(uploads) > documents.MAX_DOCUMENTS:
-        raise OrderError(
-            "documents", N_("at most %(maximum)s files", maximum=documents.MAX_DOCUMENTS)
+    # Each text against its own column, whatever the milestone, and the files by content.
+    problems = [
+        (name, message)
+        for name, value in (
+            ("note", note),
+            ("carrier", carrier),
+            ("tracking_number", tracking_number),
         )
+        if (message := too_long(value, Milestone, name))
+    ]
+    problems += documents.upload_problems(uploads, "documents")
+    needed = []
+    if kind == MilestoneKind.QA_PASSED and not uploads:
+        needed.append(("documents", N_("attach the QA report")))
+    if kind == MilestoneKind.SHIPPED and not tracking_number:
+        needed.append(("tracking_number", N_("is required when shipping")))
+    if problems:  # every problem of the input at once
+        raise OrderError.of(problems + needed)
     done = {m.kind for m in milestones_of(session, order_id, [factory_id])}
     position = [k.value for k in MILESTONE_ORDER].index(kind)
     if kind in done:
@@ -86,10 +96,8 @@ def add_milestone(
         raise Conflict(
             N_("the order is %(state)s; milestones follow confirmation", state=order.state)
         )
-    if kind == MilestoneKind.QA_PASSED and not uploads:
-        raise OrderError("documents", N_("attach the QA report"))
-    if kind == MilestoneKind.SHIPPED and not tracking_number:
-        raise OrderError("tracking_number", N_("is required when shipping"))
+    if needed:
+        raise OrderError.of(needed)
     milestone = Milestone(
         order_id=order_id,
         factory_id=factory_id,

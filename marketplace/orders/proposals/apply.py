@@ -43,6 +43,7 @@ from marketplace.orders.proposals import lost
 from marketplace.orders.proposals.explain import add_engine_explanations, explanation
 from marketplace.orders.proposals.parties import factory_organizations, tell_parties
 from marketplace.orders.proposals.settling import settle_after_run
+from marketplace.orders.proposals.unplaced import unplaced_lines
 from marketplace.orders.runs.problem import BuiltProblem, job_id, line_id_of, parse_capacity_line
 from marketplace.orders.runs.service import run_orders
 
@@ -193,7 +194,13 @@ def apply_plan(
     accepted, pending = work_of_lines(session, order_ids)
     wanted = _wanted_slots(session, built, plan, set(lines))
     attempt = int((run.outcome or {}).get("attempt", 0))
-    outcome = {"created": 0, "kept": 0, "superseded": 0, "holds_refused": 0, "unplaced_hours": 0.0}
+    outcome: dict[str, Any] = {
+        "created": 0,
+        "kept": 0,
+        "superseded": 0,
+        "holds_refused": 0,
+        "unplaced_hours": 0.0,
+    }
     refused_orders: set[int] = set()
 
     changes: list[BucketChange] = []
@@ -307,9 +314,9 @@ def apply_plan(
                 buyer_notice="order.proposed",
                 factory_notice="proposal.received",
             )
-    outcome["unplaced_hours"] = float(
-        sum((c.unplaced for c in coverage_of.coverage(session, order_ids).values()), Decimal(0))
-    )
+    covered = coverage_of.coverage(session, order_ids)
+    outcome["unplaced_hours"] = float(sum((c.unplaced for c in covered.values()), Decimal(0)))
+    outcome["unplaced"] = unplaced_lines(session, built, plan, lines, by_id, covered)
     if attempt < MAX_REFUSAL_RETRIES:
         for order in orders:
             if order.id in refused_orders:

@@ -1,7 +1,8 @@
 """Where an order stands after its proposals: still proposed while any is pending; when
 every hour is accepted, waiting for the buyer's payment (the payments area takes it and
 confirms the order, `confirm_paid`, or gives the hours back at the deadline,
-`release_unpaid`); open again when hours are left unplaced."""
+`release_unpaid`; an order whose payment it still holds, paid work re-placed after an
+outage, it confirms at once); open again when hours are left unplaced."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlmodel import Session
 from factories.ledger import EventKind
 from factories.models import id_of, utcnow
 from marketplace.credit import records
+from marketplace.orders import signals
 from marketplace.orders.coverage import coverage
 from marketplace.orders.models import (
     MatchRun,
@@ -64,9 +66,11 @@ def settle(session: Session, order: Order) -> None:
     if order.state == target:
         return
     move(order, target)
-    order.updated_at = utcnow()
+    order.updated_at = now = utcnow()
     if target == OrderState.AWAITING_PAYMENT:
-        _request_payment(session, order)
+        signals.order_fully_accepted.send(order, session=session, now=now)
+        if order.state == OrderState.AWAITING_PAYMENT:  # not paid already
+            _request_payment(session, order)
     elif target == OrderState.OPEN:
         unplaced = sum((c.unplaced for c in lines), Decimal(0))
         events.notify(
@@ -105,9 +109,14 @@ def _request_payment(session: Session, order: Order) -> None:
 def confirm_paid(session: Session, order: Order, now: datetime) -> None:
     """The (locked) order is paid for: confirmed, and every party told."""
     move(order, OrderState.CONFIRMED)
+    again = order.confirmed_at is not None  # paid work re-placed after an outage
     order.updated_at = order.confirmed_at = now
     proposals = accepted_proposals(session, id_of(order))
-    records.order_confirmed(session, order, accepted_shares(session, id_of(order)))
+    shares = accepted_shares(session, id_of(order))
+    if again:  # a factory's confirmation counts once per order
+        confirmed = records.confirmed_factories(session, id_of(order))
+        shares = {f: s for f, s in shares.items() if f not in confirmed}
+    records.order_confirmed(session, order, shares)
     tell_parties(
         session,
         order,

@@ -3,7 +3,8 @@
 Eligibility is decided in the database where it can be (verified factory, a capability
 for the process or one of its specializations, the material, the batch size, valid
 certifications) and refined in Python for the rest (part envelope in any orientation,
-tolerance class, currency, budget). The minimum credit is the engine's to enforce: a
+tolerance class, currency, budget, and for paid work being re-placed the price the buyer
+paid, `ceilings.py`). The minimum credit is the engine's to enforce: a
 factory that fits in every other way but has too little credit is still listed as an
 option of the job, whose `min_credit` keeps it out of the plan, so that the engine's
 explanation can tell that factory why it did not get the work.
@@ -53,6 +54,7 @@ from factories.models import (
 from factories.taxonomy import specializations_of
 from marketplace.orders.coverage import PendingWork, work_of_lines
 from marketplace.orders.models import Order, OrderLine, Proposal, ProposalState
+from marketplace.orders.runs.ceilings import price_ceilings
 
 RESOURCE = "hours"
 MAX_PERIODS = 52
@@ -118,7 +120,7 @@ def eligible_candidates(
         groups[(line.process_code, line.material)].append((line, order))
     result: dict[int, list[Candidate]] = {}
     for (process, material), members in groups.items():
-        rows = _capability_rows(session, process, material)
+        rows = capability_rows(session, process, material)
         certified_on: dict[date, dict[int, set]] = {}
         for line, order in members:
             needed = set(line.certifications_required)
@@ -158,7 +160,7 @@ def eligible_candidates(
     return result
 
 
-def _capability_rows(session: Session, process: str, material: str) -> list[_CapabilityRow]:
+def capability_rows(session: Session, process: str, material: str) -> list[_CapabilityRow]:
     rows = session.exec(
         select(Capability, Factory)
         .join(Factory, col(Factory.id) == col(Capability.factory_id))
@@ -246,6 +248,7 @@ def build_problem(
             continue
         open_lines.append((line, order, remaining))
     candidates = eligible_candidates(session, [(line, order) for line, order, _ in open_lines])
+    ceilings = price_ceilings(session, [line for line, _, _ in open_lines], by_id, reopened)
 
     jobs: list[dict[str, Any]] = []
     used: dict[tuple[int, str], Candidate] = {}
@@ -258,6 +261,8 @@ def build_problem(
                 continue
             cost = price_minor(remaining, candidate.hourly_rate_minor)
             if order.budget_minor is not None and cost > order.budget_minor:
+                continue
+            if cost > ceilings.get(id_of(line), cost):  # paid work re-placed: no dearer
                 continue
             options.append(
                 {

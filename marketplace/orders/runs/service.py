@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
-from factories.errors import N_
+from factories.errors import N_, Conflict
 from factories.models import id_of, utcnow
 from marketplace.accounts.service import Principal
 from marketplace.orders import outbox
@@ -81,6 +81,9 @@ def request_matching(
             N_("must be between 0.5 and %(maximum)s seconds", maximum=f"{MAX_TIME_LIMIT_S:g}"),
         )
     order = buyer_step(session, principal, order_id)
+    if order.state == OrderState.CONFIRMED:
+        # confirmed -> matching is an operator's outage moving paid work, never the buyer's.
+        raise Conflict(N_("the order is paid for: its work is placed"))
     if order.state == OrderState.DRAFT:
         open_draft(session, order)
     return start_run(

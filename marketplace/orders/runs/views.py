@@ -18,7 +18,8 @@ from marketplace.orders import access
 from marketplace.orders.blueprints import pages
 from marketplace.orders.models import MatchRunState
 from marketplace.orders.runs.forms import MatchForm
-from marketplace.orders.runs.service import latest_run, request_matching
+from marketplace.orders.runs.service import latest_run, orders_of_run, request_matching
+from marketplace.orders.runs.texts import unplaced_lines
 from marketplace.orders.settings import current_settings
 from marketplace.web.forms import require_valid, step_then_redirect
 
@@ -46,7 +47,10 @@ def progress(order_id: int) -> ResponseReturnValue:
     if not access.sees_whole_order(principal, order):
         raise NotFound(f"order {order_id}")
     run = latest_run(session, id_of(order))
-    response = Response(render_template("orders/_progress.html", order=order, run=run))
+    unplaced = unplaced_lines(run.outcome, [order]) if run is not None else []
+    response = Response(
+        render_template("orders/_progress.html", order=order, run=run, unplaced=unplaced)
+    )
     finished = run is not None and run.state in (MatchRunState.SUCCEEDED, MatchRunState.FAILED)
     if finished and request.args.get("was") in (MatchRunState.QUEUED, MatchRunState.RUNNING):
         # The run just finished: reload the page so that the proposals appear.
@@ -58,7 +62,9 @@ def progress(order_id: int) -> ResponseReturnValue:
 @login_required
 def run_detail(run_id: int) -> ResponseReturnValue:
     session, principal = db.session(), require_principal()
-    return render_template("orders/run.html", run=access.run_for(session, principal, run_id))
+    run = access.run_for(session, principal, run_id)
+    unplaced = unplaced_lines(run.outcome, orders_of_run(session, run_id))
+    return render_template("orders/run.html", run=run, unplaced=unplaced)
 
 
 @pages.get("/runs/<int:run_id>/<any(problem, plan, previous_plan):part>.json")

@@ -7,13 +7,11 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from factories.capacity.bulk import close_week, copy_week, fill_capacity
 from factories.capacity.calendar import (
     CALENDAR_WEEKS,
     HORIZON_WEEKS,
     capacity_grid,
-    close_week,
-    copy_week,
-    fill_capacity,
     set_capacity,
 )
 from factories.capacity.weeks import parse_week, week_count

@@ -12,13 +12,11 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
+from factories.capacity.bulk import close_week, copy_week, fill_capacity
 from factories.capacity.calendar import (
     CapacityChange,
     CapacityGrid,
     capacity_grid,
-    close_week,
-    copy_week,
-    fill_capacity,
     set_capacity,
 )
 from factories.capacity.hours import parse_hours
@@ -39,7 +37,7 @@ from marketplace.supply.clock import today_and_now
 from marketplace.supply.forms import choices
 from marketplace.supply.presenters import capacity_freshness, machines_by_process
 from marketplace.web import labels
-from marketplace.web.forms import ActionForm, field_errors
+from marketplace.web.forms import ActionForm, field_errors, submit
 from marketplace.web.labels import current_locale
 from marketplace.web.messages import say
 
@@ -196,30 +194,31 @@ def fill_view(factory_id: int) -> ResponseReturnValue:
     form = FillForm()
     form.first_week.choices = week_choices(grid.weeks)
     form.resources.choices = choices((r, r) for r in grid.resources)
-    if form.validate():
-        today, now = today_and_now()
-        try:
-            fill_capacity(
-                db.session(),
-                factory,
-                Decimal(form.hours.data),
-                date.fromisoformat(form.first_week.data),
-                form.weeks.data,
-                today,
-                now,
-                resources=form.resources.data or None,
+    today, now = today_and_now()
+    # The form parses, then the service checks every field: all messages at once (a
+    # field that did not parse stands in with a harmless value, its message kept).
+    filled = submit(
+        form,
+        lambda: fill_capacity(
+            db.session(),
+            factory,
+            Decimal(form.hours.data if form.hours.data is not None else 0),
+            _week_or(form.first_week.data, grid.weeks[0]),
+            form.weeks.data or 1,
+            today,
+            now,
+            resources=form.resources.data or None,
+        ),
+    )
+    if filled is not None:
+        flash(
+            _(
+                "%(hours)s h per week for %(weeks)s weeks published.",
+                hours=labels.hours(form.hours.data),
+                weeks=form.weeks.data,
             )
-        except InputError as error:
-            field_errors(form, error)
-        else:
-            flash(
-                _(
-                    "%(hours)s h per week for %(weeks)s weeks published.",
-                    hours=labels.hours(form.hours.data),
-                    weeks=form.weeks.data,
-                )
-            )
-            return redirect(url_for("supply.capacity", factory_id=factory.id))
+        )
+        return redirect(url_for("supply.capacity", factory_id=factory.id))
     return _calendar(factory, forms={"fill": form}, status=400)
 
 
@@ -267,6 +266,13 @@ def close_view(factory_id: int) -> ResponseReturnValue:
             flash(_closed(week, kept))
             return redirect(url_for("supply.capacity", factory_id=factory.id))
     return _calendar(factory, forms={"close": form}, status=400)
+
+
+def _week_or(value: str | None, default: date) -> date:
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        return default
 
 
 def _closed(week: date, kept_booked_hours: Decimal) -> str:

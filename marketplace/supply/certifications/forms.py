@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Optional
 
+from factories.models import Certification, text_limit
 from factories.onboarding import CertificationDetails
 
 # The names of a certification's fields, in the forms and in the services alike.
@@ -22,15 +23,22 @@ CERTIFICATION_FIELDS = (
 )
 
 
+def limit(name: str) -> dict[str, int]:
+    """The input's maxlength: what the certification's column holds."""
+    return {"maxlength": text_limit(Certification, name)}
+
+
 # Text fields carry no "required" check here: the services name every missing or wrong
 # field in one go, so the form only reports what it cannot even parse.
 
 
 class CertificationForm(FlaskForm):
     certificate_type = SelectField(_l("Certification"))
-    certificate_version = StringField(_l("Version"))
-    registration_number = StringField(_l("Registration number"))
-    issuer = StringField(_l("Issued by"))
+    certificate_version = StringField(_l("Version"), render_kw=limit("certificate_version"))
+    registration_number = StringField(
+        _l("Registration number"), render_kw=limit("registration_number")
+    )
+    issuer = StringField(_l("Issued by"), render_kw=limit("issuer"))
     valid_from = DateField(_l("Valid from"), validators=[Optional()])
     valid_until = DateField(_l("Valid until"), validators=[Optional()])
 

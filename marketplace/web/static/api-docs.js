@@ -7,7 +7,9 @@ window.addEventListener("DOMContentLoaded", function () {
   window.SwaggerUIBundle({
     url: root.dataset.spec,
     domNode: root,
-    deepLinking: true,
+    // A deep link is an anchor inside the summary button: a control nested in a control,
+    // which screen readers cannot reach.
+    deepLinking: false,
     presets: [window.SwaggerUIBundle.presets.apis],
     layout: "BaseLayout",
     requestInterceptor: function (request) {
