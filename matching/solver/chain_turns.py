@@ -10,9 +10,11 @@ from matching.solver.incumbent import Incumbent
 from matching.solver.progress import Progress
 
 # After a first burst, chains take turns with LNS moves, getting CHAIN_SHARE of the
-# search threads' time.
+# search threads' time; while the group's fill is below the LP's, less (chains never
+# place more work, and the cost ratio at the plan's fill falls fastest with its fill).
 CHAIN_BURST_S = 0.5
 CHAIN_SHARE = 0.5
+CHAIN_SHARE_FILL_OPEN = 0.2
 CHAIN_SLICE_S = 0.05  # work after which a chain search looks at the clock again
 
 
@@ -26,12 +28,20 @@ class ChainTurns:
         """Whether the group's chains take the next turn: they exist, are not running,
         may find jobs to move since they last found too few, and had less than their
         share of time. Called with the incumbent's lock held."""
-        return (
-            group.chains is not None
-            and not group.chains_busy
-            and group.chains_idle_at != group.version
-            and group.chain_seconds <= CHAIN_SHARE / (1 - CHAIN_SHARE) * group.lns_seconds
-        )
+        if group.chains is None or group.chains_busy or group.chains_idle_at == group.version:
+            return False
+        share = CHAIN_SHARE_FILL_OPEN if self.fill_open(group) else CHAIN_SHARE
+        return group.chain_seconds <= share / (1 - share) * group.lns_seconds
+
+    def fill_open(self, group: Group) -> bool:
+        """Whether the group's fill is below the LP's (when the LP was solved)."""
+        if group.lp_fill is None:
+            return False
+        if group.fill_open_at != group.version:
+            fill, _ = self.incumbent.instance.score(self.incumbent.allocation, group.jobs)
+            group.fill_open = fill < group.lp_fill * (1 - 1e-9) - 1e-6
+            group.fill_open_at = group.version
+        return group.fill_open
 
     def burst(self, group: Group, seconds: float) -> None:
         """Ejection chains on the group for about `seconds` of search time, starting from

@@ -72,7 +72,9 @@ def allocate(
     if keep is not None:
         kept_amounts = kept_amounts_of(instance.allocation_from_plan(keep))
         levels = [FILL, KEEP, COST]
-    allocation, lp_start = _constructive_start(instance, start, limit, with_lp=keep is None)
+    allocation, lp_start, lp_fractions = _constructive_start(
+        instance, start, limit, with_lp=keep is None
+    )
     search = Search(
         instance,
         allocation,
@@ -83,6 +85,7 @@ def allocate(
         seed=seed,
         on_progress=on_progress,
         lp_start=lp_start,
+        lp_fractions=lp_fractions,
         started=started,
     )
     search.progress.report(search.incumbent.allocation)
@@ -92,15 +95,16 @@ def allocate(
 
 def _constructive_start(
     instance: Instance, start: Allocation | None, time_limit_s: float, with_lp: bool
-) -> tuple[Allocation, LpBound | None]:
+) -> tuple[Allocation, LpBound | None, dict[int, list[tuple[int, int, float]]] | None]:
     """Greedy from `start`, or the LP solution rounded when that is better and the time
-    limit affords the LP; with the LP solved, if it was."""
+    limit affords the LP; with the LP and its solution, if it was solved."""
     allocation = greedy(instance, start)
     if not with_lp or lp_seconds(instance.size()) > LP_START_SHARE * time_limit_s:
-        return allocation, None
+        return allocation, None, None
     lp_start, fractions = lp_solution(instance)
     rounded = lp_rounding(instance, fractions)
-    return max(allocation, rounded, key=lambda a: _lexicographic(instance, a)), lp_start
+    best = max(allocation, rounded, key=lambda a: _lexicographic(instance, a))
+    return best, lp_start, fractions
 
 
 def _lexicographic(instance: Instance, allocation: Allocation) -> tuple[int, int]:

@@ -27,6 +27,9 @@ class Group:
     chain_seconds: float = 0.0  # search time spent on chains and on LNS moves
     lns_seconds: float = 0.0
     version: int = 0  # bumped whenever a job of the group changes placement
+    lp_fill: float | None = None  # fill units the LP solution places, when solved
+    fill_open: bool = True  # whether the group places less than `lp_fill`, as of
+    fill_open_at: int = -1  # this version
 
 
 def groups_of(instance: Instance, seed: int, with_chains: bool) -> list[Group]:

@@ -17,6 +17,7 @@ from matching.objective import FILL, KEEP, KeptAmounts
 from matching.problem import Plan
 from matching.solver.chain_turns import CHAIN_BURST_S, ChainTurns
 from matching.solver.clock import SearchClock
+from matching.solver.directed import LpGuide
 from matching.solver.groups import Group, groups_of
 from matching.solver.incumbent import Incumbent
 from matching.solver.lns import LnsMoves
@@ -47,6 +48,7 @@ class Search:
         seed: int,
         on_progress: ProgressCallback | None,
         lp_start: LpBound | None = None,
+        lp_fractions: dict[int, list[tuple[int, int, float]]] | None = None,
         started: float | None = None,
     ):
         self.instance = instance
@@ -63,7 +65,11 @@ class Search:
             workers == 1, self._search_budget(time_limit_s, allocation), started
         )
         self.progress = Progress(instance, on_progress, self.clock)
-        self.lns = LnsMoves(self.incumbent, self.clock, self.progress)
+        guide = None if lp_fractions is None else LpGuide(instance, lp_fractions)
+        if guide is not None:
+            for group in self.groups:
+                group.lp_fill = guide.fill(group.jobs)
+        self.lns = LnsMoves(self.incumbent, self.clock, self.progress, guide)
         self.chain_turns = ChainTurns(self.incumbent, self.clock, self.progress)
 
     def _search_budget(self, time_limit_s: float, allocation: Allocation) -> float:
@@ -77,7 +83,11 @@ class Search:
     # --- search -----------------------------------------------------------------------
 
     def optimize(self) -> None:
-        chained = [g for g in self.groups if g.chains is not None]
+        # The first burst only where the start's fill is the LP's: chains move placed
+        # work, and until then the time is better spent placing more.
+        chained = [
+            g for g in self.groups if g.chains is not None and not self.chain_turns.fill_open(g)
+        ]
         total_terms = sum(g.terms for g in self.groups)
         for group in chained:
             self.chain_turns.burst(
