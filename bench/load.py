@@ -1,7 +1,7 @@
 """The marketplace under load: gunicorn and Celery on PostgreSQL, driven by locust.
 
-    python bench/load.py [--factories 200] [--buyers 60] [--users 10,20,40,80]
-                         [--seconds 60] [--web-workers 3] [--threads 4] [--celery-workers 1]
+    python bench/load.py [--factories 200] [--buyers 60] [--users 20,40,80,120,160]
+                         [--seconds 45] [--web-workers 3] [--threads 4] [--celery-workers 1]
                          [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
                          [--broker redis://127.0.0.1:6379/0] [--keep]
 
@@ -65,8 +65,8 @@ def main() -> None:
     parser.add_argument("--factories", type=int, default=200)
     parser.add_argument("--orders", type=int, default=300, help="seeded orders")
     parser.add_argument("--buyers", type=int, default=60, help="buyer accounts")
-    parser.add_argument("--users", default="10,20,40,80", help="concurrent users per step")
-    parser.add_argument("--seconds", type=int, default=60, help="measured seconds per step")
+    parser.add_argument("--users", default="20,40,80,120,160", help="concurrent users per step")
+    parser.add_argument("--seconds", type=int, default=45, help="measured seconds per step")
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--celery-workers", type=int, default=1)
