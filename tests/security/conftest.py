@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.accounts.conftest import inbox, make_app, smtp_server  # noqa: F401
+from tests.accounts.conftest import inbox, make_app  # noqa: F401
 from tests.conftest import Browser
+from tests.mail import smtp_server  # noqa: F401
 
 # The orders area's fixtures: an application with a manual dispatcher, its database.
 from tests.orders.conftest import app, buyer, database, dispatcher, make_shop  # noqa: F401
