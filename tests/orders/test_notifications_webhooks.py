@@ -227,7 +227,9 @@ def test_notifications_bell_and_list(
     factory = new_browser()
     factory.login(shop.owner)
     home = factory.get("/").get_data(as_text=True)
-    assert 'id="notification-bell"' in home and '<span class="count">1</span>' in home
+    assert 'id="notification-bell"' in home
+    assert 'aria-label="Notifications: 1 unread"' in home
+    assert '<span class="count" aria-hidden="true">1</span>' in home
     page = factory.get("/notifications").get_data(as_text=True)
     assert "New work proposed to you on “Brackets”" in page
     proposal = db_session.exec(select(Proposal)).one()
