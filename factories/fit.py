@@ -10,6 +10,10 @@ search never hides a factory the engine would use (or shows one it would not):
 * distance is the great-circle distance on the mean Earth radius, shipping takes a day
   per started 500 km, rounded up to whole weeks;
 * the price of hours at an hourly rate is in whole minor units, rounded half up.
+
+`FitTable`, `distances_km`, `lead_weeks_of` and `prices_minor` are the same rules over
+many capabilities at once (numpy columns), for a national run's eligibility, where
+each line is weighed against thousands of shops.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
+
+import numpy as np
 
 from factories.taxonomy import TOLERANCE_CLASSES, tolerance_rank
 
@@ -108,3 +114,59 @@ def price_minor(hours: Decimal | int | str, rate_minor: int) -> int:
     """What `hours` cost at `rate_minor` per hour, in whole minor units (half up)."""
     amount = Decimal(str(hours)) * rate_minor
     return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+class FitTable:
+    """`misfits` over many capabilities at once: `fitting(need)` is one boolean per
+    capability, in the order they were given."""
+
+    def __init__(self, shapes: Sequence[CapabilityShape]) -> None:
+        envelopes = np.array(
+            [(c.max_length_mm, c.max_width_mm, c.max_height_mm) for c in shapes], dtype=np.int64
+        ).reshape(-1, 3)
+        self.size = len(envelopes)
+        self.room = -np.sort(-envelopes, axis=1)  # each envelope's sizes, largest first
+        self.tolerance = np.array(
+            [tolerance_rank(c.tolerance_class) for c in shapes], dtype=np.int64
+        )
+        self.batch_min = np.array([c.batch_min for c in shapes], dtype=np.int64)
+        self.batch_max = np.array([c.batch_max for c in shapes], dtype=np.int64)
+
+    def fitting(self, need: Need) -> np.ndarray:
+        ok = np.ones(self.size, dtype=bool)
+        if need.part_mm:
+            sizes = sorted((size or 0 for size in need.part_mm), reverse=True)
+            if len(sizes) > self.room.shape[1]:
+                return np.zeros(self.size, dtype=bool)
+            for axis, size in enumerate(sizes):
+                ok &= self.room[:, axis] >= size
+        if need.tolerance_class is not None:
+            ok &= self.tolerance <= tolerance_rank(need.tolerance_class)
+        if need.quantity is not None:
+            ok &= (self.batch_min <= need.quantity) & (need.quantity <= self.batch_max)
+        return ok
+
+
+def distances_km(
+    latitudes: np.ndarray, longitudes: np.ndarray, lat: float, lon: float
+) -> np.ndarray:
+    """`distance_km` from each (latitude, longitude) to one place."""
+    phi1, phi2 = np.radians(latitudes), math.radians(lat)
+    dphi, dlambda = phi2 - phi1, np.radians(lon - longitudes)
+    a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * math.cos(phi2) * np.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+
+
+def lead_weeks_of(km: np.ndarray) -> np.ndarray:
+    """`lead_weeks` of each distance."""
+    days = np.ceil(km / KM_PER_TRANSPORT_DAY - 1e-9)
+    return np.ceil(days / 7).astype(np.int64)
+
+
+def prices_minor(hours: Decimal, rates_minor: np.ndarray) -> np.ndarray:
+    """`price_minor` of the same hours at each rate."""
+    cents = Decimal(str(hours)) * 100
+    if cents == cents.to_integral_value() and rates_minor.size:
+        # Whole cents of an hour (the hours columns' scale): exact in integers.
+        return (int(cents) * rates_minor.astype(np.int64) + 50) // 100
+    return np.array([price_minor(hours, int(rate)) for rate in rates_minor], dtype=np.int64)

@@ -153,3 +153,30 @@ def test_factories_below_the_minimum_credit_are_options_the_engine_keeps_out(
     assert set(built.candidates[job["id"]]) == {capacity_line_id(sound.id, "milling_3axis")}
     plan = matching.solve(matching.load_problem(built.problem), 2, 1, 0)
     assert {a.factory for a in plan.assignments} == {capacity_line_id(sound.id, "milling_3axis")}
+
+
+def test_certificates_are_checked_for_each_process_of_one_due_date(db_session, make_shop, buyer):
+    """Two lines due the same day, of different processes, each asking for a
+    certificate: each line's certified shops are options (a certificate looked up for
+    the first process must not stand for the second's shops)."""
+    iso9001 = {"certifications": ("ISO9001",)}
+    mill = make_shop("milling_3axis", **iso9001)
+    lathe = make_shop("turning", **iso9001)
+    uncertified_lathe = make_shop("turning")
+    db_session.commit()
+    order = create_order(
+        db_session,
+        principal(db_session, buyer),
+        order_input(
+            line(certifications_required=["ISO9001"]),
+            line(process_code="turning", certifications_required=["ISO9001"]),
+        ),
+        submit=True,
+    )
+    built = build_problem(db_session, [order], utcnow().date(), time_limit_s=2)
+    options = [{o["factory"] for o in job["options"]} for job in built.problem["jobs"]]
+    assert options == [
+        {capacity_line_id(mill.id, "milling_3axis")},
+        {capacity_line_id(lathe.id, "turning")},
+    ]
+    assert capacity_line_id(uncertified_lathe.id, "turning") not in options[1]

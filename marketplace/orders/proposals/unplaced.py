@@ -134,7 +134,7 @@ def funnel(
     failed: dict[str, set[int]] = defaultdict(set)
     fitting = []
     for row in rows:
-        problems = misfits(row.capability, need)
+        problems = misfits(row, need)
         for problem in problems:
             failed[problem].add(row.factory_id)
         if not problems:

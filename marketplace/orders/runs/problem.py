@@ -40,21 +40,24 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 from sqlmodel import Session, col, select
 
 from factories.capacity.hours import free_hours
 from factories.capacity.weeks import monday_of, week_count, week_label, weeks_from
 from factories.credit.score import risk_adjusted
-from factories.fit import price_minor
+from factories.fit import prices_minor
 from factories.models import CapacityBucket, id_of
 from marketplace.orders.coverage import PendingWork, work_of_lines
 from marketplace.orders.models import Order, OrderLine, Proposal, ProposalState
 from marketplace.orders.runs.ceilings import price_ceilings
 from marketplace.orders.runs.eligibility import (
     Candidate,
+    Eligible,
     EligibilityCache,
     capability_rows,
     capacity_line_id,
+    eligible,
     eligible_candidates,
 )
 
@@ -163,22 +166,21 @@ def build_problem(
                 built.skipped[id_of(line)] = "due date has passed"
                 continue
             open_lines.append((line, order, remaining))
-        candidates = eligible_candidates(
-            session, [(line, order) for line, order, _ in open_lines], cache
-        )
+        found = eligible(session, [(line, order) for line, order, _ in open_lines], cache)
         ceilings = price_ceilings(session, [line for line, _, _ in open_lines], by_id, reopened)
         for line, order, remaining in open_lines:
             due_week = min(monday_of(order.due_date), weeks[-1])
             jid = job_id(id_of(line))
             chosen = _options_of(
-                candidates.get(id_of(line), []),
+                found[id_of(line)],
+                cache,
                 refused.get(id_of(line), ()),
                 remaining,
                 order,
                 ceilings.get(id_of(line)),
             )
             options = []
-            eligible = {}
+            within_credit = {}
             for candidate, cost in chosen:
                 options.append(
                     {
@@ -190,9 +192,9 @@ def build_problem(
                     }
                 )
                 if candidate.meets_credit:
-                    eligible[candidate.problem_id] = candidate
+                    within_credit[candidate.problem_id] = candidate
                 used[(candidate.factory_id, candidate.resource)] = candidate
-            built.candidates[jid] = eligible
+            built.candidates[jid] = within_credit
             jobs.append(
                 {
                     "id": jid,
@@ -225,7 +227,8 @@ def build_problem(
 
 
 def _options_of(
-    candidates: list[Candidate],
+    found: Eligible,
+    cache: EligibilityCache,
     refused: Collection[int],
     hours: Decimal,
     order: Order,
@@ -234,21 +237,24 @@ def _options_of(
     """The candidates a job is offered, with their price: not refused, within the
     order's budget and (paid work re-placed) no dearer than `ceiling`, and at most
     MAX_OPTIONS of them, the nearest (shortest shipping) first and among those the
-    cheapest."""
-    offered = []
-    for candidate in candidates:
-        if candidate.factory_id in refused:
-            continue
-        cost = price_minor(hours, candidate.hourly_rate_minor)
-        if order.budget_minor is not None and cost > order.budget_minor:
-            continue
-        if ceiling is not None and cost > ceiling:  # paid work re-placed: no dearer
-            continue
-        offered.append((candidate, cost))
-    if len(offered) > MAX_OPTIONS:
-        offered.sort(key=lambda c: (c[0].lead_periods, c[1], c[0].problem_id))
-        del offered[MAX_OPTIONS:]
-    return offered
+    cheapest (then by capacity line id)."""
+    table, indices, leads = found.table, found.indices, found.leads
+    costs = prices_minor(hours, table.rates[indices])
+    keep = np.ones(len(indices), dtype=bool)
+    if refused:
+        keep &= ~np.isin(table.factory_ids[indices], list(refused))
+    if order.budget_minor is not None:
+        keep &= costs <= order.budget_minor
+    if ceiling is not None:  # paid work re-placed: no dearer
+        keep &= costs <= ceiling
+    indices, leads, costs = indices[keep], leads[keep], costs[keep]
+    if len(indices) > MAX_OPTIONS:
+        nearest = np.lexsort((table.rank[indices], costs, leads))[:MAX_OPTIONS]
+        indices, costs = indices[nearest], costs[nearest]
+    return [
+        (cache.candidate(found, int(i), order), int(cost))
+        for i, cost in zip(indices, costs, strict=True)
+    ]
 
 
 def _refusals(session: Session, order_ids: list[int]) -> dict[int, set[int]]:
@@ -291,7 +297,14 @@ def _capacity_lines(
     factory_ids = sorted({f for f, _ in used})
     resources = sorted({r for _, r in used})
     buckets = session.exec(
-        select(CapacityBucket)
+        select(
+            CapacityBucket.id,
+            CapacityBucket.factory_id,
+            CapacityBucket.resource,
+            CapacityBucket.point_in_time,
+            CapacityBucket.maximum_hours,
+            CapacityBucket.booked_hours,
+        )
         .where(
             col(CapacityBucket.factory_id).in_(factory_ids),
             col(CapacityBucket.resource).in_(resources),
@@ -302,20 +315,17 @@ def _capacity_lines(
         .execution_options(yield_per=batch)
     )
     capacity: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
-    for bucket in buckets:
-        key = (bucket.factory_id, bucket.resource)
+    labels = {week: week_label(week) for week in weeks}
+    for bucket_id, factory_id, resource, week, maximum, booked in buckets:
+        key = (factory_id, resource)
         if key not in used:
             continue
-        free = free_hours(
-            bucket.maximum_hours,
-            bucket.booked_hours,
-            reclaimed_held=held_here.get(id_of(bucket), Decimal(0)),
-        )
+        free = free_hours(maximum, booked, reclaimed_held=held_here.get(bucket_id, Decimal(0)))
         if free > 0:
             capacity[key].append(
                 {
                     "resource": RESOURCE,
-                    "period": week_label(bucket.point_in_time),
+                    "period": labels.get(week) or week_label(week),
                     "hours": float(free),
                 }
             )
