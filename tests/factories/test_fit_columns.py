@@ -68,9 +68,7 @@ longitudes = st.floats(min_value=-180, max_value=180)
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(latitudes, longitudes), min_size=1, max_size=20), latitudes, longitudes)
 def test_distances_and_shipping_weeks_agree_with_the_rule(places, lat, lon):
-    km = distances_km(
-        np.array([p[0] for p in places]), np.array([p[1] for p in places]), lat, lon
-    )
+    km = distances_km(np.array([p[0] for p in places]), np.array([p[1] for p in places]), lat, lon)
     one_by_one = [distance_km(p[0], p[1], lat, lon) for p in places]
     assert np.allclose(km, one_by_one, rtol=1e-12, atol=1e-9)
     # Away from a day's boundary (within a micrometre), the shipping weeks are the same.

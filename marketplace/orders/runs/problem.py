@@ -53,8 +53,8 @@ from marketplace.orders.models import Order, OrderLine, Proposal, ProposalState
 from marketplace.orders.runs.ceilings import price_ceilings
 from marketplace.orders.runs.eligibility import (
     Candidate,
-    Eligible,
     EligibilityCache,
+    Eligible,
     capability_rows,
     capacity_line_id,
     eligible,
