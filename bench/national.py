@@ -50,6 +50,7 @@ import matching  # noqa: E402
 from factories.capacity.weeks import monday_of  # noqa: E402
 from factories.models import Capability, CapabilityMaterial, Factory, utcnow  # noqa: E402
 from marketplace.accounts.models import Organization, OrganizationKind  # noqa: E402
+from marketplace.bulk import insert_rows  # noqa: E402
 from marketplace.db import Database  # noqa: E402
 from marketplace.migrate import scratch_database  # noqa: E402
 from marketplace.orders.models import (  # noqa: E402
@@ -65,7 +66,6 @@ from marketplace.orders.runs.service import start_run  # noqa: E402
 from marketplace.orders.workers.dispatchers import CeleryDispatcher  # noqa: E402
 from marketplace.orders.workers.queue import worker_command  # noqa: E402
 from marketplace.tools.demo.data import PART_NAMES, REGIONS, DemoSpec  # noqa: E402
-from marketplace.tools.demo.rows import insert_rows  # noqa: E402
 from marketplace.tools.demo.seed import seed_marketplace  # noqa: E402
 from matching.bound import lp_bound, lp_min_cost  # noqa: E402
 from matching.instance import compile_problem  # noqa: E402

@@ -71,12 +71,21 @@ class Coverage:
 
 def coverage(session: Session, order_ids: list[int]) -> dict[int, Coverage]:
     """Per line of the orders, how much of its work is accepted, pending and unplaced."""
-    accepted, pending = work_of_lines(session, order_ids)
     return {
-        id_of(line): Coverage(
+        line_id: covered
+        for lines in coverage_by_order(session, order_ids).values()
+        for line_id, covered in lines.items()
+    }
+
+
+def coverage_by_order(session: Session, order_ids: list[int]) -> dict[int, dict[int, Coverage]]:
+    """`coverage`, per order: {order id: {line id: coverage}}."""
+    accepted, pending = work_of_lines(session, order_ids)
+    result: dict[int, dict[int, Coverage]] = {order_id: {} for order_id in order_ids}
+    for line in session.exec(select(OrderLine).where(col(OrderLine.order_id).in_(order_ids))):
+        result.setdefault(line.order_id, {})[id_of(line)] = Coverage(
             hours=line.hours,
             accepted=accepted.get(id_of(line), Decimal(0)),
             pending=sum((p.hours for p, _ in pending.get(id_of(line), [])), Decimal(0)),
         )
-        for line in session.exec(select(OrderLine).where(col(OrderLine.order_id).in_(order_ids)))
-    }
+    return result

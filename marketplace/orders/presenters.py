@@ -30,7 +30,7 @@ from marketplace.orders.production.disputes import disputes_of
 from marketplace.orders.production.documents import documents_of
 from marketplace.orders.production.ratings import ratings_of
 from marketplace.orders.production.service import milestones_of
-from marketplace.orders.proposals.explain import explanation_for
+from marketplace.orders.proposals.explain import explain_proposals, explanation_for
 from marketplace.orders.proposals.parties import slots_of
 from marketplace.orders.runs.problem import parse_capacity_line
 from marketplace.orders.runs.service import latest_run, runs_of_order
@@ -86,6 +86,7 @@ class OrderPage(OrderView):
 def _view_fields(session: Session, principal: Principal, order: Order) -> dict[str, Any]:
     sees_whole = access.sees_whole_order(principal, order)
     proposals = access.visible_proposals(session, principal, order)
+    explain_proposals(session, proposals)
     return {
         "order": order,
         "sees_whole": sees_whole,
@@ -149,6 +150,7 @@ def proposal_view(session: Session, principal: Principal, proposal: Proposal) ->
     factory = session.get(Factory, proposal.factory_id)
     assert order is not None and line is not None and factory is not None
     slots = slots_of(session, [id_of(proposal)]).get(id_of(proposal), [])
+    explain_proposals(session, [proposal])
     explanation = explanation_for(principal, proposal)
     engine = explanation.get("engine") or {}
     mentioned = [e["factory"] for e in engine.get("chosen", []) + engine.get("not_chosen", [])]
@@ -172,6 +174,15 @@ def proposal_view(session: Session, principal: Principal, proposal: Proposal) ->
 
 
 # --- in the API ---
+
+
+def proposals_out(
+    session: Session, principal: Principal, proposals: list[Proposal]
+) -> list[dict[str, Any]]:
+    """`proposal_out` of each, with the engine's account worked out where it was left
+    for later."""
+    explain_proposals(session, proposals)
+    return [proposal_out(principal, p) for p in proposals]
 
 
 def proposal_out(principal: Principal, proposal: Proposal) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from marketplace.orders.models import (
     SlotState,
 )
 from marketplace.orders.posting.service import create_order
+from marketplace.orders.proposals import explain
 from marketplace.orders.proposals import service as service
 from marketplace.orders.proposals.apply import round_to_cents
 from marketplace.orders.workers.matching import execute_run
@@ -434,3 +435,36 @@ def test_a_factorys_reason_for_declining_reaches_the_buyer(
     assert f"“{reason}”" in page.split('id="proposals"')[1]
     notes = buyer_browser.get("/notifications").get_data(as_text=True)
     assert reason in notes and "declined its part" in notes
+
+
+def test_a_large_run_leaves_the_engine_s_account_for_the_first_reader(
+    db_session, make_shop, buyer, dispatcher, database, browser, monkeypatch
+):
+    """A run above EAGER_ENGINE_JOBS applies its plan without the engine's accounts; the
+    first page or API call showing a proposal works its account out from the run's
+    stored problem and plan, exactly as a small run does at once, and keeps it."""
+    mine = make_shop(hours=12, rate_minor=5000)
+    make_shop(hours=40, rate_minor=6000)
+    monkeypatch.setattr(explain, "EAGER_ENGINE_JOBS", 0)
+    _, later = matched(
+        db_session, dispatcher, database, buyer, line(hours=Decimal(30), splittable=True), weeks=0
+    )
+    assert len(later) == 2
+    assert all(p.explanation.get(explain.ENGINE_LATER) for p in later)
+    assert all("engine" not in p.explanation for p in later)
+
+    [own] = [p for p in later if p.factory_id == mine.id]
+    browser.login(mine.owner)
+    page = browser.get(f"/proposals/{own.id}").get_data(as_text=True)
+    assert 'id="engine-explanation"' in page and "12 of the 30 hours" in page
+    db_session.expire_all()
+    kept = db_session.get(Proposal, own.id).explanation
+    assert explain.ENGINE_LATER not in kept
+    run = db_session.get(MatchRun, own.match_run_id)
+    job = f"line-{own.order_line_id}"
+    [job_data] = [j for j in run.problem["jobs"] if j["id"] == job]
+    at_once = explain.RunExplainer(run.problem, run.plan).explain(job)
+    assert kept["engine"] == explain.with_prices(at_once, job_data)
+    api = browser.get("/api/v1/proposals").get_json()["proposals"]
+    assert [p["explanation"]["engine"]["chosen"][0]["hours"] for p in api] == [12]
+    assert all(explain.ENGINE_LATER not in p["explanation"] for p in api)

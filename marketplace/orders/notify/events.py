@@ -11,7 +11,8 @@ another factory's work or prices.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,12 +54,11 @@ def notify(
 def publish(session: Session, organization_id: int, event: str, data: dict[str, Any]) -> int:
     """Queue the event for every active endpoint of the organization that wants it."""
     assert event in WEBHOOK_EVENTS, event
-    endpoints = session.exec(
-        select(WebhookEndpoint).where(
-            WebhookEndpoint.organization_id == organization_id,
-            WebhookEndpoint.active == sa.true(),
-        )
-    ).all()
+    known = session.info.get(_KNOWN_ENDPOINTS)
+    if known is not None and organization_id in known:
+        endpoints = known[organization_id]
+    else:
+        endpoints = _active_endpoints(session, [organization_id]).get(organization_id, [])
     now = utcnow()
     deliveries = []
     for endpoint in endpoints:
@@ -85,6 +85,42 @@ def publish(session: Session, organization_id: int, event: str, data: dict[str, 
         session.flush()
         outbox.later(session, deliveries=[id_of(d) for d in deliveries])
     return len(deliveries)
+
+
+_KNOWN_ENDPOINTS = "factoryweb.orders.known_endpoints"
+
+
+@contextmanager
+def endpoints_known(session: Session, organization_ids: Iterable[int]) -> Iterator[None]:
+    """Within the block, `publish` to these organizations reads their endpoints from one
+    query made here (a run's plan tells thousands of organizations at once); nothing in
+    the block may add or change an endpoint of theirs."""
+    session.info[_KNOWN_ENDPOINTS] = {
+        organization_id: [] for organization_id in organization_ids
+    } | _active_endpoints(session, organization_ids)
+    try:
+        yield
+    finally:
+        session.info.pop(_KNOWN_ENDPOINTS, None)
+
+
+def _active_endpoints(
+    session: Session, organization_ids: Iterable[int]
+) -> dict[int, list[WebhookEndpoint]]:
+    found: dict[int, list[WebhookEndpoint]] = {}
+    ids = sorted(set(organization_ids))
+    if not ids:
+        return found
+    for endpoint in session.exec(
+        select(WebhookEndpoint)
+        .where(
+            col(WebhookEndpoint.organization_id).in_(ids),
+            WebhookEndpoint.active == sa.true(),
+        )
+        .order_by(col(WebhookEndpoint.id))
+    ).all():
+        found.setdefault(endpoint.organization_id, []).append(endpoint)
+    return found
 
 
 def unread_count(session: Session, organization_id: int) -> int:

@@ -37,16 +37,15 @@ def list_proposals(query: ProposalsQuery) -> ApiAnswer:
     """Work proposed to the caller's factories, newest first."""
     session, principal = db.session(), require_principal()
     items = access.proposals_of_factories(session, principal, query.state)
-    return {"proposals": [presenters.proposal_out(principal, p) for p in items]}
+    return {"proposals": presenters.proposals_out(session, principal, list(items))}
 
 
 @api.get("/proposals/<int:proposal_id>", tags=[PROPOSALS], responses={200: ProposalOut})
 @scope_required("proposals:read")
 def get_proposal(path: ProposalPath) -> ApiAnswer:
     session, principal = db.session(), require_principal()
-    return presenters.proposal_out(
-        principal, access.proposal_for(session, principal, path.proposal_id)
-    )
+    proposal = access.proposal_for(session, principal, path.proposal_id)
+    return presenters.proposals_out(session, principal, [proposal])[0]
 
 
 @api.post("/proposals/<int:proposal_id>/accept", tags=[PROPOSALS], responses={200: ProposalOut})
@@ -54,7 +53,8 @@ def get_proposal(path: ProposalPath) -> ApiAnswer:
 def accept_proposal(path: ProposalPath) -> ApiAnswer:
     """Accept before the deadline: the held hours become booked."""
     session, principal = db.session(), require_principal()
-    return presenters.proposal_out(principal, accept(session, principal, path.proposal_id))
+    proposal = accept(session, principal, path.proposal_id)
+    return presenters.proposals_out(session, principal, [proposal])[0]
 
 
 @api.post("/proposals/<int:proposal_id>/decline", tags=[PROPOSALS], responses={200: ProposalOut})
@@ -63,7 +63,7 @@ def decline_proposal(path: ProposalPath, body: DeclineIn) -> ApiAnswer:
     """Decline: the hours are released and the work is re-matched elsewhere."""
     session, principal = db.session(), require_principal()
     proposal = decline(session, principal, path.proposal_id, body.note)
-    return presenters.proposal_out(principal, proposal)
+    return presenters.proposals_out(session, principal, [proposal])[0]
 
 
 # --- lost work ---

@@ -243,6 +243,7 @@ def apply_plan(
 
     deadline_at = now + deadline
     created: list[Proposal] = []
+    held_slots: list[list[tuple[int, Decimal]]] = []
     for entry, indices in to_hold:
         held = [(entry.slots[k], i) for k, i in enumerate(indices) if done[i]]
         line = lines[entry.line_id]
@@ -276,14 +277,22 @@ def apply_plan(
             expires_at=deadline_at,
             created_at=now,
         )
-        session.add(proposal)
-        session.flush()
-        for (bucket_id, h), _ in held:
-            session.add(ProposalSlot(proposal_id=id_of(proposal), bucket_id=bucket_id, hours=h))
         created.append(proposal)
+        held_slots.append([slot for slot, _ in held])
+    # Explained before they are written: one insert each, never an update after.
+    add_engine_explanations(built, plan, created)
+    # All proposals in one flush (batched inserts), then all their slots.
+    session.add_all(created)
+    session.flush()
+    session.add_all(
+        [
+            ProposalSlot(proposal_id=id_of(proposal), bucket_id=bucket_id, hours=h)
+            for proposal, slots in zip(created, held_slots, strict=True)
+            for bucket_id, h in slots
+        ]
+    )
     outcome["created"] = len(created)
     session.flush()
-    add_engine_explanations(built, plan, created)
     # Options of the applied lines that got nothing: factories see why in "lost work".
     outcome["lost"] = lost.record_lost_work(
         session,
@@ -302,18 +311,23 @@ def apply_plan(
             order_id=proposal.order_id,
             proposal_id=proposal.id,
         )
-    for order in orders:
-        mine = [p for p in created if p.order_id == order.id]
-        if mine:
-            tell_parties(
-                session,
-                order,
-                events.ORDER_PROPOSED,
-                mine,
-                factory_orgs,
-                buyer_notice="order.proposed",
-                factory_notice="proposal.received",
-            )
+    created_for: dict[int, list[Proposal]] = defaultdict(list)
+    for proposal in created:
+        created_for[proposal.order_id].append(proposal)
+    told = {o.buyer_organization_id for o in orders if id_of(o) in created_for}
+    with events.endpoints_known(session, told | set(factory_orgs.values())):
+        for order in orders:
+            mine = created_for.get(id_of(order))
+            if mine:
+                tell_parties(
+                    session,
+                    order,
+                    events.ORDER_PROPOSED,
+                    mine,
+                    factory_orgs,
+                    buyer_notice="order.proposed",
+                    factory_notice="proposal.received",
+                )
     covered = coverage_of.coverage(session, order_ids)
     outcome["unplaced_hours"] = float(sum((c.unplaced for c in covered.values()), Decimal(0)))
     outcome["unplaced"] = unplaced_lines(session, built, plan, lines, by_id, covered)

@@ -10,18 +10,27 @@
   their capacity and the hours the rest of the plan uses there, which costs milliseconds
   a job however large the run, where explaining against the whole problem compiles all
   of it again for every job.
+* Milliseconds a job are minutes for a national run: a run of more than
+  EAGER_ENGINE_JOBS jobs applies its plan without the engine's accounts, and each is
+  worked out the first time its proposal is shown (`explain_proposals`) and kept, as
+  lost work is.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col, select
 
 import matching
 from factories.credit.score import RISK_WEIGHT
 from marketplace.accounts.service import Principal
-from marketplace.orders.models import Order, Proposal
+from marketplace.orders.models import MatchRun, Order, Proposal
 from marketplace.orders.runs.problem import BuiltProblem, job_id, parse_capacity_line
 from matching.reasons import (
     CREDIT_BELOW_MINIMUM,
@@ -53,6 +62,10 @@ ENGINE_CHOSEN_FIELDS = (
 )
 ENGINE_OTHER_FIELDS = ("factory", "reason", "option_cost", "lead_periods", "credit", "free_hours")
 HOURS_TOLERANCE = 1e-6
+# Runs up to this many jobs explain every job while their plan is applied.
+EAGER_ENGINE_JOBS = 2000
+# Marks a proposal whose engine account is to be worked out when it is first shown.
+ENGINE_LATER = "engine_later"
 
 CLOSENESS = (
     NOT_HELD,
@@ -306,6 +319,10 @@ def add_engine_explanations(
     all of it again for every job."""
     if not created:
         return
+    if len(built.problem.get("jobs", [])) > EAGER_ENGINE_JOBS:
+        for proposal in created:
+            proposal.explanation = {**proposal.explanation, ENGINE_LATER: True}
+        return
     explainer = RunExplainer(built.problem, plan)
     cache: dict[str, dict[str, Any] | None] = {}
     for proposal in created:
@@ -318,6 +335,45 @@ def add_engine_explanations(
                 cache[job] = None
         if cache[job] is not None:
             proposal.explanation = {**proposal.explanation, "engine": cache[job]}
+
+
+def explain_proposals(session: Session, proposals: Iterable[Proposal]) -> None:
+    """The engine's account of proposals whose run left it for later (`ENGINE_LATER`),
+    worked out (one load of each run's problem and plan) and kept on each proposal."""
+    later: dict[int, list[Proposal]] = defaultdict(list)
+    for proposal in proposals:
+        if (proposal.explanation or {}).get(ENGINE_LATER) and proposal.match_run_id:
+            later[proposal.match_run_id].append(proposal)
+    for run_id, group in sorted(later.items()):
+        stored = session.exec(
+            select(MatchRun.problem, MatchRun.plan).where(MatchRun.id == run_id)
+        ).first()
+        explainer = RunExplainer(*(stored or ({}, None)))
+        for proposal in group:
+            job = job_id(proposal.order_line_id)
+            explanation = {
+                k: v for k, v in (proposal.explanation or {}).items() if k != ENGINE_LATER
+            }
+            try:
+                explanation["engine"] = with_prices(
+                    explainer.explain(job), explainer.jobs.get(job, {})
+                )
+            except Exception:  # as when the plan was applied: a page without it, not a 500
+                log.exception("run %s: no engine explanation of %s", run_id, job)
+            _keep(session, proposal, explanation)
+
+
+def _keep(session: Session, proposal: Proposal, explanation: dict[str, Any]) -> None:
+    """Store the account unless the proposal is locked (being accepted right now): a
+    reader never waits on a decision; the next reader works it out again."""
+    free = select(Proposal.id).where(Proposal.id == proposal.id).with_for_update(skip_locked=True)
+    session.execute(
+        sa.update(Proposal)
+        .where(col(Proposal.id).in_(free.scalar_subquery()))
+        .values(explanation=explanation)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(proposal, "explanation", explanation)
 
 
 def with_prices(engine: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:

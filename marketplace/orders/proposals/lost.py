@@ -31,9 +31,10 @@ from sqlmodel import Session, col, select
 import matching
 from factories.credit.score import RISK_WEIGHT
 from factories.errors import N_, Message
-from factories.models import Factory, id_of
+from factories.models import Factory, id_of, table_of
 from factories.paging import Page, check_paging, offset
 from marketplace.accounts.service import Principal
+from marketplace.bulk import insert_without_ids
 from marketplace.orders import access
 from marketplace.orders.models import (
     LostWork,
@@ -98,8 +99,7 @@ def record_lost_work(
         for f in sorted(options[line])
         if (line, f) not in working
     ]
-    if rows:
-        session.execute(sa.insert(LostWork), rows)
+    insert_without_ids(session, table_of(LostWork), rows)
     return len(rows)
 
 

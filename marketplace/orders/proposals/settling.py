@@ -6,6 +6,7 @@ outage, it confirms at once); open again when hours are left unplaced."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -15,7 +16,7 @@ from factories.ledger import EventKind
 from factories.models import id_of, utcnow
 from marketplace.credit import records
 from marketplace.orders import signals
-from marketplace.orders.coverage import coverage
+from marketplace.orders.coverage import Coverage, coverage, coverage_by_order
 from marketplace.orders.models import (
     MatchRun,
     MatchRunKind,
@@ -39,6 +40,7 @@ def settle_after_run(
 ) -> None:
     """After a run (or its failure): start the re-match that a decline, or holds refused
     by a concurrent booking, asked for; settle the other orders."""
+    covered = coverage_by_order(session, [id_of(o) for o in orders if not o.rematch_requested])
     for order in orders:
         if order.rematch_requested:
             follow_up = start_run(
@@ -51,12 +53,13 @@ def settle_after_run(
             )
             follow_up.outcome = {"attempt": attempt}
         else:
-            settle(session, order)
+            settle(session, order, covered[id_of(order)].values())
 
 
-def settle(session: Session, order: Order) -> None:
-    """Put a matching or proposed order where its proposals say it is."""
-    lines = coverage(session, [id_of(order)]).values()
+def settle(session: Session, order: Order, lines: Iterable[Coverage] | None = None) -> None:
+    """Put a matching or proposed order where its proposals say it is (`lines`: the
+    coverage of its lines, when the caller has it already)."""
+    lines = list(coverage(session, [id_of(order)]).values() if lines is None else lines)
     if any(c.pending for c in lines):
         target = OrderState.PROPOSED
     elif all(c.accepted >= c.hours for c in lines):

@@ -22,6 +22,7 @@ from factories.models import (
 from factories.taxonomy import CERTIFICATIONS, TOLERANCE_CLASSES, materials_for
 from marketplace.accounts.models import Membership, Organization, OrganizationKind, Role, User
 from marketplace.accounts.passwords import hash_password
+from marketplace.bulk import insert_rows
 from marketplace.tools.demo.data import (
     ARCHETYPES,
     BUYER_NAMES,
@@ -32,7 +33,6 @@ from marketplace.tools.demo.data import (
     REGIONS,
     SHOP_WORDS,
 )
-from marketplace.tools.demo.rows import insert_rows
 
 
 def insert_operator_and_buyers(

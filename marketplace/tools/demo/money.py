@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from marketplace.bulk import insert_rows
 from marketplace.orders.models import Order, OrderState, Proposal, ProposalState
 from marketplace.payments.models import (
     ConnectedAccount,
@@ -26,7 +27,6 @@ from marketplace.payments.models import (
 )
 from marketplace.payments.money import payout_figures
 from marketplace.payments.settings import DEFAULTS
-from marketplace.tools.demo.rows import insert_rows
 
 GATEWAY = "simulated"
 PAID = {

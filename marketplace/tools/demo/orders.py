@@ -19,6 +19,7 @@ from factories.models import (
     id_column,
 )
 from factories.taxonomy import TOLERANCE_CLASSES
+from marketplace.bulk import insert_rows
 from marketplace.orders.models import (
     Dispute,
     DisputeState,
@@ -40,7 +41,6 @@ from marketplace.tools.demo.data import (
     STATES_WITH_PROPOSALS,
     DemoSummary,
 )
-from marketplace.tools.demo.rows import insert_rows
 
 
 def insert_orders(

@@ -24,6 +24,7 @@ from factories.models import (
     id_column,
     table_of,
 )
+from marketplace.bulk import insert_without_ids
 from marketplace.orders.models import Order, Proposal, ProposalState
 from marketplace.tools.demo.cluster import (
     insert_capabilities,
@@ -39,7 +40,6 @@ from marketplace.tools.demo.data import (
 )
 from marketplace.tools.demo.money import insert_money
 from marketplace.tools.demo.orders import insert_orders, insert_proposal_slots
-from marketplace.tools.demo.rows import insert_without_ids
 
 
 def has_factories(session: Session) -> bool:
