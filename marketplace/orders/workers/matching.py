@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col
+from sqlmodel import col, select
 
 import matching
 from factories.models import deferred, utcnow
@@ -33,7 +33,7 @@ from marketplace.orders.models import MatchRun, MatchRunState, OrderState
 from marketplace.orders.runs.problem import BuiltProblem, build_problem
 from marketplace.orders.runs.service import orders_of_run
 from marketplace.orders.settings import DEFAULTS, fanout_settings
-from marketplace.orders.workers.ending import fail, finish_run
+from marketplace.orders.workers.ending import fail, finish_run, own_attempt
 from marketplace.orders.workers.fanout import store_parts
 from marketplace.orders.workers.heartbeat import Heartbeat, ProgressWriter
 from matching.fanout import FanOut, fan_out, solve_fanned
@@ -81,16 +81,21 @@ def execute_run(
         ).rowcount
         if claimed != 1:
             return None
-        run = session.get(MatchRun, run_id)
-        assert run is not None
-        attempt = run.attempts
+        attempt, time_limit_s = session.exec(
+            select(MatchRun.attempts, MatchRun.time_limit_s).where(MatchRun.id == run_id)
+        ).one()
+    # Claimed for all to see before the build, which takes minutes for a national run:
+    # another worker handed the same run sees it running, and its heartbeat says it lives.
+    with Heartbeat(database, run_id, attempt), database.session() as session:
         orders = [o for o in orders_of_run(session, run_id) if o.state == OrderState.MATCHING]
         built = build_problem(
-            session, orders, now.date(), time_limit_s=run.time_limit_s, workers=workers, seed=seed
+            session, orders, now.date(), time_limit_s=time_limit_s, workers=workers, seed=seed
         )
+        run = own_attempt(session, run_id, attempt)
+        if run is None:  # given up on, or taken over, while the problem was built
+            return None
         run.problem = built.problem
         run.previous_plan = built.previous_plan
-        time_limit_s = run.time_limit_s
     settings = fanout or fanout_settings(DEFAULTS)
     problem = matching.load_problem(built.problem) if built.problem["jobs"] else None
     fanned = _fanned_out(problem, built, settings)
