@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import timedelta
 from typing import Any
 
@@ -59,10 +59,7 @@ def store_parts(
                 context={
                     "cuts": [asdict(cut) for cut in fanned.cuts],
                     "skipped": {str(line): why for line, why in built.skipped.items()},
-                    "candidates": {
-                        job: {pid: asdict(c) for pid, c in by_line.items()}
-                        for job, by_line in built.candidates.items()
-                    },
+                    "candidates": _candidates_stored(built.candidates),
                 },
             )
         )
@@ -270,10 +267,7 @@ def _merge(
         problem=problem_data,
         previous_plan=None,
         skipped={int(line): why for line, why in context["skipped"].items()},
-        candidates={
-            job: {pid: Candidate(**c) for pid, c in by_line.items()}
-            for job, by_line in context["candidates"].items()
-        },
+        candidates=_candidates_read(context["candidates"]),
     )
     with Heartbeat(database, run_id, attempt):
         return finish_run(
@@ -286,6 +280,35 @@ def _merge(
             dispatcher=dispatcher,
             deadline=deadline,
         )
+
+
+CANDIDATE_FIELDS = [f.name for f in fields(Candidate)]
+
+
+def _candidates_stored(candidates: dict[str, dict[str, Candidate]]) -> dict[str, Any]:
+    """Each job's candidates as positions in one table of distinct candidates: the jobs
+    delivered to one place share theirs, and a national run has a hundred thousand jobs."""
+    position: dict[int, int] = {}
+    table: list[list[Any]] = []
+    jobs: dict[str, list[int]] = {}
+    for job, by_line in candidates.items():
+        mine = []
+        for candidate in by_line.values():
+            at = position.get(id(candidate))
+            if at is None:
+                at = position[id(candidate)] = len(table)
+                table.append([getattr(candidate, name) for name in CANDIDATE_FIELDS])
+            mine.append(at)
+        jobs[job] = mine
+    return {"fields": CANDIDATE_FIELDS, "table": table, "jobs": jobs}
+
+
+def _candidates_read(stored: dict[str, Any]) -> dict[str, dict[str, Candidate]]:
+    rows = [Candidate(**dict(zip(stored["fields"], row, strict=True))) for row in stored["table"]]
+    return {
+        job: {rows[at].problem_id: rows[at] for at in positions}
+        for job, positions in stored["jobs"].items()
+    }
 
 
 def _write_progress(session: Any, run_id: int, progress: dict[str, Any]) -> None:
