@@ -25,6 +25,7 @@ from matching.problem import (
 from matching.solver import solve
 
 PLACED = 1e-9  # a share of a job below this counts as not placed
+MIN_RECONCILE_S = 1.0
 
 
 def plan_of(
@@ -89,8 +90,11 @@ def reconcile(
     time_limit_s: float,
     workers: int | None,
     seed: int,
+    seconds_per_job: float | None = None,
 ) -> list[Assignment]:
-    """`assignments` (of the whole problem) with the cut group's boundary re-solved."""
+    """`assignments` (of the whole problem) with the cut group's boundary re-solved, in
+    `seconds_per_job` for each job it frees, at most `time_limit_s` (and at least
+    MIN_RECONCILE_S): a national run's boundaries are a sliver of its work."""
     jobs = {problem.jobs[j].id: j for j in cut.jobs}
     share: dict[str, float] = {}
     hours_at = {
@@ -125,6 +129,8 @@ def reconcile(
         unassigned=(),
         solve_s=0.0,
     )
+    if seconds_per_job is not None:
+        time_limit_s = min(time_limit_s, max(MIN_RECONCILE_S, seconds_per_job * len(freed)))
     plan = solve(sub, time_limit_s, workers, seed, hint=hint)
     return [a for a in assignments if a.job not in freed_ids] + list(plan.assignments)
 

@@ -24,7 +24,10 @@ from matching.solver import DEFAULT_TIME_LIMIT_S, solve
 
 MIN_PART_S = 1.0
 PART_WORKERS = 1  # CP-SAT threads per part: the parallelism comes from the parts
-RECONCILE_SHARE = 0.5  # of the time limit, for each cut group's boundary
+RECONCILE_SHARE = 0.5  # of the time limit, at most, for each cut group's boundary
+# A freed boundary job gets this many times a job's average share of the time limit:
+# they are the jobs the regions could not settle alone.
+RECONCILE_PACE = 4.0
 
 
 class MergedPlanInfeasible(RuntimeError):
@@ -104,6 +107,7 @@ def finish(
             time_limit_s=max(MIN_PART_S, RECONCILE_SHARE * time_limit_s),
             workers=workers,
             seed=seed,
+            seconds_per_job=RECONCILE_PACE * time_limit_s / max(len(problem.jobs), 1),
         )
     merge_started = time.perf_counter()
     status, bound = merged_status((r.plan for r in results), cut=bool(cuts))

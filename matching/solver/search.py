@@ -61,9 +61,14 @@ class Search:
         # Chains move placed work: never under a KEEP level.
         self.groups: list[Group] = groups_of(instance, seed, with_chains=KEEP not in levels)
         self.incumbent = Incumbent(instance, allocation, self.groups, levels, kept_amounts)
+        self.bound_affordable = True  # set by _search_budget
         self.clock = SearchClock(
             workers == 1, self._search_budget(time_limit_s, allocation), started
         )
+        if self.clock.deterministic and lp_start is not None:
+            # The LP solved for the start counts against the limit, at its estimated
+            # pace: the wall clock does not decide a reproducible search.
+            self.clock.spent_seconds += lp_seconds(instance.size())
         self.progress = Progress(instance, on_progress, self.clock)
         guide = None if lp_fractions is None else LpGuide(instance, lp_fractions)
         if guide is not None:
@@ -74,11 +79,17 @@ class Search:
 
     def _search_budget(self, time_limit_s: float, allocation: Allocation) -> float:
         """The time limit less what the LP bound at the end may take, unless the start
-        already reaches the LP's fill (then the bound is known)."""
+        already reaches the LP's fill (then the bound is known) or the bound would take
+        more than BOUND_RESERVE_MAX of the limit (then there is none)."""
         if reaches_lp_fill(self.instance, allocation, self.lp_start):
             return time_limit_s
         reserve = lp_seconds(sum(g.terms for g in self.groups))
-        return time_limit_s - min(reserve, BOUND_RESERVE_MAX * time_limit_s)
+        if reserve > BOUND_RESERVE_MAX * time_limit_s:
+            # An LP bound that would overrun the limit is not solved: the plan says no
+            # bound is known (a big part of a national run, given seconds).
+            self.bound_affordable = False
+            return time_limit_s
+        return time_limit_s - reserve
 
     # --- search -----------------------------------------------------------------------
 
@@ -193,7 +204,9 @@ class Search:
             proven = False
             for group in self.groups:  # proofs of a search gone wrong prove nothing
                 group.cost_bound = None
-        bound = cost_bound(instance, incumbent.allocation, self.groups, self.lp_start)
+        bound = None
+        if self.bound_affordable or reaches_lp_fill(instance, incumbent.allocation, self.lp_start):
+            bound = cost_bound(instance, incumbent.allocation, self.groups, self.lp_start)
         return instance.plan(
             incumbent.allocation,
             status="OPTIMAL" if proven else "FEASIBLE",
