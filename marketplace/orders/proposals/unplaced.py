@@ -33,7 +33,7 @@ from marketplace.orders.proposals.explain import CLOSENESS, RunExplainer
 from marketplace.orders.runs.problem import (
     REFUSALS,
     BuiltProblem,
-    capability_rows,
+    EligibilityCache,
     job_id,
     parse_capacity_line,
 )
@@ -64,6 +64,7 @@ def unplaced_lines(
     """For each line of `lines` with hours left unplaced, why: the funnel and the
     engine's reasons (plain data, stored with the run's outcome)."""
     explainer = RunExplainer(built.problem, dict(plan) if plan else None)
+    lookups = FunnelLookups()
     found = []
     for line_id, line in sorted(lines.items()):
         covered = coverage.get(line_id)
@@ -87,14 +88,55 @@ def unplaced_lines(
         else:
             job = built.job(job_id(line_id))
             remaining = Decimal(str(job.get("hours", covered.unplaced)))
-            entry["funnel"], qualified = funnel(session, line, order, remaining)
+            entry["funnel"], qualified = funnel(session, line, order, remaining, lookups)
             entry["engine"] = engine_reasons(explainer, job, qualified)
         found.append(entry)
     return found
 
 
+class FunnelLookups:
+    """What the funnels of one run's lines share: the verified factories, those offering
+    each process, the capabilities per process and material (a national run can leave
+    a thousand lines short)."""
+
+    def __init__(self) -> None:
+        self.verified: set[int] | None = None
+        self.offering: dict[str, set[int]] = {}
+        self.eligibility = EligibilityCache()
+
+    def verified_factories(self, session: Session) -> set[int]:
+        if self.verified is None:
+            self.verified = {
+                f
+                for f in session.exec(
+                    select(Factory.id).where(Factory.status == FactoryStatus.VERIFIED)
+                ).all()
+                if f is not None
+            }
+        return self.verified
+
+    def offering_process(self, session: Session, process: str) -> set[int]:
+        if process not in self.offering:
+            self.offering[process] = set(
+                session.exec(
+                    select(Capability.factory_id)
+                    .join(Factory, col(Factory.id) == col(Capability.factory_id))
+                    .where(
+                        col(Capability.process_code).in_(sorted(specializations_of(process))),
+                        Factory.status == FactoryStatus.VERIFIED,
+                    )
+                    .distinct()
+                ).all()
+            )
+        return self.offering[process]
+
+
 def funnel(
-    session: Session, line: OrderLine, order: Order, remaining: Decimal
+    session: Session,
+    line: OrderLine,
+    order: Order,
+    remaining: Decimal,
+    lookups: FunnelLookups | None = None,
 ) -> tuple[list[dict[str, Any]], set[int]]:
     """Each filter with the number of factories it removed and left, and the ids of the
     factories that came through all of them."""
@@ -106,22 +148,11 @@ def funnel(
         )
         return after
 
-    verified = set(
-        session.exec(select(Factory.id).where(Factory.status == FactoryStatus.VERIFIED)).all()
-    )
-    offering = set(
-        session.exec(
-            select(Capability.factory_id)
-            .join(Factory, col(Factory.id) == col(Capability.factory_id))
-            .where(
-                col(Capability.process_code).in_(sorted(specializations_of(line.process_code))),
-                Factory.status == FactoryStatus.VERIFIED,
-            )
-            .distinct()
-        ).all()
-    )
-    left = step(PROCESS, {f for f in verified if f is not None}, offering)
-    rows = capability_rows(session, line.process_code, line.material)
+    lookups = lookups or FunnelLookups()
+    verified = lookups.verified_factories(session)
+    offering = lookups.offering_process(session, line.process_code)
+    left = step(PROCESS, verified, offering)
+    rows = lookups.eligibility.table(session, line.process_code, line.material).rows
     left = step(MATERIAL, left, {r.factory_id for r in rows})
     rows = [r for r in rows if r.currency == order.currency]
     left = step(CURRENCY, left, {r.factory_id for r in rows}, currency=order.currency)

@@ -64,6 +64,7 @@ from marketplace.orders.runs.eligibility import (
 __all__ = [
     "BuiltProblem",
     "Candidate",
+    "EligibilityCache",
     "build_problem",
     "capability_rows",
     "capacity_line_id",
