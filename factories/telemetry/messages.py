@@ -3,6 +3,7 @@ payload, and why one is refused. OPC UA readings are turned into the same `Readi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -12,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from factories.capacity.weeks import monday_of, monday_of_week_label
-from factories.telemetry.models import MachineState
+from factories.telemetry.models import DIGEST_LENGTH, MachineState
 
 TOPIC_PREFIX = "factoryweb/v1/factories/"
 SUBSCRIPTION = "factoryweb/v1/factories/+/machines/+/state"
@@ -43,6 +44,18 @@ class Reading:
     state: MachineState
     available_hours: dict[str, Decimal] = field(default_factory=dict)
     utilization: float | None = None
+
+    def digest(self) -> str:
+        """A stable fingerprint of what the reading says, apart from its instant: the same
+        message delivered twice has the same digest, a different report at the same
+        instant another one. Hours are taken as the text they are recorded as."""
+        content = [
+            self.state.value,
+            sorted((week, str(hours)) for week, hours in self.available_hours.items()),
+            self.utilization,
+        ]
+        canonical = json.dumps(content, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:DIGEST_LENGTH]
 
 
 def factory_urn(factory_uuid: str) -> str:

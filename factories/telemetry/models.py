@@ -27,6 +27,12 @@ class MachineState(StrEnum):
 # While a machine is in one of these states it offers nothing more this week.
 DOWN_STATES = frozenset({MachineState.NOT_AVAILABLE, MachineState.OUT_OF_SERVICE})
 
+# Hex characters of a report's content digest (`Reading.digest`) kept per observation.
+DIGEST_LENGTH = 32
+# The digest of rows recorded before reports were told apart by content (migration 0019):
+# such a row stands for whatever its machine said at that instant.
+NO_DIGEST = ""
+
 
 class Machine(SQLModel, table=True):
     """A machine of a factory: the process it serves and what it offers per week."""
@@ -61,12 +67,19 @@ class Machine(SQLModel, table=True):
 
 class Observation(SQLModel, table=True):
     """One thing a machine said, applied or not, and what it changed: its contribution per
-    week before and after (`changes`: {"2026-W49": [40, 14.29]}). One per machine and
-    instant: a report delivered twice is kept once."""
+    week before and after (`changes`: {"2026-W49": [40, 14.29]}). One per machine, instant
+    and content (`digest`): a report delivered twice is kept once, while a different
+    report at the same instant is a report of its own."""
 
     __tablename__ = "machine_observation"
     __table_args__ = (
-        sa.Index("uq_machine_observation_machine_at", "machine_id", "observed_at", unique=True),
+        sa.Index(
+            "uq_machine_observation_machine_at_digest",
+            "machine_id",
+            "observed_at",
+            "digest",
+            unique=True,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -77,5 +90,8 @@ class Observation(SQLModel, table=True):
     state: str = Field(max_length=16)
     available_hours: dict = Field(default_factory=dict, sa_type=JsonDocument)
     utilization: float | None = Field(default=None)
+    digest: str = Field(
+        default=NO_DIGEST, max_length=DIGEST_LENGTH, sa_column_kwargs={"server_default": ""}
+    )
     applied: bool
     changes: dict = Field(default_factory=dict, sa_type=JsonDocument)

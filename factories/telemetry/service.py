@@ -1,12 +1,14 @@
 """The one observation service: MQTT messages and OPC UA readings both end here.
 
-Every observation is kept, once per machine and instant: a report delivered again (a
-broker's redelivery, a second worker) is a duplicate and changes nothing. One newer than
-the machine's newest applied one is applied: the machine's state, forecast and
-utilization change, and so do its contributions (`rule`); where a contribution changed,
-the weeks of its process are set again through the calendar's own service, never below
-the hours booked or held (`sums`). The cells that would have fallen below come back as
-shortfalls, for the marketplace to tell the people whose work is there.
+Every observation is kept, once per machine, instant and content (`Reading.digest`): a
+report delivered again (a broker's redelivery, a second worker) is a duplicate and
+changes nothing, while a report saying something else at the same instant is a report of
+its own. One not older than the machine's newest applied one is applied: the machine's
+state, forecast and utilization change, and so do its contributions (`rule`); where a
+contribution changed, the weeks of its process are set again through the calendar's own
+service, never below the hours booked or held (`sums`). The cells that would have fallen
+below come back as shortfalls, for the marketplace to tell the people whose work is
+there.
 
 Observations are taken in batches, one transaction each: the machines reporting are
 locked in id order and read as plain rows, what they said is worked out in memory, the
@@ -27,7 +29,13 @@ from factories.models import Factory, id_of
 from factories.telemetry.messages import Reading
 from factories.telemetry.models import DOWN_STATES, Machine, Observation
 from factories.telemetry.rule import down_since_after
-from factories.telemetry.store import MachineRow, lock_machines, recorded, write_batch
+from factories.telemetry.store import (
+    MachineRow,
+    ObservationKey,
+    lock_machines,
+    recorded,
+    write_batch,
+)
 from factories.telemetry.sums import contributions, set_groups, weeks_of
 
 
@@ -46,7 +54,7 @@ class Item:
 class BatchOutcome:
     applied: int = 0
     stale: int = 0
-    # Already recorded for that machine and instant: taken once, before.
+    # Already recorded for that machine, instant and content: taken once, before.
     duplicate: int = 0
     # Machines no longer registered (removed since the message was matched to them).
     missing: list[int] = field(default_factory=list)
@@ -104,22 +112,25 @@ def observe_batch(
     if not items:
         return outcome
     machines = lock_machines(session, {item.machine_pk for item in items})
+    keys: list[ObservationKey] = [
+        (item.machine_pk, item.reading.at, item.reading.digest()) for item in items
+    ]
     # Only a report not newer than its machine's newest applied one can have been
     # recorded already; newer ones are new by construction.
     seen = recorded(
         session,
         {
-            (item.machine_pk, item.reading.at)
-            for item in items
-            if (m := machines.get(item.machine_pk)) is not None
+            (machine_pk, at, digest)
+            for machine_pk, at, digest in keys
+            if (m := machines.get(machine_pk)) is not None
             and m.observed_at is not None
-            and item.reading.at <= m.observed_at
+            and at <= m.observed_at
         },
     )
     touched: dict[int, MachineRow] = {}
     changed: set[tuple[int, str]] = set()
     rows = []
-    for item in items:
+    for item, key in zip(items, keys, strict=True):
         machine = machines.get(item.machine_pk)
         if machine is None:
             outcome.missing.append(item.machine_pk)
@@ -127,10 +138,13 @@ def observe_batch(
         touched[item.machine_pk] = machine
         machine.last_seen_at = max(machine.last_seen_at or item.received_at, item.received_at)
         reading = item.reading
-        if (item.machine_pk, reading.at) in seen:
+        _, _, digest = key
+        if key in seen:
             outcome.duplicate += 1
             continue
-        seen.add((item.machine_pk, reading.at))
+        seen.add(key)
+        # A report at the instant of the newest applied one is not older than it: applied
+        # after it, as reports of one batch are in the order given.
         applied = machine.observed_at is None or reading.at >= machine.observed_at
         changes: dict[str, list[str]] = {}
         if applied:
@@ -149,6 +163,7 @@ def observe_batch(
                 "state": reading.state.value,
                 "available_hours": {k: str(v) for k, v in reading.available_hours.items()},
                 "utilization": reading.utilization,
+                "digest": digest,
                 "applied": applied,
                 "changes": changes,
             }

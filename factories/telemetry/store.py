@@ -4,7 +4,7 @@ Thousands of machines report every second; ORM objects and one statement per rep
 would cost more than everything else together. Machines are read as plain rows
 (`MachineRow`); on PostgreSQL a batch's machines and observations are written in one
 statement, the rows handed over as one JSON document (`json_to_recordset`), and an
-observation already recorded for the same machine and instant is skipped
+observation already recorded for the same machine, instant and content digest is skipped
 (`ON CONFLICT DO NOTHING` on the unique index). Elsewhere (SQLite, for development) an
 executemany of each says the same.
 
@@ -30,7 +30,7 @@ from sqlalchemy.dialects import sqlite
 from sqlmodel import Session
 
 from factories.models import table_of
-from factories.telemetry.models import Machine, Observation
+from factories.telemetry.models import NO_DIGEST, Machine, Observation
 
 MACHINE_STATE_COLUMNS = (
     "state",
@@ -48,9 +48,12 @@ OBSERVATION_COLUMNS = (
     "state",
     "available_hours",
     "utilization",
+    "digest",
     "applied",
     "changes",
 )
+# An observation's identity: its machine (row id), its instant and its content digest.
+ObservationKey = tuple[int, datetime, str]
 
 _WRITE_PG = sa.text(
     """
@@ -64,18 +67,19 @@ _WRITE_PG = sa.text(
         WHERE m.id = v.id
     )
     INSERT INTO machine_observation (machine_id, observed_at, received_at, source, state,
-        available_hours, utilization, applied, changes)
+        available_hours, utilization, digest, applied, changes)
     SELECT machine_id, observed_at, received_at, source, state, available_hours,
-        utilization, applied, changes
+        utilization, digest, applied, changes
     FROM json_to_recordset(CAST(:observations AS json)) AS o(machine_id integer,
         observed_at timestamptz, received_at timestamptz, source varchar, state varchar,
-        available_hours jsonb, utilization float8, applied boolean, changes jsonb)
-    ON CONFLICT (machine_id, observed_at) DO NOTHING
+        available_hours jsonb, utilization float8, digest varchar, applied boolean,
+        changes jsonb)
+    ON CONFLICT (machine_id, observed_at, digest) DO NOTHING
     """
 )
 _RECORDED_PG = sa.text(
     """
-    SELECT o.machine_id, o.observed_at FROM machine_observation AS o
+    SELECT o.machine_id, o.observed_at, o.digest FROM machine_observation AS o
     JOIN unnest(CAST(:machines AS integer[]), CAST(:instants AS timestamptz[]))
         AS k(machine_id, observed_at)
         ON o.machine_id = k.machine_id AND o.observed_at = k.observed_at
@@ -184,24 +188,30 @@ def lock_groups(session: Session, groups: Collection[tuple[int, str]]) -> None:
         session.execute(_LOCK_GROUPS_PG, {"keys": keys})
 
 
-def recorded(session: Session, keys: Collection[tuple[int, datetime]]) -> set[tuple[int, datetime]]:
-    """Those (machine, observed at) that already have an observation."""
+def recorded(session: Session, keys: Collection[ObservationKey]) -> set[ObservationKey]:
+    """Those of `keys` (machine, observed at, digest) already recorded: by an observation
+    with that digest, or by one recorded before digests, at that instant."""
     if not keys:
         return set()
+    instants = sorted({(machine, at) for machine, at, _ in keys})
     if _postgresql(session):
-        ordered = sorted(keys)
         result = session.execute(
             _RECORDED_PG,
-            {"machines": [k[0] for k in ordered], "instants": [k[1] for k in ordered]},
+            {"machines": [k[0] for k in instants], "instants": [k[1] for k in instants]},
         )
-        return {(row[0], row[1]) for row in result}
-    table = table_of(Observation)
-    result = session.execute(
-        sa.select(table.c.machine_id, table.c.observed_at).where(
-            sa.tuple_(table.c.machine_id, table.c.observed_at).in_(sorted(keys))
+    else:
+        table = table_of(Observation)
+        result = session.execute(
+            sa.select(table.c.machine_id, table.c.observed_at, table.c.digest).where(
+                sa.tuple_(table.c.machine_id, table.c.observed_at).in_(instants)
+            )
         )
-    )
-    return {(row[0], row[1]) for row in result}
+    stored = {(row[0], row[1], row[2]) for row in result}
+    return {
+        (machine, at, digest)
+        for machine, at, digest in keys
+        if (machine, at, digest) in stored or (machine, at, NO_DIGEST) in stored
+    }
 
 
 def _json_value(value: object) -> object:
@@ -216,7 +226,7 @@ def write_batch(
     session: Session, machines: Sequence[MachineRow], observations: Sequence[dict[str, Any]]
 ) -> None:
     """Store the state columns of `machines` and keep `observations` (dicts of
-    `OBSERVATION_COLUMNS`), each once per machine and instant."""
+    `OBSERVATION_COLUMNS`), each once per machine, instant and digest."""
     if not machines and not observations:
         return
     if _postgresql(session):

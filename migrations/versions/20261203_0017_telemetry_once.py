@@ -7,7 +7,8 @@ Create Date: 2026-12-03 16:45:00
 Several workers share the machines' stream, and a broker may deliver a message again:
 `machine_observation` keeps one row per machine and `observed_at`, so a report delivered
 twice is recorded (and applied) once. Rows that already repeat an instant are kept once
-(the first) before the unique index replaces the plain one.
+(the first) before the unique index replaces the plain one. (0019 keys the rows by their
+content too: a different report at the same instant is applied, as the contract says.)
 
 `machine` is rewritten at every report (thousands a second): with half of each page
 left free, PostgreSQL updates a row in place of its page (no index entry), which keeps

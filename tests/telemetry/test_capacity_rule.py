@@ -131,20 +131,3 @@ def test_never_below_booked_and_the_work_there_is_at_risk(app, db_session, shop)
         == 2
     )
     assert db_session.get(Proposal, proposal.id).at_risk_at == NOW
-
-
-def test_a_report_delivered_again_is_recorded_and_applied_once(db_session, shop):
-    m1 = add_machine(db_session, shop, "M-01", "40")
-    down = Item(id_of(m1), Reading(NOW, MachineState.OUT_OF_SERVICE), NOW)
-    first = observe_batch(db_session, [down, down], TODAY, NOW)
-    assert (first.applied, first.duplicate) == (1, 1)
-    # Again in a later batch, and an older report that was never recorded.
-    older = Item(id_of(m1), Reading(NOW - timedelta(minutes=1), MachineState.EXECUTING), NOW)
-    later = observe_batch(db_session, [down, older], TODAY, NOW)
-    assert (later.applied, later.stale, later.duplicate) == (0, 1, 1)
-    rows = db_session.exec(select(Observation).where(Observation.machine_id == m1.id)).all()
-    assert sorted((r.state, r.applied) for r in rows) == [
-        ("Executing", False),
-        ("OutOfService", True),
-    ]
-    assert bucket(db_session, shop, "milling_5axis", week(0)).maximum_hours == Decimal("14.29")

@@ -82,3 +82,26 @@ def test_topics():
     assert machine == "M-07"
     with pytest.raises(Rejected, match="bad_topic"):
         parse_topic("factoryweb/v1/factories/x/machines/M-07/status")
+
+
+def test_a_reports_digest_follows_its_content_not_its_instant_or_spelling():
+    forecast = {"2026-W50": 12.5, "2026-W51": 30}
+    digest = parse_payload(payload(available_hours=forecast, utilization=0.4), NOW).digest()
+    assert len(digest) == 32 and int(digest, 16) >= 0
+    # The same content, spelt otherwise and observed at another instant.
+    respelt = json.dumps(
+        {
+            "utilization": 0.4,
+            "available_hours": {"2026-W51": "30.00", "2026-W50": "12.50"},
+            "state": 3,
+            "at": "2026-12-02T12:59:00+01:00",
+        }
+    ).encode()
+    assert parse_payload(respelt, NOW).digest() == digest
+    others = [
+        payload(available_hours=forecast, utilization=0.5),
+        payload(available_hours={"2026-W50": 12.5}, utilization=0.4),
+        payload(available_hours=forecast),
+        payload(state="NotExecuting", available_hours=forecast, utilization=0.4),
+    ]
+    assert digest not in {parse_payload(raw, NOW).digest() for raw in others}
