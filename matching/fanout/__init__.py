@@ -8,7 +8,7 @@ independent groups (and big groups into regions), each part is solved by the eng
 """
 
 from matching.fanout.check import infeasibilities
-from matching.fanout.merge import merged_status, plan_of, reconcile
+from matching.fanout.merge import merged_status, plan_of, reconcile, to_free
 from matching.fanout.pool import (
     FannedPlan,
     MergedPlanInfeasible,
@@ -44,4 +44,5 @@ __all__ = [
     "solve_fanned",
     "solve_part",
     "sub_problem",
+    "to_free",
 ]

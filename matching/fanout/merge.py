@@ -2,9 +2,10 @@
 that reconciles the boundary of a group cut into regions.
 
 A boundary job was solved in one region with that region's options only. The
-reconciling move frees the boundary jobs and the group's jobs left (partly) unplaced,
-fixes everything else, and solves the freed jobs with all their options on the capacity
-the fixed jobs leave, starting from where they stand, so the move never loses fill.
+reconciling move frees the group's jobs left (partly) unplaced and the boundary jobs
+placed dearer than their cheapest option anywhere (`to_free`), fixes everything else,
+and solves the freed jobs with all their options on the capacity the fixed jobs leave,
+starting from where they stand, so the move never loses fill.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from matching.problem import (
 from matching.solver import solve
 
 PLACED = 1e-9  # a share of a job below this counts as not placed
-MIN_RECONCILE_S = 1.0
 
 
 def plan_of(
@@ -82,35 +82,50 @@ def merged_status(plans: Iterable[Plan], cut: bool) -> tuple[PlanStatus, float |
     return ("OPTIMAL" if all(s == "OPTIMAL" for s in statuses) else "FEASIBLE"), bound
 
 
+def to_free(problem: Problem, cut: Cut, assignments: list[Assignment]) -> set[int]:
+    """The jobs of the cut group a reconciling move frees: those left (partly) unplaced,
+    and the boundary jobs placed dearer than their cheapest option anywhere (a region
+    saw only its own options). A boundary job already at its cheapest stays: freeing it
+    could only move capacity, and with fifty options a job most jobs are on a boundary."""
+    jobs = {problem.jobs[j].id: j for j in cut.jobs}
+    option_of = {
+        (job.id, o.factory): (job.hours_at(o), o.cost)
+        for job in (problem.jobs[j] for j in cut.jobs)
+        for o in job.options
+    }
+    share: dict[str, float] = {}
+    cost: dict[str, float] = {}
+    for a in assignments:
+        if a.job in jobs:
+            hours, price = option_of[(a.job, a.factory)]
+            share[a.job] = share.get(a.job, 0.0) + a.hours / hours
+            cost[a.job] = cost.get(a.job, 0.0) + a.hours / hours * price
+    credit = {f.id: f.credit for f in problem.factories}
+    freed = {j for job_id, j in jobs.items() if 1.0 - min(1.0, share.get(job_id, 0.0)) > PLACED}
+    for j in cut.boundary:
+        job = problem.jobs[j]
+        allowed = [o.cost for o in job.options if credit.get(o.factory, 1.0) >= job.min_credit]
+        if allowed and cost.get(job.id, 0.0) > min(allowed) * (1 + 1e-9) + 1e-9:
+            freed.add(j)
+    return freed
+
+
 def reconcile(
     problem: Problem,
     cut: Cut,
     assignments: list[Assignment],
+    freed: set[int],
     *,
     time_limit_s: float,
     workers: int | None,
     seed: int,
-    seconds_per_job: float | None = None,
 ) -> list[Assignment]:
-    """`assignments` (of the whole problem) with the cut group's boundary re-solved, in
-    `seconds_per_job` for each job it frees, at most `time_limit_s` (and at least
-    MIN_RECONCILE_S): a national run's boundaries are a sliver of its work."""
-    jobs = {problem.jobs[j].id: j for j in cut.jobs}
-    share: dict[str, float] = {}
-    hours_at = {
-        (job.id, o.factory): job.hours_at(o)
-        for job in (problem.jobs[j] for j in cut.jobs)
-        for o in job.options
-    }
-    for a in assignments:
-        if a.job in jobs:
-            share[a.job] = share.get(a.job, 0.0) + a.hours / hours_at[(a.job, a.factory)]
-    freed = set(cut.boundary) | {
-        j for job_id, j in jobs.items() if 1.0 - min(1.0, share.get(job_id, 0.0)) > PLACED
-    }
-    freed_ids = {problem.jobs[j].id for j in freed}
+    """`assignments` (of the whole problem) with the `freed` jobs of the cut group
+    (`to_free`) solved again on the capacity the others leave."""
     if not freed:
         return assignments
+    jobs = {problem.jobs[j].id: j for j in cut.jobs}
+    freed_ids = {problem.jobs[j].id for j in freed}
     used: dict[tuple[str, str, str], float] = {}
     for a in assignments:
         if a.job in jobs and a.job not in freed_ids:
@@ -129,8 +144,6 @@ def reconcile(
         unassigned=(),
         solve_s=0.0,
     )
-    if seconds_per_job is not None:
-        time_limit_s = min(time_limit_s, max(MIN_RECONCILE_S, seconds_per_job * len(freed)))
     plan = solve(sub, time_limit_s, workers, seed, hint=hint)
     return [a for a in assignments if a.job not in freed_ids] + list(plan.assignments)
 

@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from matching.fanout.check import infeasibilities
-from matching.fanout.merge import merged_status, plan_of, reconcile
+from matching.fanout.merge import merged_status, plan_of, reconcile, to_free
 from matching.fanout.split import DEFAULT_MAX_PART_TERMS, Cut, FanOut, Part, fan_out
 from matching.problem import Plan, Problem
 from matching.solver import DEFAULT_TIME_LIMIT_S, solve
 
 MIN_PART_S = 1.0
 PART_WORKERS = 1  # CP-SAT threads per part: the parallelism comes from the parts
-RECONCILE_SHARE = 0.5  # of the time limit, at most, for each cut group's boundary
-# A freed boundary job gets this many times a job's average share of the time limit:
-# they are the jobs the regions could not settle alone.
-RECONCILE_PACE = 4.0
+# Of the time limit, for reconciling the boundaries of all cut groups together (shared
+# in proportion to the jobs each frees): the merge is the one step no second worker
+# can share.
+RECONCILE_SHARE = 0.5
 
 
 class MergedPlanInfeasible(RuntimeError):
@@ -99,15 +99,20 @@ def finish(
     raises MergedPlanInfeasible if the merged plan breaks a constraint."""
     assignments = [a for result in results for a in result.plan.assignments]
     reconcile_started = time.perf_counter()
-    for cut in cuts:
+    # Cut groups share no capacity: what one frees does not depend on another's move.
+    freed = [to_free(problem, cut, assignments) for cut in cuts]
+    all_freed = sum(len(f) for f in freed)
+    for cut, jobs in zip(cuts, freed, strict=True):
         assignments = reconcile(
             problem,
             cut,
             assignments,
-            time_limit_s=max(MIN_PART_S, RECONCILE_SHARE * time_limit_s),
+            jobs,
+            time_limit_s=max(
+                MIN_PART_S, RECONCILE_SHARE * time_limit_s * len(jobs) / max(all_freed, 1)
+            ),
             workers=workers,
             seed=seed,
-            seconds_per_job=RECONCILE_PACE * time_limit_s / max(len(problem.jobs), 1),
         )
     merge_started = time.perf_counter()
     status, bound = merged_status((r.plan for r in results), cut=bool(cuts))
