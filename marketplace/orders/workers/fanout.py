@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from dataclasses import asdict, fields
 from datetime import timedelta
 from typing import Any
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 import matching
-from factories.models import deferred, utcnow
+from factories.models import decompress_json, deferred, utcnow
 from marketplace.db import Database
 from marketplace.orders import outbox
 from marketplace.orders.models import MatchRun, MatchRunFanout, MatchRunPart, MatchRunState
@@ -209,10 +210,10 @@ def _merge(
     deadline: timedelta,
 ) -> MatchRun | None:
     with database.session() as session:
-        run = session.get(MatchRun, run_id)
+        run = session.get(MatchRun, run_id, options=[deferred(MatchRun, "problem")])
         fanout = session.get(MatchRunFanout, run_id)
         assert run is not None and fanout is not None
-        problem_data = run.problem
+        stored = _stored_problem(session, run_id)
         time_limit_s = run.time_limit_s
         started_at = run.started_at or utcnow()
         context = fanout.context
@@ -228,7 +229,9 @@ def _merge(
             for p in parts
         ]
     _write_progress_now(database, run_id, {"phase": "merging"})
-    problem = matching.Problem.model_validate(problem_data)
+    # The engine's model straight from the stored JSON, and the plain document only once
+    # the model is gone: a national problem is held once at a time, not twice.
+    problem = matching.Problem.model_validate_json(zlib.decompress(stored))
     cuts = [Cut(**cut) for cut in context["cuts"]]
     with Heartbeat(database, run_id, attempt):
         try:
@@ -243,8 +246,10 @@ def _merge(
         except Exception as error:
             log.exception("run %s: merging its parts failed", run_id)
             return fail(database, run_id, attempt, f"{type(error).__name__}: {error}", dispatcher)
-    del problem
     plan = merged.plan.model_dump(mode="json")
+    del problem, merged, results
+    problem_data = decompress_json(stored)
+    del stored
     with database.session() as session:
         session.execute(
             sa.update(MatchRunFanout)
@@ -309,6 +314,12 @@ def _candidates_read(stored: dict[str, Any]) -> dict[str, dict[str, Candidate]]:
         job: {rows[at].problem_id: rows[at] for at in positions}
         for job, positions in stored["jobs"].items()
     }
+
+
+def _stored_problem(session: Any, run_id: int) -> bytes:
+    """The run's problem as stored: compressed JSON (`factories.models.CompressedJson`)."""
+    raw = sa.type_coerce(col(MatchRun.problem), sa.LargeBinary)
+    return session.execute(sa.select(raw).where(col(MatchRun.id) == run_id)).scalar_one()
 
 
 def _write_progress(session: Any, run_id: int, progress: dict[str, Any]) -> None:

@@ -96,10 +96,14 @@ def execute_run(
             return None
         run.problem = built.problem
         run.previous_plan = built.previous_plan
+        del run  # stored: the row need not hold the document once the session ends
     settings = fanout or fanout_settings(DEFAULTS)
     problem = matching.load_problem(built.problem) if built.problem["jobs"] else None
     fanned = _fanned_out(problem, built, settings)
     if fanned is not None and getattr(dispatcher, "mode", None) == "celery":
+        # The parts are made from the engine's model; the plain document is stored and
+        # the merge reads it back: no need to hold it twice while the parts are written.
+        built.problem = {}
         parts = store_parts(
             database,
             run_id,
