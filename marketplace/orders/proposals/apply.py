@@ -202,6 +202,9 @@ def apply_plan(
         "unplaced_hours": 0.0,
     }
     refused_orders: set[int] = set()
+    factories_wanted: dict[int, list[int]] = defaultdict(list)  # line id -> factory ids
+    for line_id, factory_id in sorted(wanted):
+        factories_wanted[line_id].append(factory_id)
 
     changes: list[BucketChange] = []
     superseded: list[Proposal] = []
@@ -223,8 +226,10 @@ def apply_plan(
                 slot.state = SlotState.RELEASED
                 changes.append(BucketChange(slot.bucket_id, ChangeKind.RELEASE, slot.hours))
         # New work for the line, never more than what is still uncovered.
-        for key in sorted(k for k in wanted if k[0] == line_id):
-            entry = wanted[key]
+        for factory_id in factories_wanted.get(line_id, []):
+            entry = wanted.get((line_id, factory_id))
+            if entry is None:  # a pending proposal kept as it was
+                continue
             trimmed = []
             for bucket_id, hours in entry.slots:
                 take = min(hours, live)
