@@ -17,7 +17,7 @@ from marketplace.accounts.models import OrganizationKind, Role
 from marketplace.orders.models import LostWork, MatchRun, Proposal
 from marketplace.orders.posting.service import create_order, lines_of
 from marketplace.orders.proposals import lost
-from marketplace.orders.proposals.explain import price_band
+from marketplace.orders.proposals.engine import price_band
 from marketplace.orders.proposals.service import decline
 from marketplace.orders.runs.problem import capacity_line_id
 from marketplace.orders.runs.service import request_matching, start_run

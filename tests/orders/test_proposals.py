@@ -31,6 +31,7 @@ from marketplace.orders.posting.service import create_order
 from marketplace.orders.proposals import explain
 from marketplace.orders.proposals import service as service
 from marketplace.orders.proposals.apply import round_to_cents
+from marketplace.orders.proposals.engine import RunExplainer
 from marketplace.orders.workers.matching import execute_run
 from tests.orders.conftest import line, order_input, principal
 
@@ -463,7 +464,7 @@ def test_a_large_run_leaves_the_engine_s_account_for_the_first_reader(
     run = db_session.get(MatchRun, own.match_run_id)
     job = f"line-{own.order_line_id}"
     [job_data] = [j for j in run.problem["jobs"] if j["id"] == job]
-    at_once = explain.RunExplainer(run.problem, run.plan).explain(job)
+    at_once = RunExplainer(run.problem, run.plan).explain(job)
     assert kept["engine"] == explain.with_prices(at_once, job_data)
     api = browser.get("/api/v1/proposals").get_json()["proposals"]
     assert [p["explanation"]["engine"]["chosen"][0]["hours"] for p in api] == [12]

@@ -44,7 +44,7 @@ from marketplace.orders.models import (
     Proposal,
     ProposalState,
 )
-from marketplace.orders.proposals.explain import RunExplainer, Unexplainable
+from marketplace.orders.proposals.engine import RunExplainer, Unexplainable
 from marketplace.orders.runs.problem import job_id, line_id_of, parse_capacity_line
 from matching.reasons import (
     CREDIT_BELOW_MINIMUM,

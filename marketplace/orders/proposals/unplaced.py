@@ -29,7 +29,7 @@ from factories.models import Capability, Factory, FactoryStatus, id_of
 from factories.taxonomy import specializations_of
 from marketplace.orders.coverage import Coverage
 from marketplace.orders.models import Order, OrderLine, Proposal
-from marketplace.orders.proposals.explain import CLOSENESS, RunExplainer
+from marketplace.orders.proposals.engine import CLOSENESS, RunExplainer
 from marketplace.orders.runs.problem import (
     REFUSALS,
     BuiltProblem,

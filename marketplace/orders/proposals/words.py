@@ -11,7 +11,7 @@ from typing import Any
 from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 
-from marketplace.orders.proposals.explain import CLOSENESS
+from marketplace.orders.proposals.engine import CLOSENESS
 from marketplace.orders.runs.problem import parse_capacity_line
 from marketplace.web.labels import hours, money
 from matching.reasons import (
