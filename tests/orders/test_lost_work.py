@@ -17,7 +17,7 @@ from marketplace.accounts.models import OrganizationKind, Role
 from marketplace.orders.models import LostWork, MatchRun, Proposal
 from marketplace.orders.posting.service import create_order, lines_of
 from marketplace.orders.proposals import lost
-from marketplace.orders.proposals.engine import price_band
+from marketplace.orders.proposals.engine import RunExplainer, price_band
 from marketplace.orders.proposals.service import decline
 from marketplace.orders.runs.problem import capacity_line_id
 from marketplace.orders.runs.service import request_matching, start_run
@@ -300,7 +300,7 @@ def test_the_part_of_a_problem_explains_a_job_as_the_whole_problem_does():
     problem = {"version": 1, "periods": periods, "factories": factories, "jobs": jobs}
     whole = matching.load_problem(problem)
     plan = matching.solve(whole, 2, 1, 0)
-    explainer = lost.RunExplainer(problem, plan.model_dump(mode="json"))
+    explainer = RunExplainer(problem, plan.model_dump(mode="json"))
     compared = set()
     for job in jobs:
         full = matching.explain(whole, plan, job["id"])

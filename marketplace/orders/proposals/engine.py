@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from sqlmodel import Session, select
+
 import matching
+from marketplace.orders.models import MatchRun
 from marketplace.orders.runs.problem import parse_capacity_line
 from matching.reasons import (
     CREDIT_BELOW_MINIMUM,
@@ -225,3 +228,11 @@ def _price_rank(job: dict[str, Any], factory_id: int | None) -> tuple[int, int]:
         cheapest[owner] = min(option["cost"], cheapest.get(owner, option["cost"]))
     mine = cheapest.get(factory_id, 0.0)
     return 1 + sum(1 for cost in cheapest.values() if cost < mine), len(cheapest)
+
+
+def run_explainer(session: Session, run_id: int) -> RunExplainer:
+    """The explainer of a run's stored problem and plan (one load of each)."""
+    stored = session.exec(
+        select(MatchRun.problem, MatchRun.plan).where(MatchRun.id == run_id)
+    ).first()
+    return RunExplainer(*(stored or ({}, None)))

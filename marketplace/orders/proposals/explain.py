@@ -27,8 +27,8 @@ from sqlmodel import Session, col, select
 
 from factories.credit.score import RISK_WEIGHT
 from marketplace.accounts.service import Principal
-from marketplace.orders.models import MatchRun, Order, Proposal
-from marketplace.orders.proposals.engine import RunExplainer
+from marketplace.orders.models import Order, Proposal
+from marketplace.orders.proposals.engine import RunExplainer, run_explainer
 from marketplace.orders.runs.problem import BuiltProblem, job_id, parse_capacity_line
 
 log = logging.getLogger(__name__)
@@ -133,10 +133,7 @@ def explain_proposals(session: Session, proposals: Iterable[Proposal]) -> None:
         if (proposal.explanation or {}).get(ENGINE_LATER) and proposal.match_run_id:
             later[proposal.match_run_id].append(proposal)
     for run_id, group in sorted(later.items()):
-        stored = session.exec(
-            select(MatchRun.problem, MatchRun.plan).where(MatchRun.id == run_id)
-        ).first()
-        explainer = RunExplainer(*(stored or ({}, None)))
+        explainer = run_explainer(session, run_id)
         for proposal in group:
             job = job_id(proposal.order_line_id)
             explanation = {

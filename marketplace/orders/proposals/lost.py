@@ -38,13 +38,12 @@ from marketplace.bulk import insert_without_ids
 from marketplace.orders import access
 from marketplace.orders.models import (
     LostWork,
-    MatchRun,
     Order,
     OrderLine,
     Proposal,
     ProposalState,
 )
-from marketplace.orders.proposals.engine import RunExplainer, Unexplainable
+from marketplace.orders.proposals.engine import Unexplainable, run_explainer
 from marketplace.orders.runs.problem import job_id, line_id_of, parse_capacity_line
 from matching.reasons import (
     CREDIT_BELOW_MINIMUM,
@@ -179,10 +178,7 @@ def explain_rows(session: Session, rows: Sequence[LostWork]) -> dict[int, list[d
         else:
             by_run[row.match_run_id].append(row)
     for run_id, group in sorted(by_run.items()):
-        stored = session.exec(
-            select(MatchRun.problem, MatchRun.plan).where(MatchRun.id == run_id)
-        ).first()
-        explainer = RunExplainer(*(stored or ({}, None)))
+        explainer = run_explainer(session, run_id)
         for row in sorted(group, key=id_of):
             try:
                 reasons = explainer.reasons(job_id(row.order_line_id), row.factory_id)
