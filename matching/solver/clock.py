@@ -7,7 +7,11 @@ import time
 
 from matching.lexicographic import WALL_SAFETY_FACTOR, seconds_of
 
-STEP_OVERHEAD_S = 0.01  # model building, charged to the reproducible clock per model
+STEP_OVERHEAD_S = 0.01  # charged to the reproducible clock per model, however small
+# Python's pace building CP-SAT models, in (job, choice, period) terms, for the
+# reproducible clock: a move over a big neighbourhood takes seconds to build, which
+# CP-SAT's deterministic time does not count.
+MODEL_TERMS_PER_SECOND = 100_000
 # numpy's pace on the chain search's matrices, in matrix entries, for the reproducible
 # clock.
 CHAIN_UNITS_PER_SECOND = 4e8
@@ -50,9 +54,11 @@ class SearchClock:
     def stop(self) -> None:
         self.stopped = True
 
-    def charge_model(self, deterministic_time: float) -> None:
-        """Count a CP-SAT solve, and the building of its model."""
-        self.spent_seconds += seconds_of(deterministic_time) + STEP_OVERHEAD_S
+    def charge_model(self, deterministic_time: float, terms: int = 0) -> None:
+        """Count a CP-SAT solve, and the building of its model of `terms` terms."""
+        self.spent_seconds += (
+            seconds_of(deterministic_time) + STEP_OVERHEAD_S + terms / MODEL_TERMS_PER_SECOND
+        )
 
     def charge_chain_work(self, work: int) -> None:
         if self.deterministic:

@@ -118,7 +118,7 @@ class LnsMoves:
             combined=combined,
         )
         with incumbent.lock:
-            clock.charge_model(outcome.deterministic_time)
+            clock.charge_model(outcome.deterministic_time, incumbent.instance.size(move.jobs))
             group.lns_seconds += clock.elapsed() - move_started
             if outcome.placements is not None:
                 after = incumbent.level_values(move.jobs, outcome.placements)

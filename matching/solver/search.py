@@ -155,7 +155,7 @@ class Search:
             self.seed,
             self.progress.phase_reporter(incumbent.allocation, group.jobs),
         )
-        self.clock.charge_model(outcome.deterministic_time)
+        self.clock.charge_model(outcome.deterministic_time, group.terms)
         if outcome.placements is not None:
             incumbent.accept(outcome.placements)
         group.proven = outcome.proven
