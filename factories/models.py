@@ -11,15 +11,17 @@ from __future__ import annotations
 import json
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute, defer
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
 
@@ -69,6 +71,35 @@ def deferred(model: type[SQLModel], name: str) -> Any:
     """A loader option leaving the column `name` unloaded unless read: a large document
     (a compressed problem) the query has no use for."""
     return defer(sa.inspect(model).attrs[name].class_attribute)
+
+
+class _Among(ColumnElement[bool]):
+    """`column IN ids` for any number of ids (see `among`)."""
+
+    inherit_cache = False
+    type = sa.Boolean()
+
+    def __init__(self, column: Any, ids: list[int]) -> None:
+        self.column = column
+        self.ids = ids
+
+
+@compiles(_Among)
+def _among_as_in(element: _Among, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.column.in_(element.ids), **kw)
+
+
+@compiles(_Among, "postgresql")
+def _among_as_any(element: _Among, compiler: Any, **kw: Any) -> str:
+    ids = sa.bindparam(None, element.ids, type_=ARRAY(sa.BigInteger))
+    return compiler.process(element.column == sa.any_(ids), **kw)
+
+
+def among(column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
+    """`column IN ids` however many ids there are: on PostgreSQL one array parameter
+    (`= ANY(...)`), since a national run names more orders, lines or proposals than the
+    65,535 parameters a statement may have; elsewhere a plain IN."""
+    return _Among(column, list(ids))
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from factories.models import id_of
+from factories.models import among, id_of
 from marketplace.orders.models import OrderLine, Proposal, ProposalSlot, ProposalState, SlotState
 
 # Per order line: its pending proposals, each with the slots it holds.
@@ -31,7 +31,7 @@ def work_of_lines(
     proposals = session.exec(
         select(Proposal)
         .where(
-            col(Proposal.order_id).in_(order_ids),
+            among(col(Proposal.order_id), order_ids),
             col(Proposal.state).in_((ProposalState.ACCEPTED, ProposalState.PENDING)),
         )
         .order_by(col(Proposal.id))
@@ -42,7 +42,7 @@ def work_of_lines(
         for slot in session.exec(
             select(ProposalSlot)
             .where(
-                col(ProposalSlot.proposal_id).in_(pending_ids),
+                among(col(ProposalSlot.proposal_id), pending_ids),
                 col(ProposalSlot.state).in_((SlotState.HELD, SlotState.CONFIRMED)),
             )
             .order_by(col(ProposalSlot.id))
@@ -82,7 +82,7 @@ def coverage_by_order(session: Session, order_ids: list[int]) -> dict[int, dict[
     """`coverage`, per order: {order id: {line id: coverage}}."""
     accepted, pending = work_of_lines(session, order_ids)
     result: dict[int, dict[int, Coverage]] = {order_id: {} for order_id in order_ids}
-    for line in session.exec(select(OrderLine).where(col(OrderLine.order_id).in_(order_ids))):
+    for line in session.exec(select(OrderLine).where(among(col(OrderLine.order_id), order_ids))):
         result.setdefault(line.order_id, {})[id_of(line)] = Coverage(
             hours=line.hours,
             accepted=accepted.get(id_of(line), Decimal(0)),

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from factories.capability import Amount, quoted_currencies
 from factories.capacity.hours import quantize_hours
 from factories.errors import N_
-from factories.models import id_of, too_long, utcnow
+from factories.models import among, id_of, too_long, utcnow
 from factories.taxonomy import (
     CERTIFICATIONS,
     MATERIALS,
@@ -274,7 +274,7 @@ def lock_orders(session: Session, order_ids: Sequence[int]) -> list[Order]:
     return list(
         session.exec(
             select(Order)
-            .where(col(Order.id).in_(sorted(set(order_ids))))
+            .where(among(col(Order.id), sorted(set(order_ids))))
             .order_by(col(Order.id))
             .with_for_update()
             .execution_options(populate_existing=True)

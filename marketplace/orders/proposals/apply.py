@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from factories.capacity.booking import BucketChange, ChangeKind, apply_changes
 from factories.capacity.weeks import monday_of_week_label
 from factories.fit import price_minor
-from factories.models import CapacityBucket, id_of
+from factories.models import CapacityBucket, among, id_of
 from marketplace.orders import coverage as coverage_of
 from marketplace.orders.coverage import work_of_lines
 from marketplace.orders.models import (
@@ -188,7 +188,7 @@ def apply_plan(
     lines = {
         id_of(line): line
         for line in session.exec(
-            select(OrderLine).where(col(OrderLine.order_id).in_(order_ids))
+            select(OrderLine).where(among(col(OrderLine.order_id), order_ids))
         ).all()
     }
     accepted, pending = work_of_lines(session, order_ids)

@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 import matching
 from factories.credit.score import RISK_WEIGHT
 from factories.errors import N_, Message
-from factories.models import Factory, id_of, table_of
+from factories.models import Factory, among, id_of, table_of
 from factories.paging import Page, check_paging, offset
 from marketplace.accounts.service import Principal
 from marketplace.bulk import insert_without_ids
@@ -82,14 +82,14 @@ def record_lost_work(
     working = set(
         session.exec(
             select(Proposal.order_line_id, Proposal.factory_id).where(
-                col(Proposal.order_line_id).in_(lines),
+                among(col(Proposal.order_line_id), lines),
                 col(Proposal.state).in_((ProposalState.PENDING, ProposalState.ACCEPTED)),
             )
         ).all()
     )
     session.execute(
         sa.delete(LostWork)
-        .where(col(LostWork.order_line_id).in_(lines))
+        .where(among(col(LostWork.order_line_id), lines))
         .execution_options(synchronize_session=False)
     )
     rows = [

@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from factories.capacity.booking import BucketChange, ChangeKind, apply_changes
-from factories.models import Factory, id_column
+from factories.models import Factory, among, id_column
 from marketplace.orders.models import (
     Order,
     Proposal,
@@ -27,7 +27,7 @@ def slots_of(session: Session, proposal_ids: list[int]) -> dict[int, list[Propos
     if proposal_ids:
         for slot in session.exec(
             select(ProposalSlot)
-            .where(col(ProposalSlot.proposal_id).in_(proposal_ids))
+            .where(among(col(ProposalSlot.proposal_id), proposal_ids))
             .order_by(col(ProposalSlot.id))
         ).all():
             result[slot.proposal_id].append(slot)

@@ -16,7 +16,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from sqlmodel import Session, col, select
 
-from factories.models import id_of
+from factories.models import among, id_of
 from marketplace.orders.models import Order, OrderLine, OrderState, Proposal, ProposalState
 
 
@@ -27,7 +27,7 @@ def accepted_prices(session: Session, order_ids: Sequence[int]) -> dict[int, int
         return prices
     for line_id, price in session.exec(
         select(Proposal.order_line_id, Proposal.price_minor).where(
-            col(Proposal.order_id).in_(order_ids), Proposal.state == ProposalState.ACCEPTED
+            among(col(Proposal.order_id), order_ids), Proposal.state == ProposalState.ACCEPTED
         )
     ).all():
         prices[line_id] += price

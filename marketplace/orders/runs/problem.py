@@ -47,7 +47,7 @@ from factories.capacity.hours import free_hours
 from factories.capacity.weeks import monday_of, week_count, week_label, weeks_from
 from factories.credit.score import risk_adjusted
 from factories.fit import prices_minor
-from factories.models import CapacityBucket, id_of
+from factories.models import CapacityBucket, among, id_of
 from marketplace.orders.coverage import PendingWork, work_of_lines
 from marketplace.orders.models import Order, OrderLine, Proposal, ProposalState
 from marketplace.orders.runs.ceilings import price_ceilings
@@ -152,7 +152,7 @@ def build_problem(
     used: dict[tuple[int, str], Candidate] = {}
     lines = session.exec(
         select(OrderLine)
-        .where(col(OrderLine.order_id).in_(order_ids))
+        .where(among(col(OrderLine.order_id), order_ids))
         .order_by(col(OrderLine.order_id), col(OrderLine.line_no))
         .execution_options(yield_per=batch)
     )
@@ -265,7 +265,7 @@ def _refusals(session: Session, order_ids: list[int]) -> dict[int, set[int]]:
         return refused
     for line_id, factory_id in session.exec(
         select(Proposal.order_line_id, Proposal.factory_id).where(
-            col(Proposal.order_id).in_(order_ids),
+            among(col(Proposal.order_id), order_ids),
             col(Proposal.state).in_(REFUSALS),
         )
     ).all():
@@ -358,7 +358,7 @@ def _previous_plan(
     buckets = {
         b.id: b
         for b in session.exec(
-            select(CapacityBucket).where(col(CapacityBucket.id).in_(bucket_ids))
+            select(CapacityBucket).where(among(col(CapacityBucket.id), bucket_ids))
         ).all()
     }
     assignments = []
