@@ -38,14 +38,21 @@ BATCH = "batch"
 
 
 class CapabilityShape(Protocol):
-    """What the fit rule reads of a capability (a `Capability` row has it all)."""
+    """What the fit rule reads of a capability (a `Capability` row has it all, and so
+    has a read-only record of one)."""
 
-    max_length_mm: int
-    max_width_mm: int
-    max_height_mm: int
-    tolerance_class: str
-    batch_min: int
-    batch_max: int
+    @property
+    def max_length_mm(self) -> int: ...
+    @property
+    def max_width_mm(self) -> int: ...
+    @property
+    def max_height_mm(self) -> int: ...
+    @property
+    def tolerance_class(self) -> str: ...
+    @property
+    def batch_min(self) -> int: ...
+    @property
+    def batch_max(self) -> int: ...
 
 
 @dataclass(frozen=True)

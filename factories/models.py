@@ -220,6 +220,8 @@ def _encoded(value: Any, levels: int = _STREAMED_LEVELS) -> Iterator[str]:
         yield "]"
     else:
         yield _COMPACT.encode(value)
+
+
 Hours = sa.Numeric(10, 2)
 
 

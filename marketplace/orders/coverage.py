@@ -37,7 +37,9 @@ def work_of_lines(
         .order_by(col(Proposal.id))
     ).all()
     slots: dict[int, list[ProposalSlot]] = defaultdict(list)
-    pending_ids = [p.id for p in proposals if p.state == ProposalState.PENDING or p.id in reopened]
+    pending_ids = [
+        id_of(p) for p in proposals if p.state == ProposalState.PENDING or p.id in reopened
+    ]
     if pending_ids:
         for slot in session.exec(
             select(ProposalSlot)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlmodel import Session, col
 
 from factories.certifications import valid_certificate_types
 from factories.fit import FitTable, Need, distance_km, distances_km, lead_weeks, lead_weeks_of
@@ -241,29 +242,29 @@ def _certified(
 def capability_rows(session: Session, process: str, material: str) -> list[CapabilityRow]:
     """The verified capabilities able to take `process` (or a specialization of it) in
     `material`, by factory and process."""
-    found = session.exec(
-        select(
-            Capability.factory_id,
-            Factory.organization_id,
-            Capability.process_code,
-            Capability.hourly_rate_minor,
-            Capability.currency,
-            Factory.credit_score,
-            Factory.latitude,
-            Factory.longitude,
-            Capability.max_length_mm,
-            Capability.max_width_mm,
-            Capability.max_height_mm,
-            Capability.tolerance_class,
-            Capability.batch_min,
-            Capability.batch_max,
+    found = session.execute(
+        sa.select(  # more columns than sqlmodel.select is typed for
+            col(Capability.factory_id),
+            col(Factory.organization_id),
+            col(Capability.process_code),
+            col(Capability.hourly_rate_minor),
+            col(Capability.currency),
+            col(Factory.credit_score),
+            col(Factory.latitude),
+            col(Factory.longitude),
+            col(Capability.max_length_mm),
+            col(Capability.max_width_mm),
+            col(Capability.max_height_mm),
+            col(Capability.tolerance_class),
+            col(Capability.batch_min),
+            col(Capability.batch_max),
         )
         .join(Factory, col(Factory.id) == col(Capability.factory_id))
         .join(CapabilityMaterial, col(CapabilityMaterial.capability_id) == col(Capability.id))
         .where(
             col(Capability.process_code).in_(sorted(specializations_of(process))),
-            CapabilityMaterial.material == material,
-            Factory.status == FactoryStatus.VERIFIED,
+            col(CapabilityMaterial.material) == material,
+            col(Factory.status) == FactoryStatus.VERIFIED,
         )
         .order_by(col(Capability.factory_id), col(Capability.process_code))
     ).all()

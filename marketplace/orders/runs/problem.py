@@ -41,6 +41,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from factories.capacity.hours import free_hours
@@ -297,20 +298,20 @@ def _capacity_lines(
         return []
     factory_ids = sorted({f for f, _ in used})
     resources = sorted({r for _, r in used})
-    buckets = session.exec(
-        select(
-            CapacityBucket.id,
-            CapacityBucket.factory_id,
-            CapacityBucket.resource,
-            CapacityBucket.point_in_time,
-            CapacityBucket.maximum_hours,
-            CapacityBucket.booked_hours,
+    buckets = session.execute(
+        sa.select(  # more columns than sqlmodel.select is typed for
+            col(CapacityBucket.id),
+            col(CapacityBucket.factory_id),
+            col(CapacityBucket.resource),
+            col(CapacityBucket.point_in_time),
+            col(CapacityBucket.maximum_hours),
+            col(CapacityBucket.booked_hours),
         )
         .where(
             col(CapacityBucket.factory_id).in_(factory_ids),
             col(CapacityBucket.resource).in_(resources),
-            CapacityBucket.point_in_time >= weeks[0],
-            CapacityBucket.point_in_time <= weeks[-1],
+            col(CapacityBucket.point_in_time) >= weeks[0],
+            col(CapacityBucket.point_in_time) <= weeks[-1],
         )
         .order_by(col(CapacityBucket.point_in_time), col(CapacityBucket.id))
         .execution_options(yield_per=batch)
