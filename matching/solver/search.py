@@ -61,7 +61,11 @@ class Search:
         # Chains move placed work: never under a KEEP level.
         self.groups: list[Group] = groups_of(instance, seed, with_chains=KEEP not in levels)
         self.incumbent = Incumbent(instance, allocation, self.groups, levels, kept_amounts)
-        self.bound_affordable = True  # set by _search_budget
+        # The LP bound at the end, unless it would take more than BOUND_RESERVE_MAX of
+        # the limit: then it is not solved and the plan says no bound is known (a big
+        # part of a national run, given seconds).
+        self.bound_reserve_s = lp_seconds(sum(g.terms for g in self.groups))
+        self.bound_affordable = self.bound_reserve_s <= BOUND_RESERVE_MAX * time_limit_s
         self.clock = SearchClock(
             workers == 1, self._search_budget(time_limit_s, allocation), started
         )
@@ -81,15 +85,9 @@ class Search:
         """The time limit less what the LP bound at the end may take, unless the start
         already reaches the LP's fill (then the bound is known) or the bound would take
         more than BOUND_RESERVE_MAX of the limit (then there is none)."""
-        if reaches_lp_fill(self.instance, allocation, self.lp_start):
+        if not self.bound_affordable or reaches_lp_fill(self.instance, allocation, self.lp_start):
             return time_limit_s
-        reserve = lp_seconds(sum(g.terms for g in self.groups))
-        if reserve > BOUND_RESERVE_MAX * time_limit_s:
-            # An LP bound that would overrun the limit is not solved: the plan says no
-            # bound is known (a big part of a national run, given seconds).
-            self.bound_affordable = False
-            return time_limit_s
-        return time_limit_s - reserve
+        return time_limit_s - self.bound_reserve_s
 
     # --- search -----------------------------------------------------------------------
 

@@ -333,13 +333,16 @@ def apply_plan(
                     buyer_notice="order.proposed",
                     factory_notice="proposal.received",
                 )
-    covered = coverage_of.coverage(session, order_ids)
+    by_order = coverage_of.coverage_by_order(session, order_ids)
+    covered = {line: c for lines_of in by_order.values() for line, c in lines_of.items()}
     outcome["unplaced_hours"] = float(sum((c.unplaced for c in covered.values()), Decimal(0)))
     outcome["unplaced"] = unplaced_lines(session, built, plan, lines, by_id, covered)
     if attempt < MAX_REFUSAL_RETRIES:
         for order in orders:
             if order.id in refused_orders:
                 order.rematch_requested = True
-    settle_after_run(session, orders, run, attempt=attempt + 1 if refused_orders else 0)
+    settle_after_run(
+        session, orders, run, attempt=attempt + 1 if refused_orders else 0, covered=by_order
+    )
     outcome["attempt"] = attempt
     return outcome

@@ -36,11 +36,17 @@ from marketplace.orders.transitions import move
 
 
 def settle_after_run(
-    session: Session, orders: list[Order], run: MatchRun, attempt: int = 0
+    session: Session,
+    orders: list[Order],
+    run: MatchRun,
+    attempt: int = 0,
+    covered: dict[int, dict[int, Coverage]] | None = None,
 ) -> None:
     """After a run (or its failure): start the re-match that a decline, or holds refused
-    by a concurrent booking, asked for; settle the other orders."""
-    covered = coverage_by_order(session, [id_of(o) for o in orders if not o.rematch_requested])
+    by a concurrent booking, asked for; settle the other orders (`covered`: their
+    coverage by order, when the caller has it already)."""
+    if covered is None:
+        covered = coverage_by_order(session, [id_of(o) for o in orders if not o.rematch_requested])
     for order in orders:
         if order.rematch_requested:
             follow_up = start_run(

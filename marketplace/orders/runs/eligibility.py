@@ -93,7 +93,6 @@ class CapabilityTable:
         self.fit = FitTable(self.rows)
         self.factory_ids = np.array([r.factory_id for r in rows], dtype=np.int64)
         self.rates = np.array([r.hourly_rate_minor for r in rows], dtype=np.int64)
-        self.credits = np.array([r.credit for r in rows], dtype=np.float64)
         self.latitudes = np.array([r.latitude for r in rows], dtype=np.float64)
         self.longitudes = np.array([r.longitude for r in rows], dtype=np.float64)
         self.currencies = np.array([r.currency for r in rows], dtype=object)
@@ -120,7 +119,6 @@ class Eligible:
     table: CapabilityTable
     indices: np.ndarray
     leads: np.ndarray  # shipping weeks of each, to the order's delivery place
-    meets_credit: np.ndarray
 
 
 class EligibilityCache:
@@ -142,9 +140,9 @@ class EligibilityCache:
             )
         return table
 
-    def candidate(self, eligible: Eligible, index: int, order: Order) -> Candidate:
-        """The candidate for row `index` of the table (not a position in `indices`)."""
-        row = eligible.table.rows[index]
+    def candidate(self, table: CapabilityTable, index: int, order: Order) -> Candidate:
+        """The candidate for row `index` of the table."""
+        row = table.rows[index]
         meets_credit = row.credit >= order.min_credit
         key = (
             row.factory_id,
@@ -199,7 +197,6 @@ def eligible(
             table=table,
             indices=indices,
             leads=table.leads_to(order.delivery_latitude, order.delivery_longitude)[indices],
-            meets_credit=table.credits[indices] >= order.min_credit,
         )
     return result
 
@@ -214,7 +211,7 @@ def eligible_candidates(
     cache = cache or EligibilityCache()
     orders = {id_of(line): order for line, order in lines}
     return {
-        line_id: [cache.candidate(found, int(i), orders[line_id]) for i in found.indices]
+        line_id: [cache.candidate(found.table, int(i), orders[line_id]) for i in found.indices]
         for line_id, found in eligible(session, lines, cache).items()
     }
 

@@ -254,7 +254,7 @@ def _options_of(
         nearest = np.lexsort((table.rank[indices], costs, leads))[:MAX_OPTIONS]
         indices, costs = indices[nearest], costs[nearest]
     return [
-        (cache.candidate(found, int(i), order), int(cost))
+        (cache.candidate(table, int(i), order), int(cost))
         for i, cost in zip(indices, costs, strict=True)
     ]
 
